@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/boot"
+	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/kbuild"
+)
+
+func init() {
+	var (
+		cold         bool
+		touch, accel string
+		jobs         int
+		timeout      time.Duration
+	)
+	app.Register(&cli.Command{
+		Name:    "bench",
+		Summary: "measure cold build, incremental rebuild and boot-to-verdict times",
+		Usage: `bench [flags] TREE
+
+Prints three figures for TREE with the kcheck boot configuration:
+  cold build        a full build in a fresh directory (only with --cold;
+                    otherwise the last measured cold build is shown)
+  incremental       rebuild after touching one series file (--touch,
+                    default kernel/unwind/deferred.c, else init/main.c)
+  boot-to-verdict   initramfs, QEMU boot, self-tests, KTAP and splat scan
+                    with the kernel already built
+Touching changes only the file's modification time in TREE.
+
+Exit codes: 0 measured; 2 a step could not run.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&cold, "cold", false, "measure a cold build in a fresh build directory (slow)")
+			fs.StringVar(&touch, "touch", "", "file (relative to TREE) to touch before the incremental rebuild")
+			fs.StringVar(&accel, "accel", "tcg", "auto, kvm or tcg for the boot")
+			fs.IntVar(&jobs, "j", 0, "make -j (default: number of CPUs)")
+			fs.DurationVar(&timeout, "timeout", 5*time.Minute, "guest time limit")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				fs.Usage()
+				return cli.Errorf(cli.ExitHarness, "expected one TREE argument")
+			}
+			tree, _ := filepath.Abs(args[0])
+			bo := kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag, Jobs: jobs,
+				Targets: []string{"bzImage", "modules_prepare"}, Progress: cli.Progress}
+			key, err := kbuild.Key(bo)
+			if err != nil {
+				return err
+			}
+			type figures struct {
+				ColdBuild   time.Duration `json:"cold_build_ns"`
+				ColdFiles   int           `json:"cold_files"`
+				Incremental time.Duration `json:"incremental_ns"`
+				IncrFiles   int           `json:"incremental_files"`
+				Boot        time.Duration `json:"boot_to_verdict_ns"`
+				QEMU        time.Duration `json:"qemu_ns"`
+				Accel       string        `json:"accel"`
+				Verdict     string        `json:"verdict"`
+			}
+			var f figures
+			if cold {
+				dir, err := os.MkdirTemp("", "kcheck-bench-cold-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				cb := bo
+				cb.Dir = dir
+				cb.NoCCache = true
+				r, err := kbuild.Build(ctx, cb)
+				if err != nil {
+					return err
+				}
+				f.ColdBuild, f.ColdFiles = r.Duration, r.Compiled
+			}
+			// Make sure the cached build exists (this is a cold build the
+			// first time, which is then recorded as such).
+			r, err := kbuild.Build(ctx, bo)
+			if err != nil {
+				return err
+			}
+			stamp := filepath.Join(r.Dir, ".kdefer-bench.json")
+			var last figures
+			if b, err := os.ReadFile(stamp); err == nil {
+				json.Unmarshal(b, &last)
+			}
+			if r.Reconfig && f.ColdBuild == 0 {
+				f.ColdBuild, f.ColdFiles = r.Duration, r.Compiled
+			}
+			if f.ColdBuild == 0 {
+				f.ColdBuild, f.ColdFiles = last.ColdBuild, last.ColdFiles
+			}
+			if b, err := os.ReadFile(filepath.Join(r.Dir, kbuild.ColdStamp)); err == nil && f.ColdBuild == 0 {
+				var ms int64
+				fmt.Sscan(string(b), &ms, &f.ColdFiles)
+				f.ColdBuild = time.Duration(ms) * time.Millisecond
+			}
+			if touch == "" {
+				touch = "kernel/unwind/deferred.c"
+				if _, err := os.Stat(filepath.Join(tree, touch)); err != nil {
+					touch = "init/main.c"
+				}
+			}
+			now := time.Now()
+			if err := os.Chtimes(filepath.Join(tree, touch), now, now); err != nil {
+				return cli.Errorf(cli.ExitHarness, "touch: %v", err)
+			}
+			r, err = kbuild.Build(ctx, bo)
+			if err != nil {
+				return err
+			}
+			f.Incremental, f.IncrFiles = r.Duration, r.Compiled
+			start := time.Now()
+			res, err := boot.Run(ctx, boot.Options{Tree: tree, BuildDir: r.Dir, SkipBuild: true, Accel: accel,
+				Timeout: timeout, Progress: cli.Progress})
+			if err != nil {
+				return err
+			}
+			f.Boot = time.Since(start)
+			f.QEMU = res.Boot.Duration
+			f.Accel = string(res.Boot.Accel)
+			f.Verdict = res.Report.Verdict
+			b, _ := json.MarshalIndent(f, "", "  ")
+			os.WriteFile(stamp, b, 0o644)
+			s := func(d time.Duration) string {
+				if d == 0 {
+					return "not measured (run with --cold)"
+				}
+				return fmt.Sprintf("%.1f s", d.Seconds())
+			}
+			fmt.Printf("build dir        %s (key %s)\n", r.Dir, key)
+			fmt.Printf("cold build       %s (%d files)\n", s(f.ColdBuild), f.ColdFiles)
+			fmt.Printf("incremental      %s (touched %s, %d files recompiled)  goal < 60 s\n", s(f.Incremental), touch, f.IncrFiles)
+			fmt.Printf("boot-to-verdict  %s (QEMU %s, %s, verdict %s)  goal < 10 s\n", s(f.Boot), s(f.QEMU), f.Accel, f.Verdict)
+			return nil
+		},
+	})
+}

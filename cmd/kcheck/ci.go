@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/kdefer/kdefer/internal/ci"
+	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/templates"
+)
+
+var reVersion = regexp.MustCompile(`^\d+(\.\d+){0,2}$`)
+
+func init() {
+	var sf seriesFlags
+	var jsonOut, junitOut string
+	var quick, noBoot, full bool
+	app.Register(&cli.Command{
+		Name:    "ci",
+		Summary: "the whole CI job: probe, render, apply, lint, build --each, boot; summary, KCIDB JSON, JUnit",
+		Usage: `ci [flags] TREE|VERSION
+
+Runs what a maintainer's CI runs on every posting of the series, in one
+command: probe the tree, render the series, apply it (in a private scratch
+clone: TREE is never modified), lint every patch (checkpatch, kernel-doc,
+commit metadata, C API), build after every patch with the feature on and
+off, then build and boot the whole series in QEMU and run the self-tests.
+
+TREE is a git kernel tree whose HEAD is the base. VERSION (e.g. 6.12) uses
+the cached Debian baseline from the kdefer cache, fetching it first if
+needed (the same as kgen tree get VERSION --git).
+
+Prints one summary table (patch x check). --json writes the results
+shaped as KernelCI KCIDB I/O (schema v5: checkouts, builds, tests) and
+--junit writes JUnit XML for CI test reporters.
+
+Example (the README's first command):
+  ./scripts/setup && go run ./cmd/kcheck ci 6.12
+
+Exit: 0 everything passed, 1 something failed, 2 something could not run
+(a stage reported as "not run: <reason>" is never counted as passed).`,
+		Flags: func(fs *flag.FlagSet) {
+			sf.register(fs)
+			fs.StringVar(&jsonOut, "json", "", "write KCIDB-shaped JSON results to this file")
+			fs.StringVar(&junitOut, "junit", "", "write JUnit XML results to this file")
+			fs.BoolVar(&quick, "quick", false, "skip build --each (the boot still builds the whole series)")
+			fs.BoolVar(&noBoot, "no-boot", false, "skip the QEMU boot and self-tests")
+			fs.BoolVar(&full, "full", false, "build --each builds vmlinux in full after every patch")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return cli.Errorf(cli.ExitHarness, "name one TREE or VERSION (see kcheck ci -h)")
+			}
+			tree, name, err := resolveTree(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			opt := ci.Options{Tree: tree, TreeName: name, Patches: sf.patches, Quick: quick, NoBoot: noBoot, Full: full, Progress: cli.Progress}
+			var tfs iofs.FS = templates.FS
+			if sf.templates != "" {
+				tfs = os.DirFS(sf.templates)
+			}
+			opt.Templates = tfs
+			r, err := ci.Run(ctx, opt)
+			if err != nil {
+				return err
+			}
+			r.WriteSummary(os.Stdout)
+			if jsonOut != "" {
+				b, err := r.KCIDB()
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+					return err
+				}
+				fmt.Printf("KCIDB JSON: %s\n", jsonOut)
+			}
+			if junitOut != "" {
+				b, err := r.JUnit()
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(junitOut, b, 0o644); err != nil {
+					return err
+				}
+				fmt.Printf("JUnit XML: %s\n", junitOut)
+			}
+			switch r.ExitCode() {
+			case 1:
+				return cli.Errorf(cli.ExitFail, "the series failed a check (see the summary)")
+			case 2:
+				return cli.Errorf(cli.ExitHarness, "a stage did not run (see the summary)")
+			}
+			return nil
+		},
+	})
+}
+
+// resolveTree turns TREE|VERSION into a git tree path and a KCIDB tree name.
+func resolveTree(ctx context.Context, arg string) (string, string, error) {
+	if st, err := os.Stat(arg); err == nil && st.IsDir() {
+		abs, err := filepath.Abs(arg)
+		return abs, filepath.Base(abs), err
+	}
+	if !reVersion.MatchString(arg) {
+		return "", "", cli.Errorf(cli.ExitHarness, "%s is neither a directory nor a version like 6.12", arg)
+	}
+	cli.Progress("getting the Linux %s baseline from the kdefer cache", arg)
+	tree, err := kerneltree.Get(ctx, kerneltree.Options{Version: arg, Git: true, Progress: cli.Progress})
+	if err != nil {
+		return "", "", cli.WithHint(err, "kgen tree get "+arg+" --git shows what failed")
+	}
+	return tree, "debian-" + filepath.Base(tree), nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/hostcheck"
+)
+
+func init() {
+	var install, asJSON, noKVM *bool
+	app.Register(&cli.Command{
+		Name:    "doctor",
+		Summary: "check the host tools and whether KVM really works",
+		Usage: `doctor [--install] [--json] [--no-kvm]
+
+Checks every host tool kgen and kcheck use (compilers, kernel build tools,
+headers, QEMU, apt, git), prints the exact apt-get line for what is
+missing, and boots a tiny QEMU guest with KVM to tell whether KVM really
+works (when it does not, kcheck boot uses TCG: that is not a failure).
+--install runs the apt-get line (root only).
+
+Exit: 0 every required tool is present, 1 a required tool is missing,
+2 the install could not run.`,
+		Flags: func(fs *flag.FlagSet) {
+			install = fs.Bool("install", false, "install the missing packages with apt-get (needs root)")
+			asJSON = fs.Bool("json", false, "print the report as JSON on stdout")
+			noKVM = fs.Bool("no-kvm", false, "skip the KVM probe")
+		},
+		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
+			if len(args) != 0 {
+				return cli.Errorf(cli.ExitHarness, "doctor takes no arguments")
+			}
+			r := hostcheck.Run(ctx, hostcheck.Options{SkipKVM: *noKVM || *install})
+			if *install {
+				if line := r.InstallCommand(true); line != "" {
+					if err := runInstall(ctx, r); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintln(os.Stderr, "doctor: every package is installed, nothing to do")
+				}
+				r = hostcheck.Run(ctx, hostcheck.Options{SkipKVM: *noKVM})
+			}
+			if *asJSON {
+				out := struct {
+					hostcheck.Report
+					OK      bool   `json:"ok"`
+					Install string `json:"install,omitempty"`
+				}{r, r.OK(), r.InstallCommand(true)}
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(out)
+			} else {
+				printDoctor(r)
+			}
+			if !r.OK() {
+				var names []string
+				for _, t := range r.Missing(true) {
+					names = append(names, t.Name)
+				}
+				return &cli.Error{Code: cli.ExitFail,
+					Err:  fmt.Errorf("missing required tools: %v", names),
+					Hint: "run as root: " + r.InstallCommand(true)}
+			}
+			return nil
+		},
+	})
+}
+
+func printDoctor(r hostcheck.Report) {
+	w := os.Stdout
+	for _, t := range r.Tools {
+		state := "ok"
+		where := t.Path
+		if !t.Found {
+			state = "MISSING"
+			if !t.Required {
+				state = "absent"
+			}
+			where = "package " + t.Package
+		}
+		fmt.Fprintf(w, "%-8s %-19s %-48s %s\n", state, t.Name, where, t.Purpose)
+	}
+	if r.KVM.Checked {
+		fmt.Fprintf(w, "kvm      %s\n", r.KVM.Summary())
+		if !r.KVM.TCGOK {
+			fmt.Fprintf(w, "tcg      the probe guest did not run under TCG either: kcheck boot cannot work\n")
+		}
+	}
+	if line := r.InstallCommand(false); line != "" {
+		fmt.Fprintf(w, "missing: %s\n", line)
+	} else if opt := r.InstallCommand(true); opt != "" {
+		fmt.Fprintf(w, "optional: %s\n", opt)
+	} else {
+		fmt.Fprintln(w, "all tools present")
+	}
+}
+
+func runInstall(ctx context.Context, r hostcheck.Report) error {
+	line := r.InstallCommand(true)
+	if os.Geteuid() != 0 {
+		return &cli.Error{Code: cli.ExitHarness,
+			Err:  fmt.Errorf("--install needs root to run %q (you are uid %d)", line, os.Geteuid()),
+			Hint: "run it as root, or: sudo " + line}
+	}
+	run := func(args ...string) error {
+		fmt.Fprintf(os.Stderr, "doctor: running %v\n", args)
+		c := exec.CommandContext(ctx, args[0], args[1:]...)
+		c.Stdout, c.Stderr = os.Stderr, os.Stderr
+		c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return c.Run()
+	}
+	pkgs := r.Packages(true)
+	inst := append([]string{"apt-get", "install", "-y", "--no-install-recommends"}, pkgs...)
+	if err := run(inst...); err != nil {
+		// Stale or missing package lists on a fresh machine: update once.
+		if err := run("apt-get", "update"); err != nil {
+			return cli.Errorf(cli.ExitHarness, "apt-get update failed: %v", err)
+		}
+		if err := run(inst...); err != nil {
+			return cli.Errorf(cli.ExitHarness, "%s failed: %v", line, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kdefer/kdefer/internal/kerneltree"
+)
+
+// The E2E tests run on a real Debian 6.12 git baseline ($KDEFER_TREE_612,
+// else "kgen tree get 6.12 --git"); they need KDEFER_E2E=1.
+//
+// Per-test copies are cheap: a "golden" clone of the source tree is made
+// once (cached under ${XDG_CACHE_HOME:-~/.cache}/kdefer/test/) with
+// core.trustctime=false, and every test gets "cp -al" of it (a hard-link
+// farm: no file data copied) with private copies of the small files git
+// and kgen rewrite in place or that must differ (.git/index, config, HEAD,
+// packed-refs, logs). Hard links are safe because git and kgen replace
+// files by rename, never write them in place; linking changes the inode's
+// ctime, which trustctime=false tells git to ignore.
+
+func e2eSource(t testing.TB) string {
+	t.Helper()
+	if os.Getenv("KDEFER_E2E") != "1" {
+		t.Skip("set KDEFER_E2E=1 to run on a real kernel tree")
+	}
+	if p := os.Getenv("KDEFER_TREE_612"); p != "" {
+		return p
+	}
+	p, err := kerneltree.Get(context.Background(), kerneltree.Options{Version: "6.12", Git: true})
+	if err != nil {
+		t.Fatalf("kerneltree.Get: %v", err)
+	}
+	return p
+}
+
+func run(t testing.TB, dir string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v in %s: %v\n%s", name, args, dir, err, out)
+	}
+	return string(out)
+}
+
+var goldenMu sync.Mutex
+
+func golden(t testing.TB) string {
+	t.Helper()
+	src := e2eSource(t)
+	goldenMu.Lock()
+	defer goldenMu.Unlock()
+	head := strings.TrimSpace(run(t, src, "git", "rev-parse", "HEAD"))
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	dir := filepath.Join(cache, "kdefer", "test", "apply-golden-"+head[:12])
+	if _, err := os.Stat(filepath.Join(dir, ".git", "kgen-golden-ok")); err == nil {
+		return dir
+	}
+	os.RemoveAll(dir)
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	os.MkdirAll(filepath.Dir(dir), 0o755)
+	t.Logf("making the golden copy of %s in %s (once)", src, dir)
+	run(t, "/", "git", "clone", "-q", src, tmp)
+	run(t, tmp, "git", "config", "core.trustctime", "false")
+	run(t, tmp, "git", "config", "user.name", "Kgen E2E")
+	run(t, tmp, "git", "config", "user.email", "kgen-e2e@example.org")
+	run(t, tmp, "git", "remote", "remove", "origin")
+	os.WriteFile(filepath.Join(tmp, ".git", "kgen-golden-ok"), nil, 0o644)
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// treeCopy returns a private copy of the golden tree.
+func treeCopy(t testing.TB) string {
+	t.Helper()
+	g := golden(t)
+	dst := filepath.Join(t.TempDir(), "linux")
+	run(t, "/", "cp", "-al", g, dst)
+	for _, f := range []string{"index", "config", "HEAD", "packed-refs", "logs", "refs", "kgen-golden-ok"} {
+		p := filepath.Join(dst, ".git", f)
+		os.RemoveAll(p)
+		if _, err := os.Lstat(filepath.Join(g, ".git", f)); err == nil {
+			run(t, "/", "cp", "-a", filepath.Join(g, ".git", f), p)
+		}
+	}
+	return dst
+}
+
+var (
+	kgenBinOnce sync.Once
+	kgenBin     string
+)
+
+// builtKgen builds the kgen binary once per test process.
+func builtKgen(t testing.TB) string {
+	kgenBinOnce.Do(func() {
+		d, err := os.MkdirTemp("", "kgen-bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kgenBin = filepath.Join(d, "kgen")
+		if out, err := exec.Command("go", "build", "-o", kgenBin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	})
+	return kgenBin
+}
+
+type snapshot struct {
+	head, branch, tree, refs, index, status, files string
+}
+
+// touched are the files the series changes (and a neighbour it does not).
+var touched = []string{"kernel/fork.c", "kernel/exit.c", "include/linux/sched.h", "arch/Kconfig", "kernel/unwind/deferred.c", "include/linux/unwind_deferred.h", "kernel/events/core.c", "include/uapi/linux/perf_event.h", "kernel/sched/core.c"}
+
+func snap(t testing.TB, dir string) snapshot {
+	t.Helper()
+	g := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		out, _ := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	var files strings.Builder
+	for _, p := range touched {
+		data, err := os.ReadFile(filepath.Join(dir, p))
+		fmt.Fprintf(&files, "%s %x %v\n", p, sha256.Sum256(data), err == nil)
+	}
+	refs := strings.Split(g("for-each-ref", "--format=%(refname)"), "\n")
+	sort.Strings(refs)
+	return snapshot{
+		head:   g("rev-parse", "HEAD"),
+		branch: g("symbolic-ref", "-q", "HEAD"),
+		tree:   g("rev-parse", "HEAD^{tree}"),
+		refs:   strings.Join(refs, " "),
+		index:  fmt.Sprintf("%x", sha256.Sum256([]byte(g("ls-files", "-s")))),
+		status: g("status", "--porcelain", "--untracked-files=all"),
+		files:  files.String(),
+	}
+}
+
+// baseBranch is the branch the golden copy has checked out.
+func baseBranch(t testing.TB, dir string) string {
+	return strings.TrimSpace(run(t, dir, "git", "symbolic-ref", "--short", "HEAD"))
+}
+
+func patchFiles(t testing.TB) []string {
+	ps, _ := filepath.Glob("../../patches/*.patch")
+	var out []string
+	for _, p := range ps {
+		if !strings.HasSuffix(p, "0000-cover-letter.patch") {
+			abs, _ := filepath.Abs(p)
+			out = append(out, abs)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no patches in patches/")
+	}
+	return out
+}
+
+// TestE2EApplyMatchesGitAm: kgen apply on the real tree, then real git:
+// fsck clean, status clean, and the tree equals what git am makes of
+// patches/ on the same base.
+func TestE2EApplyMatchesGitAm(t *testing.T) {
+	dir := treeCopy(t)
+	base := strings.TrimSpace(run(t, dir, "git", "rev-parse", "HEAD"))
+	mb := baseBranch(t, dir)
+	bin := builtKgen(t)
+	out := run(t, dir, bin, "apply", dir)
+	t.Log(out)
+	if s := run(t, dir, "git", "status", "--porcelain", "--untracked-files=all"); s != "" {
+		t.Fatalf("git status after kgen apply:\n%s", s)
+	}
+	if s := run(t, dir, "git", "diff-files", "--name-only"); s != "" {
+		t.Fatalf("stale index stat data:\n%s", s)
+	}
+	run(t, dir, "git", "fsck", "--strict", "--no-dangling")
+	n := strings.Count(run(t, dir, "git", "rev-list", base+"..HEAD"), "\n")
+	if n < 12 {
+		t.Fatalf("%d commits, want 12+", n)
+	}
+	kgenTree := strings.TrimSpace(run(t, dir, "git", "rev-parse", "HEAD^{tree}"))
+	run(t, dir, "git", "switch", "-q", "-c", "am-check", base)
+	run(t, dir, "git", append([]string{"am", "-q"}, patchFiles(t)...)...)
+	amTree := strings.TrimSpace(run(t, dir, "git", "rev-parse", "HEAD^{tree}"))
+	if kgenTree != amTree {
+		t.Fatalf("kgen apply made tree %s, git am made %s", kgenTree, amTree)
+	}
+	t.Logf("%d commits; kgen apply tree = git am tree = %s", n, kgenTree)
+	run(t, dir, "git", "switch", "-q", "unwind-deferred")
+	run(t, dir, bin, "status", dir)
+	run(t, dir, bin, "drop", dir)
+	if s := snap(t, dir); s.head != base || s.status != "" || s.branch != "refs/heads/"+mb {
+		t.Fatalf("after drop: %+v", s)
+	}
+}
+
+// TestE2EDirtyRefused: a local change in a file the series touches.
+func TestE2EDirtyRefused(t *testing.T) {
+	dir := treeCopy(t)
+	p := filepath.Join(dir, "kernel/exit.c")
+	data, _ := os.ReadFile(p)
+	os.Remove(p) // never write a hard-linked file in place
+	os.WriteFile(p, append(data, "/* local */\n"...), 0o644)
+	before := snap(t, dir)
+	cmd := exec.Command(builtKgen(t), "apply", dir)
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != exitDirty || !strings.Contains(string(out), "kernel/exit.c") {
+		t.Fatalf("want exit %d naming kernel/exit.c, got %v:\n%s", exitDirty, err, out)
+	}
+	if after := snap(t, dir); after != before {
+		t.Fatalf("tree changed:\n%+v\n%+v", before, after)
+	}
+}
+
+// TestE2EKill kills kgen apply (the binary) at random moments with SIGKILL
+// and SIGINT, many times. After SIGINT the tree must be untouched or fully
+// applied at once; after SIGKILL, once the next kgen command (kgen status)
+// has recovered the journal. KGEN_TEST_PAUSE_MS stretches the transaction
+// so that the kills also land between its steps.
+func TestE2EKill(t *testing.T) {
+	dir := treeCopy(t)
+	bin := builtKgen(t)
+	mb := baseBranch(t, dir)
+	base := snap(t, dir)
+	// The applied state, from a clean run.
+	run(t, dir, bin, "apply", dir)
+	applied := snap(t, dir)
+	run(t, dir, bin, "drop", dir, "--to", mb)
+	if s := snap(t, dir); s.head != base.head || s.index != base.index || s.files != base.files || s.status != "" {
+		t.Fatalf("drop did not restore the base: %+v", s)
+	}
+	rounds := 24
+	if v, err := strconv.Atoi(os.Getenv("KDEFER_KILL_ROUNDS")); err == nil {
+		rounds = v
+	}
+	// How long does a run take here (with the pauses)?
+	start := time.Now()
+	cmd := exec.Command(bin, "apply", dir)
+	cmd.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	full := time.Since(start)
+	run(t, dir, bin, "drop", dir, "--to", mb)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	t.Logf("a paused run takes %v; %d rounds", full, rounds)
+	var nBase, nApplied, nRecovered int
+	for i := 0; i < rounds; i++ {
+		sig := syscall.SIGKILL
+		if i%2 == 1 {
+			sig = syscall.SIGINT
+		}
+		// One round in three anywhere; the others in the last 40% of a
+		// run, where the transaction is.
+		delay := time.Duration(rng.Int63n(int64(full)))
+		if i%3 != 0 {
+			delay = full*6/10 + time.Duration(rng.Int63n(int64(full*4/10)))
+		}
+		cmd := exec.Command(bin, "apply", dir)
+		cmd.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(sig)
+		cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		if sig == syscall.SIGINT {
+			// No recovery needed: untouched or complete, right now.
+			s := snap(t, dir)
+			if s != base && s.branch != applied.branch {
+				t.Fatalf("round %d: SIGINT after %v (exit %d) left a partial state:\n%+v\n%s", i, delay, code, s, out.String())
+			}
+			if _, err := os.Stat(filepath.Join(dir, ".git", "kgen-journal")); err == nil {
+				t.Fatalf("round %d: SIGINT left a journal", i)
+			}
+		}
+		// The next kgen command recovers a SIGKILLed transaction.
+		st := exec.Command(bin, "status", dir)
+		so, _ := st.CombinedOutput()
+		if strings.Contains(string(so), "interrupted kgen transaction") {
+			nRecovered++
+		}
+		s := snap(t, dir)
+		switch {
+		case s == base:
+			nBase++
+		case s.branch == applied.branch && s.tree == applied.tree && s.index == applied.index && s.files == applied.files && s.status == "" && s.refs == applied.refs:
+			nApplied++
+			run(t, dir, bin, "drop", dir, "--to", mb)
+			if b := snap(t, dir); b.head != base.head || b.index != base.index || b.files != base.files || b.status != "" || b.refs != base.refs {
+				t.Fatalf("round %d: drop did not restore: %+v", i, b)
+			}
+		default:
+			t.Fatalf("round %d: %v after %v (exit %d) left a partial state:\nbase    %+v\napplied %+v\nnow     %+v\nkgen: %s\nstatus: %s", i, sig, delay, code, base, applied, s, out.String(), so)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".git", "index.lock")); err == nil {
+			t.Fatalf("round %d: index.lock left after recovery", i)
+		}
+	}
+	run(t, dir, "git", "fsck", "--no-dangling")
+	t.Logf("%d rounds: %d untouched, %d fully applied, %d recovered from a journal", rounds, nBase, nApplied, nRecovered)
+}
+
+// BenchmarkApplyVsGitAm times kgen apply (the built binary) and git am of
+// patches/ side by side on the same full tree, with peak RSS of each
+// (getrusage of the child). Run with:
+//
+//	KDEFER_E2E=1 go test ./cmd/kgen -run '^$' -bench ApplyVsGitAm -benchtime 5x
+func BenchmarkApplyVsGitAm(b *testing.B) {
+	dir := treeCopy(b)
+	bin := builtKgen(b)
+	patches := patchFiles(b)
+	base := strings.TrimSpace(run(b, dir, "git", "rev-parse", "HEAD"))
+	mb := baseBranch(b, dir)
+	var kCPU, aCPU time.Duration
+	cpu := func(ru *syscall.Rusage) time.Duration {
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	timed := func(name string, args ...string) (time.Duration, int64) {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		t0 := time.Now()
+		out, err := cmd.CombinedOutput()
+		d := time.Since(t0)
+		if err != nil {
+			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		if name == "git" {
+			aCPU += cpu(ru)
+		} else {
+			kCPU += cpu(ru)
+		}
+		return d, ru.Maxrss
+	}
+	var kT, aT time.Duration
+	var kRSS, aRSS int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, rss := timed(bin, "apply", dir)
+		kT += d
+		kRSS = max(kRSS, rss)
+		run(b, dir, bin, "drop", dir, "--to", mb)
+
+		run(b, dir, "git", "switch", "-q", "-c", "am-bench", base)
+		d, rss = timed("git", append([]string{"am", "-q"}, patches...)...)
+		aT += d
+		aRSS = max(aRSS, rss)
+		run(b, dir, "git", "switch", "-q", mb)
+		run(b, dir, "git", "branch", "-q", "-D", "am-bench")
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(kT.Milliseconds())/n, "kgen-ms")
+	b.ReportMetric(float64(aT.Milliseconds())/n, "gitam-ms")
+	b.ReportMetric(float64(kT)/float64(aT), "kgen/gitam")
+	b.ReportMetric(float64(kRSS)/1024, "kgen-maxrss-MB")
+	b.ReportMetric(float64(aRSS)/1024, "gitam-maxrss-MB")
+	b.ReportMetric(float64(kCPU.Milliseconds())/n, "kgen-cpu-ms")
+	b.ReportMetric(float64(aCPU.Milliseconds())/n, "gitam-cpu-ms")
+	fmt.Fprintf(os.Stderr, "kgen apply %.0f ms wall, %.0f ms CPU, peak RSS %.0f MB; git am %.0f ms wall, %.0f ms CPU, peak RSS %.0f MB; wall ratio %.2f over %d runs\n",
+		float64(kT.Milliseconds())/n, float64(kCPU.Milliseconds())/n, float64(kRSS)/1024,
+		float64(aT.Milliseconds())/n, float64(aCPU.Milliseconds())/n, float64(aRSS)/1024, float64(kT)/float64(aT), b.N)
+}

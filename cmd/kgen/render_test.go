@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kdefer/kdefer/internal/cli"
+)
+
+const fixture = "../../internal/render/testdata"
+
+func gitFixture(t *testing.T, breakAnchor bool) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := filepath.Join(t.TempDir(), "linux")
+	if out, err := exec.Command("cp", "-r", fixture+"/kernel", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if breakAnchor {
+		p := filepath.Join(dir, "kernel/fork.c")
+		data, _ := os.ReadFile(p)
+		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@e.org", "commit", "-qm", "base"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+func runKgen(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cli.Progress = func(string, ...any) {}
+	var stderr bytes.Buffer
+	// stdout goes to the test log
+	code := app.Run(args, &stderr)
+	return code, stderr.String()
+}
+
+func TestRenderCommand(t *testing.T) {
+	tree := gitFixture(t, false)
+	out := filepath.Join(t.TempDir(), "series")
+	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.patch"))
+	if len(files) != 4 {
+		t.Fatalf("wrote %v", files)
+	}
+	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "--check", "--patches", out); code != 0 {
+		t.Fatalf("--check on its own output: exit %d: %s", code, msg)
+	}
+	os.WriteFile(files[1], []byte("changed\n"), 0o644)
+	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "--check", "--patches", out)
+	if code != 1 || !strings.Contains(msg, filepath.Base(files[1])+": first difference at line 1") {
+		t.Fatalf("--check after a change: exit %d: %s", code, msg)
+	}
+}
+
+// TestRenderBrokenAnchorWritesNothing: an anchor broken in the kernel
+// file gives an error naming patch, file, edit and anchor, exit 2, and
+// no output directory.
+func TestRenderBrokenAnchorWritesNothing(t *testing.T) {
+	tree := gitFixture(t, true)
+	out := filepath.Join(t.TempDir(), "series")
+	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2: %s", code, msg)
+	}
+	for _, want := range []string{"patch deferred: kernel/fork.c: edit 1 (from deferred, function copy_process): anchor matches nothing",
+		"| retval = sched_fork(clone_flags, p);", "30: \tretval = sched_fork(p);"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was created", out)
+	}
+}
+
+func TestRenderNotGit(t *testing.T) {
+	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", fixture+"/kernel", "-o", t.TempDir())
+	if code != 2 || !strings.Contains(msg, "hint: kgen tree get VERSION --git") {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+}
+
+func TestProbeCommand(t *testing.T) {
+	code, msg := runKgen(t, "probe", "--templates", fixture+"/templates", "--json", fixture+"/kernel")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	code, msg = runKgen(t, "probe", "--templates", fixture+"/templates", fixture)
+	if code != 2 || !strings.Contains(msg, "not a kernel tree") {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+}

@@ -1,0 +1,94 @@
+package bisect
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kdefer/kdefer/internal/lint"
+	"github.com/kdefer/kdefer/internal/lint/linttest"
+)
+
+// buildEach renders the templates in dir for the 6.12 tree and runs
+// build --each in the per-tree scratch clone kcheck uses (so build
+// directories stay warm between runs).
+func buildEach(t testing.TB, templates string, configs []Config) (*lint.Series, *Result) {
+	t.Helper()
+	tree := linttest.GitTree612(t)
+	ctx := context.Background()
+	s, _, err := lint.Render(ctx, tree, os.DirFS(templates), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := lint.OpenScratch(ctx, tree, filepath.Join(lint.WorkDir(tree), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	r, err := Run(ctx, s, Options{Scratch: sc, Configs: configs, Progress: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	r.WriteText(&b, s, configs)
+	t.Log("\n" + b.String())
+	return s, r
+}
+
+// BenchmarkBuildEach builds the whole series after every patch, feature
+// on and off, and prints the wall time (the target is 15 minutes on a
+// 2-core machine). It needs a 6.12 tree and minutes of builds: run with
+// KDEFER_E2E=1 go test -run '^$' -bench BuildEach -benchtime 1x -timeout 60m.
+func BenchmarkBuildEach(b *testing.B) {
+	if !linttest.E2E() {
+		b.Skip("builds the series after every patch (minutes): set KDEFER_E2E=1")
+	}
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		s, r := buildEach(b, "../../templates", nil)
+		d := time.Since(start)
+		b.ReportMetric(d.Seconds(), "s/series")
+		b.Logf("build --each: %d patches x 2 configurations in %s (target: 15m)", len(s.Patches), d.Round(time.Second))
+		if r.Failed() {
+			b.Fatalf("the series does not build cleanly after every patch: %+v", r.Breaks)
+		}
+	}
+}
+
+// A copy of the series where one patch calls a function that is only
+// introduced two patches later is reported at that patch, with the
+// compiler's message.
+func TestBuildEachCallFromTheFuture(t *testing.T) {
+	if !linttest.E2E() {
+		t.Skip("builds the series after every patch (minutes): set KDEFER_E2E=1")
+	}
+	dir := linttest.CopyTemplates(t, "../../templates")
+	// kernel/exit.c starts calling unwind_deferred_task_exit() in
+	// "used-bit", two patches before "task-exit" introduces it.
+	b, err := os.ReadFile(filepath.Join(dir, "edits/kernel/exit.c.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(b), "- from: task-exit") != 2 {
+		t.Fatalf("edits/kernel/exit.c.yaml changed shape:\n%s", b)
+	}
+	os.WriteFile(filepath.Join(dir, "edits/kernel/exit.c.yaml"), []byte(strings.ReplaceAll(string(b), "- from: task-exit", "- from: used-bit")), 0o644)
+	on := DefaultConfigs()[:1]
+	s, r := buildEach(t, dir, on)
+	want := -1
+	for _, p := range s.Patches {
+		if p.Name == "used-bit" {
+			want = p.Index
+		}
+	}
+	if len(r.Breaks) == 0 {
+		t.Fatal("no break reported")
+	}
+	br := r.Breaks[0]
+	if br.Patch != want || br.Kind != "error" || !strings.Contains(br.Message, "unwind_deferred_task_exit") || br.File != "kernel/exit.c" {
+		t.Fatalf("break %+v, want an error in kernel/exit.c naming unwind_deferred_task_exit at patch %d (used-bit)", br, want)
+	}
+}

@@ -1,0 +1,245 @@
+// Package boot runs the whole of kcheck boot: build the kernel
+// (internal/kbuild), build the self-tests against it (internal/selftest),
+// pack them into an initramfs (internal/initramfs), boot QEMU
+// (internal/qemu), read the KTAP document and the splats from the
+// console (internal/ktap, internal/splat) and decide (internal/report).
+//
+// Exit codes (report.Report.ExitCode): 0 every test passed and the
+// console is clean; 1 a test failed or never reported, a splat, a panic
+// or a hang; 2 the harness could not run (missing tool, build failure,
+// QEMU refusing to start).
+//
+// A tree without the series still builds and boots: the self-test
+// module then reports every case as SKIP with the reason, and the boot
+// and console checks still count (a note in the report says the series
+// is missing).
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/hostcheck"
+	"github.com/kdefer/kdefer/internal/initramfs"
+	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/ktap"
+	"github.com/kdefer/kdefer/internal/qemu"
+	"github.com/kdefer/kdefer/internal/report"
+	"github.com/kdefer/kdefer/internal/selftest"
+	"github.com/kdefer/kdefer/internal/splat"
+)
+
+// SelftestBuilder builds the files of the initramfs; selftest.Build is
+// the real one, tests substitute their own.
+type SelftestBuilder func(ctx context.Context, o selftest.Options) ([]selftest.Artifact, error)
+
+// Options of a run.
+type Options struct {
+	Tree        string   // kernel source tree (required)
+	BuildDir    string   // default: the kbuild cache directory for this tree and config
+	OutDir      string   // console log, KTAP, initrd; default BuildDir/kcheck-run
+	Fragment    string   // Kconfig fragment file; default the embedded Kconfig.frag
+	ExtraConfig []string // more CONFIG_ lines
+	Jobs        int
+	Accel       string // "auto" (default), "kvm" or "tcg"
+	Timeout     time.Duration
+	Memory      string
+	SMP         int
+	Append      string // extra kernel command line
+	// Selftests builds the initramfs content; default selftest.Build.
+	Selftests SelftestBuilder
+	// Extra files for the initramfs (tests: a trigger module).
+	Extra    []selftest.Artifact
+	Progress func(format string, args ...any)
+	// Live receives the console while the guest runs (nil: not shown).
+	Live interface{ Write([]byte) (int, error) }
+	// SkipBuild uses the kernel already in BuildDir (bench, tests).
+	SkipBuild bool
+	// QEMU is the qemu-system-x86_64 binary (default: from PATH).
+	QEMU string
+}
+
+// Result is the report plus the paths of what was produced.
+type Result struct {
+	Report   *report.Report
+	Build    *kbuild.Result
+	KTAPPath string
+	Initrd   string
+	Boot     *qemu.Result
+}
+
+// KVMProbe says whether KVM really works on this host, and why (not);
+// a variable so tests can replace it.
+var KVMProbe = probeKVM
+
+// Run performs a boot run. Harness failures are reported in the
+// Report (verdict error) and also returned as the error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	rep := &report.Report{Tree: o.Tree}
+	res := &Result{Report: rep}
+	fail := func(err error) (*Result, error) {
+		rep.HarnessError = err.Error()
+		rep.Decide()
+		return res, err
+	}
+	if o.Tree == "" {
+		return fail(errors.New("no kernel tree given"))
+	}
+	if _, err := os.Stat(filepath.Join(o.Tree, "Makefile")); err != nil {
+		return fail(fmt.Errorf("%s is not a kernel source tree (no Makefile)", o.Tree))
+	}
+	// Fail fast, before a long build, when a tool is missing.
+	qemuBin := o.QEMU
+	if qemuBin == "" {
+		qemuBin = "qemu-system-x86_64"
+	}
+	for _, tool := range []string{qemuBin, "make", "gcc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fail(fmt.Errorf("%s not found in PATH: install it (Debian: apt-get install %s)", tool,
+				map[string]string{qemuBin: "qemu-system-x86", "make": "make", "gcc": "gcc libc6-dev"}[tool]))
+		}
+	}
+	if !hasSeries(o.Tree) {
+		rep.Notes = append(rep.Notes, "the tree does not carry the deferred unwind series (no include/linux/unwind_deferred.h): "+
+			"the kernel is built and booted, the console is checked, and the self-tests report SKIP; run `kgen apply` first to test the series")
+	}
+
+	bo := kbuild.Options{Src: o.Tree, Dir: o.BuildDir, Fragment: o.Fragment, ExtraConfig: o.ExtraConfig,
+		Jobs: o.Jobs, Targets: []string{"bzImage", "modules_prepare"}, Progress: progress}
+	if o.Fragment == "" {
+		bo.FragmentText = kdefer.KconfigFrag
+	}
+	var build *kbuild.Result
+	if o.SkipBuild && o.BuildDir != "" {
+		build = &kbuild.Result{Dir: o.BuildDir, Image: filepath.Join(o.BuildDir, "arch/x86/boot/bzImage")}
+	} else {
+		var err error
+		build, err = kbuild.Build(ctx, bo)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	res.Build = build
+	rep.Build = build.Duration
+	rep.Kernel = build.Image
+
+	out := o.OutDir
+	if out == "" {
+		out = filepath.Join(build.Dir, "kcheck-run")
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fail(err)
+	}
+	st := o.Selftests
+	if st == nil {
+		st = selftest.Build
+	}
+	progress("boot: building the self-tests against %s", build.Dir)
+	arts, err := st(ctx, selftest.Options{BuildDir: build.Dir, Src: o.Tree, Work: filepath.Join(build.Dir, "kcheck-selftest")})
+	if err != nil {
+		return fail(fmt.Errorf("building the self-tests: %w", err))
+	}
+	arc := initramfs.New()
+	for _, a := range append(arts, o.Extra...) {
+		if err := arc.AddFile(a.Name, a.Mode, a.Data); err != nil {
+			return fail(err)
+		}
+	}
+	for _, d := range []string{"proc", "sys", "tmp"} {
+		arc.AddDir(d, 0o755)
+	}
+	res.Initrd = filepath.Join(out, "initrd.cpio")
+	if err := arc.WriteFile(res.Initrd); err != nil {
+		return fail(err)
+	}
+
+	accel, why := chooseAccel(ctx, o.Accel, o.QEMU)
+	progress("boot: QEMU with %s (%s)", strings.ToUpper(string(accel)), why)
+	rep.Notes = append(rep.Notes, fmt.Sprintf("accelerator: %s (%s)", accel, why))
+	qo := qemu.Options{QEMU: o.QEMU, Kernel: build.Image, Initrd: res.Initrd, Append: o.Append, Memory: o.Memory, SMP: o.SMP,
+		Accel: accel, Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log")}
+	if o.Live != nil {
+		qo.Live = o.Live
+	}
+	if qo.Timeout == 0 {
+		qo.Timeout = 5 * time.Minute
+	}
+	qr, err := qemu.Run(ctx, qo)
+	if err != nil && accel == qemu.KVM && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
+		progress("boot: QEMU failed with KVM (%v); retrying with TCG", err)
+		rep.Notes = append(rep.Notes, "KVM failed to start ("+oneLine(err.Error())+"); fell back to TCG")
+		qo.Accel = qemu.TCG
+		qr, err = qemu.Run(ctx, qo)
+	}
+	res.Boot = qr
+	if err != nil {
+		return fail(fmt.Errorf("running QEMU: %w", err))
+	}
+	rep.Accel = string(qr.Accel)
+	rep.Outcome = string(qr.Outcome)
+	rep.Boot = qr.Duration
+	rep.ConsoleLog = qr.ConsoleLog
+
+	console, err := os.ReadFile(qr.ConsoleLog)
+	if err != nil {
+		return fail(err)
+	}
+	raw := report.RawKTAP(console)
+	res.KTAPPath = filepath.Join(out, "results.ktap")
+	if err := os.WriteFile(res.KTAPPath, raw, 0o644); err != nil {
+		return fail(err)
+	}
+	rep.KTAP, _ = ktap.Parse(strings.NewReader(string(console)))
+	lines, _ := splat.Lines(strings.NewReader(string(console)))
+	rep.Splats = splat.ScanLines(lines)
+	if rep.Splats == nil {
+		rep.Splats = []splat.Finding{}
+	}
+	if qr.Outcome != qemu.PowerOff && qr.Outcome != qemu.Reboot {
+		rep.ConsoleTail = qemu.Tail(qr.ConsoleLog, 25)
+	}
+	rep.Decide()
+	return res, nil
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func hasSeries(tree string) bool {
+	_, err := os.Stat(filepath.Join(tree, "include", "linux", "unwind_deferred.h"))
+	return err == nil
+}
+
+func chooseAccel(ctx context.Context, want, qemuBin string) (qemu.Accel, string) {
+	switch want {
+	case "tcg":
+		return qemu.TCG, "requested with --accel tcg"
+	case "kvm":
+		return qemu.KVM, "requested with --accel kvm"
+	}
+	if ok, why := KVMProbe(ctx, qemuBin); ok {
+		return qemu.KVM, why
+	} else {
+		return qemu.TCG, "KVM not usable: " + why
+	}
+}
+
+// probeKVM asks the host checker, which boots a tiny guest with
+// -accel kvm: KVM is used only when that guest really ran.
+func probeKVM(ctx context.Context, qemuBin string) (bool, string) {
+	r := hostcheck.ProbeKVM(ctx, qemuBin)
+	return r.Usable, r.Reason
+}

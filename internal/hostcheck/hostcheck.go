@@ -1,0 +1,180 @@
+// Package hostcheck knows every host tool the kdefer pipeline needs, which
+// Debian package provides it, and whether KVM really works here. It is the
+// single source of truth for "kcheck doctor" and scripts/setup.
+//
+//	r := hostcheck.Run(ctx, hostcheck.Options{})
+//	r.OK()              // every required tool is present
+//	r.InstallCommand()  // "apt-get install -y bison flex" for what is missing
+//	r.KVM.Usable, r.KVM.Reason
+//
+// The KVM check starts a real guest (a 512-byte boot sector that writes to
+// QEMU's isa-debug-exit port) with the same accelerator arguments that
+// kcheck boot uses (-accel kvm -cpu host), because a /dev/kvm that opens is
+// no proof: on some nested hosts QEMU aborts in its KVM code.
+package hostcheck
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Tool is one thing the host must provide.
+type Tool struct {
+	Name     string   // what the user reads: "gcc", "libelf headers"
+	Binary   string   // looked up on PATH, or
+	Files    []string // glob patterns of which one must exist
+	Package  string   // Debian package that provides it
+	Required bool     // false: optional, reported but not a failure
+	Purpose  string
+}
+
+// Tools is the list of everything the pipeline and its self-tests use.
+var Tools = []Tool{
+	{Name: "gcc", Binary: "gcc", Package: "gcc", Required: true, Purpose: "kernel and self-test builds"},
+	{Name: "make", Binary: "make", Package: "make", Required: true, Purpose: "kernel builds"},
+	{Name: "flex", Binary: "flex", Package: "flex", Required: true, Purpose: "kernel Kconfig/dtc parsers"},
+	{Name: "bison", Binary: "bison", Package: "bison", Required: true, Purpose: "kernel Kconfig/dtc parsers"},
+	{Name: "bc", Binary: "bc", Package: "bc", Required: true, Purpose: "kernel build (timeconst)"},
+	{Name: "perl", Binary: "perl", Package: "perl", Required: true, Purpose: "checkpatch.pl, kernel-doc, build scripts"},
+	{Name: "python3", Binary: "python3", Package: "python3", Required: true, Purpose: "kernel-doc of 6.13+ trees"},
+	{Name: "libelf headers", Files: []string{"/usr/include/libelf.h", "/usr/include/*/libelf.h"}, Package: "libelf-dev", Required: true, Purpose: "objtool"},
+	{Name: "openssl headers", Files: []string{"/usr/include/openssl/ssl.h", "/usr/include/*/openssl/ssl.h"}, Package: "libssl-dev", Required: true, Purpose: "kernel sign-file and certs"},
+	{Name: "qemu-system-x86_64", Binary: "qemu-system-x86_64", Package: "qemu-system-x86", Required: true, Purpose: "kcheck boot"},
+	{Name: "apt-get", Binary: "apt-get", Package: "apt", Required: true, Purpose: "kgen tree get"},
+	{Name: "dpkg-deb", Binary: "dpkg-deb", Package: "dpkg", Required: true, Purpose: "kgen tree get"},
+	{Name: "xz", Binary: "xz", Package: "xz-utils", Required: true, Purpose: "kgen tree get (fast decompression)"},
+	{Name: "git", Binary: "git", Package: "git", Required: true, Purpose: "tree baselines, kgen apply checks"},
+	{Name: "static glibc", Files: []string{"/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/*/libc.a"}, Package: "libc6-dev", Required: true, Purpose: "the static self-test program (/init)"},
+	{Name: "gcc-multilib", Files: []string{"/usr/lib/gcc/x86_64-linux-gnu/*/32/crtbegin.o"}, Package: "gcc-multilib", Required: true, Purpose: "32-bit compat self-test"},
+	{Name: "xmllint", Binary: "xmllint", Package: "libxml2-utils", Required: true, Purpose: "JUnit schema validation (kcheck ci/boot --junit tests)"},
+	{Name: "ccache", Binary: "ccache", Package: "ccache", Required: false, Purpose: "faster rebuilds (optional)"},
+}
+
+// ToolResult is the state of one tool.
+type ToolResult struct {
+	Tool
+	Found bool   `json:"found"`
+	Path  string `json:"path,omitempty"`
+}
+
+// Report is the result of a host check.
+type Report struct {
+	Tools []ToolResult `json:"tools"`
+	KVM   KVMResult    `json:"kvm"`
+}
+
+// Options tune Run.
+type Options struct {
+	// SkipKVM leaves the KVM probe out (KVM.Checked stays false).
+	SkipKVM bool
+	// Path overrides $PATH for the tool look-up (tests).
+	Path string
+}
+
+// Run checks every tool and probes KVM.
+func Run(ctx context.Context, o Options) Report {
+	var r Report
+	for _, t := range Tools {
+		r.Tools = append(r.Tools, check(t, o.Path))
+	}
+	if !o.SkipKVM {
+		qemu := ""
+		for _, t := range r.Tools {
+			if t.Binary == "qemu-system-x86_64" && t.Found {
+				qemu = t.Path
+			}
+		}
+		r.KVM = ProbeKVM(ctx, qemu)
+	}
+	return r
+}
+
+func check(t Tool, path string) ToolResult {
+	res := ToolResult{Tool: t}
+	if t.Binary != "" {
+		if p, ok := lookPath(t.Binary, path); ok {
+			res.Found, res.Path = true, p
+		}
+		return res
+	}
+	for _, g := range t.Files {
+		if m, _ := filepath.Glob(g); len(m) > 0 {
+			res.Found, res.Path = true, m[0]
+			break
+		}
+	}
+	return res
+}
+
+func lookPath(bin, path string) (string, bool) {
+	if path == "" {
+		p, err := exec.LookPath(bin)
+		return p, err == nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, bin)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// Missing returns the tools that were not found; required only when
+// requiredOnly is set.
+func (r Report) Missing(requiredOnly bool) []ToolResult {
+	var m []ToolResult
+	for _, t := range r.Tools {
+		if !t.Found && (t.Required || !requiredOnly) {
+			m = append(m, t)
+		}
+	}
+	return m
+}
+
+// OK reports whether every required tool is present. KVM is not
+// required: without it kcheck boot uses TCG.
+func (r Report) OK() bool { return len(r.Missing(true)) == 0 }
+
+// Packages returns the sorted Debian packages that provide the missing
+// tools (required and, with optional set, optional ones too).
+func (r Report) Packages(optional bool) []string {
+	set := map[string]bool{}
+	for _, t := range r.Missing(!optional) {
+		set[t.Package] = true
+	}
+	pkgs := make([]string, 0, len(set))
+	for p := range set {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	return pkgs
+}
+
+// InstallCommand returns the exact apt-get line that installs the missing
+// packages ("" when nothing is missing).
+func (r Report) InstallCommand(optional bool) string {
+	p := r.Packages(optional)
+	if len(p) == 0 {
+		return ""
+	}
+	return "apt-get install -y " + strings.Join(p, " ")
+}
+
+// AllPackages returns every package of Tools, for a full install.
+func AllPackages() []string {
+	set := map[string]bool{}
+	for _, t := range Tools {
+		set[t.Package] = true
+	}
+	var p []string
+	for k := range set {
+		p = append(p, k)
+	}
+	sort.Strings(p)
+	return p
+}

@@ -1,0 +1,106 @@
+package lint
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/kdefer/kdefer/internal/lint/linttest"
+)
+
+// lintSeries renders the templates in dir for tree and lints them in the
+// per-tree scratch clone (shared with kcheck, so warm after one run).
+func lintSeries(t *testing.T, tree, templates string) *Result {
+	t.Helper()
+	if !linttest.E2E() {
+		t.Skip("renders and lints the whole series on a kernel tree (minutes): set KDEFER_E2E=1")
+	}
+	ctx := context.Background()
+	s, _, err := Render(ctx, tree, os.DirFS(templates), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := WorkDir(tree)
+	sc, err := OpenScratch(ctx, tree, filepath.Join(work, "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	r, err := Run(ctx, s, Options{Tree: tree, Scratch: sc, APIBuild: filepath.Join(work, "build-api"),
+		ConfigOff: []string{"UNWIND_USER"}, Progress: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	r.WriteText(&b)
+	t.Log("\n" + b.String())
+	for _, n := range r.NotRun {
+		t.Errorf("not run: %s at patch %d: %s", n.Check, n.Patch, n.Reason)
+	}
+	return r
+}
+
+func patchIndex(t *testing.T, r *Result, name string) int {
+	for _, p := range r.Series.Patches {
+		if p.Name == name {
+			return p.Index
+		}
+	}
+	t.Fatalf("no patch %q in the rendered series", name)
+	return 0
+}
+
+func TestLintSeriesClean(t *testing.T) {
+	tree := linttest.GitTree612(t)
+	r := lintSeries(t, tree, "../../templates")
+	if r.Failed() {
+		t.Fatal("the series has lint findings (see the log)")
+	}
+}
+
+// A copy of the series with one style error, one missing Signed-off-by
+// and one stub whose parameter type differs from its prototype fails with
+// exactly those three findings, each at its patch.
+func TestLintSeriesThreeMutations(t *testing.T) {
+	tree := linttest.GitTree612(t)
+	dir := linttest.CopyTemplates(t, "../../templates")
+	// 1. Style: trailing whitespace on a line the "faultable" patch adds.
+	linttest.Mutate(t, dir, "files/kernel/unwind/deferred.c.tmpl",
+		"#include <linux/kernel.h>\n", "#include <linux/kernel.h> \n")
+	// 2. No Signed-off-by on the "srcu" patch.
+	linttest.Mutate(t, dir, "series.yaml",
+		"      - \"Link: https://lore.kernel.org/linux-trace-kernel/20250708012239.268642741@kernel.org/\"\n      - \"Signed-off-by: kdefer project <kdefer@example.org>\"\n  - name: task-exit",
+		"      - \"Link: https://lore.kernel.org/linux-trace-kernel/20250708012239.268642741@kernel.org/\"\n  - name: task-exit")
+	// 3. The !CONFIG_UNWIND_USER stub of unwind_deferred_request() takes
+	// a u32 * where the prototype takes a u64 * ("deferred" patch).
+	linttest.Mutate(t, dir, "files/include/linux/unwind_deferred.h.tmpl",
+		"  u64 *cookie)\n{", "  u32 *cookie)\n{")
+	r := lintSeries(t, tree, dir)
+	var got []string
+	for _, f := range r.Findings {
+		if f.Fails() {
+			got = append(got, r.Series.Label(f.Patch)+" | "+f.Check+" "+f.Type)
+		}
+	}
+	want := []string{
+		r.Series.Label(patchIndex(t, r, "faultable")) + " | checkpatch TRAILING_WHITESPACE",
+		r.Series.Label(patchIndex(t, r, "deferred")) + " | capi param-type",
+		r.Series.Label(patchIndex(t, r, "srcu")) + " | commit signoff",
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("findings that fail:\n%s\nwant exactly:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range r.Findings {
+		if f.Check == CheckAPI && !(strings.Contains(f.Message, `"unsigned long long *"`) && strings.Contains(f.Message, `"unsigned *"`)) {
+			t.Errorf("capi message does not show the prototype's type: %s", f.Message)
+		}
+		if f.Check == CheckCommit && f.Also != "checkpatch MISSING_SIGN_OFF" {
+			t.Errorf("missing sign-off not merged with checkpatch's: %+v", f)
+		}
+	}
+}

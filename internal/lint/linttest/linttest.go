@@ -1,0 +1,120 @@
+// Package linttest holds test helpers shared by the lint packages: finding
+// a real kernel tree, and the skip rule for end-to-end tests (they skip
+// with a reason when the resource is absent, and fail instead when
+// KDEFER_E2E=1 says the resource must be there).
+package linttest
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// E2E reports whether KDEFER_E2E=1 is set.
+func E2E() bool { return os.Getenv("KDEFER_E2E") == "1" }
+
+// Need skips t (or fails it under KDEFER_E2E=1) with reason.
+func Need(t testing.TB, reason string) {
+	t.Helper()
+	if E2E() {
+		t.Fatalf("KDEFER_E2E=1 but %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// Tree612 returns a Linux 6.12 source tree to test against: $KDEFER_TREE
+// if set, else the newest 6.12 tree in the kdefer cache, else the
+// developer scratch tree /work/dev/linux-source-6.12. It skips when none
+// exists.
+func Tree612(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("KDEFER_TREE"); d != "" {
+		if isTree(d) {
+			return d
+		}
+		t.Fatalf("KDEFER_TREE=%s is not a kernel tree (no Makefile and scripts/checkpatch.pl)", d)
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		h, _ := os.UserHomeDir()
+		cache = filepath.Join(h, ".cache")
+	}
+	ms, _ := filepath.Glob(filepath.Join(cache, "kdefer", "trees", "6.12.*"))
+	sort.Strings(ms)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if isTree(ms[i]) {
+			return ms[i]
+		}
+	}
+	if d := "/work/dev/linux-source-6.12"; isTree(d) {
+		return d
+	}
+	Need(t, "no Linux 6.12 tree (set KDEFER_TREE or run kgen tree get 6.12)")
+	return ""
+}
+
+func isTree(d string) bool {
+	for _, f := range []string{"Makefile", "scripts/checkpatch.pl"} {
+		if _, err := os.Stat(filepath.Join(d, f)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// CopyTemplates copies the template directory src into a new temporary
+// directory and returns it, for tests that mutate the series.
+func CopyTemplates(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// Mutate replaces the one occurrence of old by new in dir/file; it fails
+// the test when old does not occur exactly once.
+func Mutate(t testing.TB, dir, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), old); n != 1 {
+		t.Fatalf("mutation of %s: %q occurs %d times, want 1", file, old, n)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// GitTree612 is Tree612, but it must be a git work tree whose HEAD is the
+// unmodified baseline (the series is rendered onto HEAD): the kdefer
+// cache's tree, or $KDEFER_TREE.
+func GitTree612(t testing.TB) string {
+	t.Helper()
+	d := Tree612(t)
+	if _, err := os.Stat(filepath.Join(d, ".git")); err != nil {
+		Need(t, d+" is not a git tree (run kgen tree get 6.12 --git)")
+	}
+	return d
+}

@@ -1,0 +1,139 @@
+package lint
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Scratch is a private work tree of a kernel tree, where the series is
+// applied patch by patch. It is a "git clone --shared" of the tree (the
+// objects are borrowed, nothing is copied), kept between runs so that
+// only the files the series touches are rewritten: the user's tree and
+// its branches are never modified.
+type Scratch struct {
+	Dir  string
+	Base string // commit id of the tree's HEAD
+	lock *os.File
+}
+
+// Close releases the scratch tree for other runs.
+func (s *Scratch) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+// OpenScratch returns the scratch tree dir for tree, creating it on first
+// use, checked out at tree's current HEAD with no local changes.
+func OpenScratch(ctx context.Context, tree, dir string) (*Scratch, error) {
+	return OpenScratchAt(ctx, tree, "", dir)
+}
+
+// OpenScratchAt is OpenScratch with base as the base commit ("" for
+// tree's HEAD).
+func OpenScratchAt(ctx context.Context, tree, base, dir string) (*Scratch, error) {
+	tree, err := filepath.Abs(tree)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(tree, ".git")); err != nil {
+		return nil, fmt.Errorf("%s is not a git work tree: the series is applied on its HEAD (get one with: kgen tree get VERSION --git)", tree)
+	}
+	if base == "" {
+		base = "HEAD"
+	}
+	head, err := gitOut(ctx, tree, "rev-parse", "--verify", base+"^{commit}")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	// One run at a time per scratch tree (lint, build --each and ci all
+	// apply patches in it).
+	lf, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil; i++ {
+		if i == 0 {
+			fmt.Fprintf(os.Stderr, "waiting for another kcheck run using %s\n", dir)
+		}
+		select {
+		case <-ctx.Done():
+			lf.Close()
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+			lf.Close()
+		}
+	}()
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, err
+		}
+		os.RemoveAll(dir)
+		if _, err := gitOut(ctx, "", "clone", "-q", "--shared", "--no-checkout", tree, dir); err != nil {
+			return nil, err
+		}
+	} else if _, err := gitOut(ctx, dir, "cat-file", "-e", head); err != nil {
+		if _, err := gitOut(ctx, dir, "fetch", "-q", "--no-tags", tree, head); err != nil {
+			return nil, err
+		}
+	}
+	s := &Scratch{Dir: dir, Base: head, lock: lf}
+	if err := s.Reset(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// Reset puts the scratch tree back to the base commit: tracked files as
+// committed, untracked files removed (build directories live elsewhere).
+func (s *Scratch) Reset(ctx context.Context) error {
+	if _, err := gitOut(ctx, s.Dir, "checkout", "-q", "-f", "--detach", s.Base); err != nil {
+		return err
+	}
+	_, err := gitOut(ctx, s.Dir, "clean", "-fdxq")
+	return err
+}
+
+// Apply applies one patch file to the work tree (git apply: no commit).
+func (s *Scratch) Apply(ctx context.Context, patch string) error {
+	abs, err := filepath.Abs(patch)
+	if err != nil {
+		return err
+	}
+	if _, err := gitOut(ctx, s.Dir, "apply", "--whitespace=nowarn", abs); err != nil {
+		return fmt.Errorf("apply %s: %w", filepath.Base(patch), err)
+	}
+	return nil
+}
+
+func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s (in %s): %v: %s", strings.Join(args, " "), dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}

@@ -1,0 +1,271 @@
+// Package qemu boots a kernel and an initramfs in qemu-system-x86_64
+// with the serial console captured, and says how the run ended: the
+// guest powered off, the kernel panicked, the guest hung (hard
+// timeout), or QEMU itself failed.
+//
+// The machine has no disks, network or display (-nodefaults); the
+// serial console goes to QEMU's stdout, which Run copies to a log file
+// (and optionally to a live writer) while watching for the kernel's
+// power-off and panic messages. -no-reboot turns any reboot (including
+// the one panic=-1 asks for) into QEMU exiting. On timeout or when the
+// context is cancelled the whole process group is killed.
+package qemu
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Accel is the QEMU accelerator.
+type Accel string
+
+const (
+	KVM Accel = "kvm"
+	TCG Accel = "tcg"
+)
+
+// Options describe one boot.
+type Options struct {
+	QEMU    string // binary; default qemu-system-x86_64 from PATH
+	Kernel  string // bzImage
+	Initrd  string // cpio archive
+	Append  string // extra kernel command line, after the defaults
+	Memory  string // default "512M"
+	SMP     int    // default 2
+	Accel   Accel  // KVM or TCG (default TCG)
+	Timeout time.Duration
+	// ConsoleLog receives everything the guest printed on ttyS0.
+	ConsoleLog string
+	// Live, when set, also receives the console as it arrives.
+	Live io.Writer
+	// ExtraArgs are appended to the QEMU command line.
+	ExtraArgs []string
+}
+
+// Outcome says how a boot ended.
+type Outcome string
+
+const (
+	PowerOff Outcome = "poweroff" // the guest shut down cleanly
+	Panic    Outcome = "panic"    // Kernel panic - not syncing
+	Reboot   Outcome = "reboot"   // the guest asked for a reboot without panicking
+	Timeout  Outcome = "timeout"  // killed after Options.Timeout
+	Died     Outcome = "died"     // QEMU exited without a shutdown message
+)
+
+// Result of Run.
+type Result struct {
+	Outcome    Outcome
+	Accel      Accel
+	Duration   time.Duration
+	ConsoleLog string
+	ExitCode   int    // QEMU's exit status (-1 when killed)
+	Stderr     string // QEMU's own messages
+	PanicLine  string // the "Kernel panic" line, when Outcome is Panic
+	Args       []string
+}
+
+// Args returns the QEMU command line for o (without the binary).
+func Args(o Options) []string {
+	mem := o.Memory
+	if mem == "" {
+		mem = "512M"
+	}
+	smp := o.SMP
+	if smp == 0 {
+		smp = 2
+	}
+	app := "console=ttyS0,115200 panic=-1"
+	if o.Append != "" {
+		app += " " + o.Append
+	}
+	args := []string{
+		"-nodefaults", "-display", "none", "-no-reboot",
+		"-m", mem, "-smp", strconv.Itoa(smp),
+		"-serial", "stdio", "-monitor", "none",
+		"-kernel", o.Kernel, "-append", app,
+	}
+	if o.Initrd != "" {
+		args = append(args, "-initrd", o.Initrd)
+	}
+	if o.Accel == KVM {
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	} else {
+		args = append(args, "-accel", "tcg")
+	}
+	return append(args, o.ExtraArgs...)
+}
+
+// ErrNoQEMU is returned when the QEMU binary cannot be found.
+var ErrNoQEMU = errors.New("qemu-system-x86_64 not found")
+
+// Run boots the guest and waits until it ends, the timeout expires or
+// ctx is cancelled. A non-nil error means QEMU could not be run at all
+// (missing binary, bad kernel path, KVM refused); every guest outcome,
+// including timeouts and panics, is a Result with a nil error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	bin := o.QEMU
+	if bin == "" {
+		bin = "qemu-system-x86_64"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v): install it (Debian: apt-get install qemu-system-x86)", ErrNoQEMU, err)
+	}
+	for _, f := range []string{o.Kernel, o.Initrd} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+	if o.Accel == "" {
+		o.Accel = TCG
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	logf, err := os.Create(o.ConsoleLog)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: console log: %w", err)
+	}
+	defer logf.Close()
+
+	args := Args(o)
+	cmd := exec.Command(path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("qemu: starting %s: %w", path, err)
+	}
+	res := &Result{Accel: o.Accel, ConsoleLog: o.ConsoleLog, Args: append([]string{path}, args...)}
+
+	var mu sync.Mutex
+	var sawPowerOff, sawRestart bool
+	halted := make(chan struct{}, 1)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		out := io.Writer(logf)
+		if o.Live != nil {
+			out = io.MultiWriter(logf, o.Live)
+		}
+		br := bufio.NewReader(stdout)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				out.Write([]byte(line))
+				mu.Lock()
+				switch {
+				case strings.Contains(line, "reboot: Power down"), strings.Contains(line, "ACPI: PM: Preparing to enter system sleep state S5"):
+					sawPowerOff = true
+				case strings.Contains(line, "reboot: System halted"), strings.Contains(line, "Power off not available: System halted"):
+					// A kernel without ACPI sleep support cannot power
+					// off and halts: the run is over, end QEMU.
+					sawPowerOff = true
+					go func() {
+						time.Sleep(300 * time.Millisecond)
+						halted <- struct{}{}
+					}()
+				case strings.Contains(line, "Kernel panic - not syncing"):
+					if res.PanicLine == "" {
+						res.PanicLine = strings.TrimSpace(line)
+					}
+				case strings.Contains(line, "reboot: Restarting system"):
+					sawRestart = true
+				}
+				mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	waitErr := make(chan error, 1)
+	go func() {
+		<-readDone
+		waitErr <- cmd.Wait()
+	}()
+	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	timer := time.NewTimer(o.Timeout)
+	defer timer.Stop()
+	var werr error
+	killed := ""
+	select {
+	case werr = <-waitErr:
+	case <-halted:
+		kill()
+		werr = <-waitErr
+	case <-timer.C:
+		killed = "timeout"
+		kill()
+		werr = <-waitErr
+	case <-ctx.Done():
+		killed = "cancel"
+		kill()
+		werr = <-waitErr
+	}
+	// Children of QEMU (none expected) go with the group.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	res.Duration = time.Since(start)
+	res.Stderr = strings.TrimSpace(stderr.String())
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case killed == "cancel":
+		return res, ctx.Err()
+	case killed == "timeout":
+		res.Outcome = Timeout
+	case res.PanicLine != "":
+		res.Outcome = Panic
+	case sawPowerOff:
+		res.Outcome = PowerOff
+	case sawRestart:
+		res.Outcome = Reboot
+	default:
+		res.Outcome = Died
+		if werr != nil && res.ExitCode != 0 {
+			// QEMU refused to start the machine (bad option, KVM).
+			return res, fmt.Errorf("qemu exited with status %d: %s", res.ExitCode, lastLines(res.Stderr, 5))
+		}
+	}
+	return res, nil
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// Tail returns the last n lines of a file (for hang and failure
+// messages).
+func Tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return lastLines(strings.ReplaceAll(string(b), "\r", ""), n)
+}

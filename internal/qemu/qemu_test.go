@@ -1,0 +1,110 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fake writes a stand-in for qemu-system-x86_64 that prints script's
+// output as the console would.
+func fake(t *testing.T, script string) Options {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "qemu")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"+script), 0o755)
+	k := filepath.Join(dir, "bzImage")
+	os.WriteFile(k, nil, 0o644)
+	return Options{QEMU: bin, Kernel: k, ConsoleLog: filepath.Join(dir, "console.log"), Timeout: 5 * time.Second}
+}
+
+func TestOutcomes(t *testing.T) {
+	cases := []struct {
+		script string
+		want   Outcome
+	}{
+		{"echo '[    1.0] reboot: Power down'\n", PowerOff},
+		{"echo '[    1.0] Kernel panic - not syncing: Attempted to kill init!'\necho '[    1.1] reboot: Restarting system'\n", Panic},
+		{"echo '[    1.0] reboot: Restarting system'\n", Reboot},
+		{"echo hello\n", Died},
+	}
+	for _, c := range cases {
+		o := fake(t, c.script)
+		r, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != c.want {
+			t.Errorf("%q: outcome %s, want %s", c.script, r.Outcome, c.want)
+		}
+		log, _ := os.ReadFile(o.ConsoleLog)
+		if len(log) == 0 {
+			t.Error("console log empty")
+		}
+	}
+}
+
+func TestTimeoutKillsGroup(t *testing.T) {
+	o := fake(t, "sleep 60 &\necho booting\nwait\n")
+	o.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != Timeout || time.Since(start) > 5*time.Second {
+		t.Fatalf("outcome %s after %s", r.Outcome, time.Since(start))
+	}
+	if !strings.Contains(Tail(o.ConsoleLog, 3), "booting") {
+		t.Fatal("tail lacks the console")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	o := fake(t, "sleep 60\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := Run(ctx, o)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestQEMUFailsToStart(t *testing.T) {
+	o := fake(t, "echo 'qemu-system-x86_64: failed to initialize kvm: Permission denied' >&2\nexit 1\n")
+	_, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "failed to initialize kvm") {
+		t.Fatalf("err %v", err)
+	}
+	o.QEMU = "/nonexistent/qemu"
+	if _, err := Run(context.Background(), o); !errors.Is(err, ErrNoQEMU) {
+		t.Fatalf("missing binary: %v", err)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	a := strings.Join(Args(Options{Kernel: "k", Initrd: "i", Accel: KVM, Append: "x=1"}), " ")
+	for _, w := range []string{"-smp 2", "-m 512M", "-no-reboot", "-accel kvm -cpu host", "-initrd i", "console=ttyS0,115200 panic=-1 x=1", "-serial stdio"} {
+		if !strings.Contains(a, w) {
+			t.Errorf("args lack %q: %s", w, a)
+		}
+	}
+	if !strings.Contains(strings.Join(Args(Options{Kernel: "k"}), " "), "-accel tcg") {
+		t.Error("default accel is not tcg")
+	}
+}
+
+func TestHaltedIsPowerOff(t *testing.T) {
+	o := fake(t, "echo '[    1.0] reboot: Power off not available: System halted instead'\nsleep 60\n")
+	start := time.Now()
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != PowerOff || time.Since(start) > 3*time.Second {
+		t.Fatalf("outcome %s after %s", r.Outcome, time.Since(start))
+	}
+}

@@ -1,0 +1,128 @@
+package render
+
+import (
+	"bytes"
+
+	"fmt"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Mismatch is the result of Check when the rendered series and a
+// directory of patches disagree.
+type Mismatch struct {
+	Dir   string
+	Diffs []string // one entry per file: what differs and where
+}
+
+func (m *Mismatch) Error() string {
+	return fmt.Sprintf("%s does not match the rendered series:\n  %s", m.Dir, strings.Join(m.Diffs, "\n  "))
+}
+
+// Check compares the rendered series with the *.patch files in dir and
+// returns a *Mismatch naming each file that differs (with its first
+// differing line), is missing, or is extra.
+func (r *Result) Check(dir string) error {
+	want := r.Files()
+	have := map[string][]byte{}
+	names, err := filepath.Glob(filepath.Join(dir, "*.patch"))
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			return err
+		}
+		have[filepath.Base(n)] = data
+	}
+	m := &Mismatch{Dir: dir}
+	var all []string
+	for n := range want {
+		all = append(all, n)
+	}
+	for n := range have {
+		if _, ok := want[n]; !ok {
+			all = append(all, n)
+		}
+	}
+	sort.Strings(all)
+	for _, n := range all {
+		w, inWant := want[n]
+		h, inHave := have[n]
+		switch {
+		case !inHave:
+			m.Diffs = append(m.Diffs, n+": missing (the templates render it)")
+		case !inWant:
+			m.Diffs = append(m.Diffs, n+": extra (the templates do not render it)")
+		case !bytes.Equal(w, h):
+			m.Diffs = append(m.Diffs, n+": "+firstDifference(h, w))
+		}
+	}
+	if len(m.Diffs) > 0 {
+		return m
+	}
+	return nil
+}
+
+func firstDifference(have, want []byte) string {
+	hl := strings.SplitAfter(string(have), "\n")
+	wl := strings.SplitAfter(string(want), "\n")
+	// Object ids (the mbox "From <commit>" line, "index" lines) change
+	// with any change; show the first other difference, which says what
+	// changed, and fall back to the ids.
+	for _, skipIDs := range []bool{true, false} {
+		if d := diffFrom(hl, wl, skipIDs); d != "" {
+			return d
+		}
+	}
+	return "differs"
+}
+
+func isIDLine(i int, l string) bool {
+	return i == 0 && strings.HasPrefix(l, "From ") || strings.HasPrefix(l, "index ") || strings.HasPrefix(l, "base-commit: ")
+}
+
+func diffFrom(hl, wl []string, skipIDs bool) string {
+	for i := 0; i < len(hl) || i < len(wl); i++ {
+		var h, w string
+		if i < len(hl) {
+			h = hl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if h != w && !(skipIDs && isIDLine(i, h) && isIDLine(i, w)) {
+			return fmt.Sprintf("first difference at line %d:\n      file:     %q\n      rendered: %q", i+1, strings.TrimSuffix(h, "\n"), strings.TrimSuffix(w, "\n"))
+		}
+	}
+	return ""
+}
+
+// RecordedBase returns the "base-commit:" of dir/0000-cover-letter.patch.
+func RecordedBase(dir string) (plumbing.Hash, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, "0000-cover-letter.patch"))
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if h, ok := strings.CutPrefix(l, "base-commit: "); ok && len(strings.TrimSpace(h)) == 40 {
+			return plumbing.NewHash(strings.TrimSpace(h)), true
+		}
+	}
+	return plumbing.ZeroHash, false
+}
+
+// HasCommit reports whether the repository at tree holds commit h.
+func HasCommit(tree string, h plumbing.Hash) bool {
+	st, err := OpenStorage(tree)
+	if err != nil {
+		return false
+	}
+	_, err = object.GetCommit(st, h)
+	return err == nil
+}

@@ -1,0 +1,382 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/kdefer/kdefer/internal/edit"
+	"github.com/kdefer/kdefer/internal/probe"
+	"github.com/kdefer/kdefer/internal/series"
+)
+
+// Context is what templates see as "." (see templates/FORMAT.md).
+type Context struct {
+	Step  int    // 0 = base tree
+	Patch string // name of the patch of this step ("" at step 0)
+	Tree  *TreeContext
+
+	at    map[string]bool
+	known map[string]bool
+}
+
+// At reports whether patch name is applied at the current step.
+func (c *Context) At(name string) (bool, error) {
+	if !c.known[name] {
+		return false, fmt.Errorf("At %q: no such patch in series.yaml", name)
+	}
+	return c.at[name], nil
+}
+
+// Before is the negation of At.
+func (c *Context) Before(name string) (bool, error) {
+	v, err := c.At(name)
+	return !v, err
+}
+
+// TreeContext gives templates the probed tree.
+type TreeContext struct {
+	Version                string
+	Major, Minor, Sublevel int
+	probes                 *probe.Results
+}
+
+// Has is a boolean probe result.
+func (t *TreeContext) Has(name string) (bool, error) { return t.probes.Has(name) }
+
+// Value is a choice probe result.
+func (t *TreeContext) Value(name string) (string, error) { return t.probes.Value(name) }
+
+// NothingToDo is returned by the CLI layer when every patch is skipped;
+// Render itself returns a Result with no Patches in that case.
+
+type renderer struct {
+	s       *series.Series
+	src     treeSource
+	probes  *probe.Results
+	tctx    *TreeContext
+	active  []*series.Patch // rendered patches in order
+	skipped map[string]bool
+	known   map[string]bool
+}
+
+func (rd *renderer) ctx(step int) *Context {
+	c := &Context{Step: step, Tree: rd.tctx, at: map[string]bool{}, known: rd.known}
+	for n := range rd.skipped {
+		c.at[n] = true
+	}
+	for i := 0; i < step; i++ {
+		c.at[rd.active[i].Name] = true
+	}
+	if step > 0 {
+		c.Patch = rd.active[step-1].Name
+	}
+	return c
+}
+
+func (rd *renderer) patchAt(step int) string {
+	if step == 0 {
+		return "(base)"
+	}
+	return rd.active[step-1].Name
+}
+
+func execTemplate(t *template.Template, c *Context) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, c); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// fileStates is the content of one path at steps 0..N (nil = absent).
+type fileStates struct {
+	path   string
+	mode   filemode.FileMode
+	states [][]byte
+	hash0  plumbing.Hash
+}
+
+func render(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Templates == nil {
+		return nil, errors.New("render: no templates")
+	}
+	s, err := series.Load(opts.Templates)
+	if err != nil {
+		return nil, err
+	}
+	repo, base, err := openBase(opts.Tree, opts.Base)
+	if err != nil {
+		if errors.Is(err, ErrNotGit) {
+			// A plain tree that already carries the whole series needs
+			// no base commit: say so instead of refusing.
+			if res := allSkipped(s, opts.Tree); res != nil {
+				return res, nil
+			}
+		}
+		return nil, err
+	}
+	baseTree, err := base.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("%s: tree of %s: %v", opts.Tree, base.Hash, err)
+	}
+	src := treeSource{tree: baseTree, s: repo}
+	pr, err := probe.Run(opts.Tree, src, s.Probes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.Tree, err)
+	}
+	rd := &renderer{s: s, src: src, probes: pr, skipped: map[string]bool{}, known: map[string]bool{}}
+	rd.tctx = &TreeContext{Version: pr.Version.String(), Major: pr.Version.Major, Minor: pr.Version.Minor, Sublevel: pr.Version.Sublevel, probes: pr}
+	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash}
+	for _, p := range s.Patches {
+		rd.known[p.Name] = true
+		if p.SkipIf != "" {
+			skip, err := pr.Cond(p.SkipIf)
+			if err != nil {
+				return nil, fmt.Errorf("patch %s: skip-if: %v", p.Name, err)
+			}
+			if skip {
+				rd.skipped[p.Name] = true
+				res.Skipped = append(res.Skipped, Skipped{Name: p.Name, Subject: p.Subject, Reason: "already present (probe " + p.SkipIf + ")"})
+				continue
+			}
+		}
+		rd.active = append(rd.active, p)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := len(rd.active)
+	var files []*fileStates
+
+	// owned files
+	for _, f := range s.Files {
+		fsx := &fileStates{path: f.Path, mode: filemode.Regular, states: make([][]byte, n+1)}
+		for step := 0; step <= n; step++ {
+			out, err := execTemplate(f.T, rd.ctx(step))
+			if err != nil {
+				return nil, fmt.Errorf("patch %s: %s: %v", rd.patchAt(step), f.Template, err)
+			}
+			if strings.TrimSpace(out) != "" {
+				fsx.states[step] = []byte(strings.TrimRight(out, "\n") + "\n")
+			}
+		}
+		bi, err := src.stat(f.Path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if bi != nil {
+			if fsx.states[0] != nil {
+				// Created by a skipped patch. When the tree's file is
+				// what the series has at this point, later patches
+				// change it normally; otherwise it is the tree's own
+				// version, which later patches must not touch.
+				if bytes.Equal(fsx.states[0], bi.data) {
+					fsx.mode, fsx.hash0 = bi.mode, bi.hash
+					files = append(files, fsx)
+					continue
+				}
+				for step := 1; step <= n; step++ {
+					if !bytes.Equal(fsx.states[step], fsx.states[0]) {
+						return nil, fmt.Errorf("patch %s: %s: the patch changes this file, but the tree's version differs from the series' before it (the tree carries another form of it); cannot render on this tree", rd.active[step-1].Name, f.Path)
+					}
+				}
+				continue // the tree's own file, untouched by the series
+			}
+			creator := "(none)"
+			for step := 1; step <= n; step++ {
+				if fsx.states[step] != nil {
+					creator = rd.active[step-1].Name
+					break
+				}
+			}
+			return nil, fmt.Errorf("patch %s: %s: the tree already has this file, which the series creates; the tree seems to carry the series (or part of it) already — add a skip-if probe for it", creator, f.Path)
+		}
+		if fsx.states[0] != nil {
+			return nil, fmt.Errorf("%s: the template is non-empty at step 0 (created by a skipped patch?) but the tree has no %s", f.Template, f.Path)
+		}
+		files = append(files, fsx)
+	}
+
+	// kernel-owned files with edits
+	for _, ef := range s.Edits {
+		bi, err := src.stat(ef.Path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				first := "?"
+				if len(ef.Edits) > 0 {
+					first = ef.Edits[0].From
+				}
+				return nil, fmt.Errorf("patch %s: %s: file not in the tree (%s edits it)", first, ef.Path, ef.Source)
+			}
+			return nil, err
+		}
+		fsx := &fileStates{path: ef.Path, mode: bi.mode, states: make([][]byte, n+1), hash0: bi.hash}
+		baseLines := edit.Lines(bi.data)
+		prevKey := "\x00"
+		for step := 0; step <= n; step++ {
+			c := rd.ctx(step)
+			// the edits in effect and their texts; an unchanged set
+			// gives the previous step's content
+			type active struct {
+				i    int
+				text string
+			}
+			var act []active
+			var key strings.Builder
+			for i, e := range ef.Edits {
+				if rd.skipped[e.From] || !c.at[e.From] || (e.Until != "" && c.at[e.Until]) {
+					continue
+				}
+				if e.When != "" {
+					ok, err := pr.Cond(e.When)
+					if err != nil {
+						return nil, fmt.Errorf("%s: edit %d (from %s): when: %v", ef.Source, i+1, e.From, err)
+					}
+					if !ok {
+						continue
+					}
+				}
+				text := ""
+				if ef.Texts[i] != nil {
+					if text, err = execTemplate(ef.Texts[i], c); err != nil {
+						return nil, fmt.Errorf("patch %s: %s: edit %d (from %s): %v", rd.patchAt(step), ef.Source, i+1, e.From, err)
+					}
+				}
+				act = append(act, active{i, text})
+				fmt.Fprintf(&key, "%d:%d:%s\x00", i, len(text), text)
+			}
+			if key.String() == prevKey {
+				fsx.states[step] = fsx.states[step-1]
+				continue
+			}
+			prevKey = key.String()
+			if len(act) == 0 {
+				fsx.states[step] = bi.data
+				continue
+			}
+			cur := baseLines
+			for _, a := range act {
+				e := ef.Edits[a.i]
+				next, err := edit.ApplyLines(cur, e, a.text)
+				if err != nil {
+					var ee *edit.Error
+					if errors.As(err, &ee) {
+						ee.Patch, ee.File, ee.Index, ee.From = rd.patchAt(step), ef.Path, a.i+1, e.From
+						return nil, ee
+					}
+					return nil, err
+				}
+				cur = next
+			}
+			out := edit.Join(cur)
+			if !bytes.HasSuffix(bi.data, []byte("\n")) && len(bi.data) > 0 {
+				out = bytes.TrimSuffix(out, []byte("\n"))
+			}
+			fsx.states[step] = out
+		}
+		files = append(files, fsx)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+
+	// patches
+	for i, p := range rd.active {
+		pt := Patch{Index: i + 1, Total: n, Name: p.Name, Subject: p.Subject,
+			Author:  object.Signature{Name: p.Name_, Email: p.Email, When: p.When},
+			Message: message(p)}
+		for _, f := range files {
+			before, after := f.states[i], f.states[i+1]
+			if bytes.Equal(before, after) && (before == nil) == (after == nil) {
+				continue
+			}
+			fc := FileChange{Path: f.path, Before: before, After: after}
+			if before != nil {
+				fc.OldMode = f.mode
+				fc.OldHash = plumbing.ComputeHash(plumbing.BlobObject, before)
+			}
+			if after != nil {
+				fc.Mode = f.mode
+				fc.Hash = plumbing.ComputeHash(plumbing.BlobObject, after)
+			}
+			pt.Changes = append(pt.Changes, fc)
+		}
+		for j := range pt.Changes {
+			var buf bytes.Buffer
+			st := computeFileDiff(&buf, pt.Changes[j])
+			pt.Changes[j].diff = &fileDiff{buf.Bytes(), st}
+		}
+		if len(pt.Changes) == 0 {
+			return nil, fmt.Errorf("patch %s (%s): changes nothing for this tree (%s)", p.Name, p.Source, pr.Version)
+		}
+		res.Patches = append(res.Patches, pt)
+	}
+
+	// cover letter, rendered at the last step
+	body, err := execTemplate(s.Cover.BodyT, rd.ctx(n))
+	if err != nil {
+		return nil, fmt.Errorf("series.yaml: cover body: %v", err)
+	}
+	res.Cover = Cover{Subject: s.Cover.Subject, Author: object.Signature{Name: s.Cover.Name, Email: s.Cover.Email, When: s.Cover.When},
+		Body: strings.TrimRight(body, "\n") + "\n"}
+
+	// commit ids
+	ids, trees, err := res.buildAll(newOverlay(repo), nil)
+	if err != nil {
+		return nil, err
+	}
+	parent := res.Base
+	for i, id := range ids {
+		p := &res.Patches[i]
+		p.Commit, p.Tree, p.Parent = id, trees[i], parent
+		parent = id
+	}
+	return res, nil
+}
+
+// allSkipped probes the work tree of a plain directory and returns a
+// Result when every patch is skipped, nil otherwise.
+func allSkipped(s *series.Series, tree string) *Result {
+	pr, err := probe.Run(tree, probe.Dir(tree), s.Probes)
+	if err != nil {
+		return nil
+	}
+	res := &Result{Probes: *pr}
+	for _, p := range s.Patches {
+		if p.SkipIf == "" {
+			return nil
+		}
+		if skip, err := pr.Cond(p.SkipIf); err != nil || !skip {
+			return nil
+		}
+		res.Skipped = append(res.Skipped, Skipped{Name: p.Name, Subject: p.Subject, Reason: "already present (probe " + p.SkipIf + ")"})
+	}
+	return res
+}
+
+// message is the full commit message of p.
+func message(p *series.Patch) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(p.Subject))
+	b.WriteString("\n\n")
+	if body := strings.TrimRight(p.Message, "\n \t"); strings.TrimSpace(body) != "" {
+		b.WriteString(body)
+		b.WriteString("\n")
+		if len(p.Trailers) > 0 {
+			b.WriteString("\n")
+		}
+	}
+	for _, t := range p.Trailers {
+		b.WriteString(strings.TrimSpace(t))
+		b.WriteString("\n")
+	}
+	return b.String()
+}

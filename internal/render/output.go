@@ -1,0 +1,46 @@
+package render
+
+import (
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// FileName is the format-patch file name of patch p: "0001-slug.patch".
+func (p *Patch) FileName() string { return fileName(p.Index, p.Subject) }
+
+// Mail returns patch p as "git format-patch" writes it (one mbox message).
+func (r *Result) Mail(p *Patch) []byte { return r.mail(p) }
+
+// CoverLetter returns "0000-cover-letter.patch" as "git format-patch
+// --cover-letter --base=<Base>" writes it.
+func (r *Result) CoverLetter() []byte { return r.coverLetter() }
+
+// Files returns the whole series as file name -> bytes, cover letter
+// included ("0000-cover-letter.patch"). Empty when no patch is rendered.
+func (r *Result) Files() map[string][]byte {
+	m := map[string][]byte{}
+	if len(r.Patches) == 0 {
+		return m
+	}
+	m["0000-cover-letter.patch"] = r.CoverLetter()
+	for i := range r.Patches {
+		m[r.Patches[i].FileName()] = r.Mail(&r.Patches[i])
+	}
+	return m
+}
+
+// WriteSeries writes Files() into dir atomically: everything is written
+// to a temporary directory next to dir first; then stale *.patch files in
+// dir are removed and the new ones renamed into place. dir is created if
+// needed.
+func (r *Result) WriteSeries(dir string) error { return writeSeries(dir, r.Files()) }
+
+// Build writes the blobs, trees and commits of the series into s and
+// returns the commit ids in order. s must already hold the base commit
+// and its trees (for kgen apply: the repository's own storer). committer
+// nil means committer = author (then the ids equal Patch.Commit);
+// otherwise every commit gets that committer (name, email and When).
+func (r *Result) Build(s storer.EncodedObjectStorer, committer *object.Signature) ([]plumbing.Hash, error) {
+	return r.build(s, committer)
+}

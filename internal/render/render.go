@@ -1,0 +1,107 @@
+// Package render turns the series templates into real commits on top of
+// a kernel tree's HEAD and into a "git format-patch --cover-letter"
+// series.
+//
+// Render probes the tree, renders every file the series touches at every
+// step (see templates/FORMAT.md), and builds one commit per patch whose
+// parent is the tree's HEAD (or the previous patch). Only the files the
+// series touches are read, from HEAD's tree through go-git; the 87k-file
+// work tree is never walked. Blob, tree and commit ids are the real ones
+// git computes, so WriteSeries produces the bytes "git format-patch
+// --cover-letter --base=<HEAD>" would write for those commits, and Build
+// can write the very same objects into a real repository (kgen apply).
+//
+// The tree must be a git repository: rendering needs a base commit. A
+// plain directory is refused with a hint to run "kgen tree get VERSION
+// --git" (probing works on plain directories).
+//
+// Reproducibility: the committer of a rendered commit is its author (same
+// name, email and date), and the mail signature is the fixed string
+// GitVersion, so the same templates and tree always give the same bytes.
+package render
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/kdefer/kdefer/internal/probe"
+)
+
+// GitVersion is the version string of the "-- " mail signature that
+// closes every patch (git format-patch writes the git version there).
+// It is fixed so that output does not depend on the host's git.
+const GitVersion = "2.39.5"
+
+// Options says what to render.
+type Options struct {
+	// Templates is the template tree (templates.FS, or os.DirFS(dir)).
+	Templates fs.FS
+	// Tree is the kernel tree: a git work tree (or bare repository)
+	// whose HEAD is the base of the series.
+	Tree string
+	// Base optionally names the base commit instead of HEAD.
+	Base plumbing.Hash
+}
+
+// FileChange is one file changed by one patch.
+type FileChange struct {
+	Path string
+	// Before and After are the contents; nil means the file is absent
+	// (created or deleted by the patch).
+	Before, After []byte
+	// OldMode and Mode are the file modes (0 when absent).
+	OldMode, Mode filemode.FileMode
+	// OldHash and Hash are the blob ids (ZeroHash when absent).
+	OldHash, Hash plumbing.Hash
+
+	diff *fileDiff // the diff section, computed once
+}
+
+// Patch is one rendered commit.
+type Patch struct {
+	Index, Total int    // 1-based position and series length (rendered patches only)
+	Name         string // short name from series.yaml
+	Subject      string
+	Author       object.Signature
+	// Message is the full commit message: subject, blank line, body,
+	// trailers, ending in a newline.
+	Message string
+	Changes []FileChange // sorted by path
+	// Commit and Tree are the ids of the commit built with committer =
+	// author; Parent is its parent (Result.Base for the first patch).
+	Commit, Tree, Parent plumbing.Hash
+}
+
+// Skipped is a patch that was not rendered.
+type Skipped struct {
+	Name, Subject string
+	Reason        string // e.g. `already present (probe unwind_deferred_upstream)`
+}
+
+// Cover is the cover letter.
+type Cover struct {
+	Subject string // without the "[PATCH 00/NN]" prefix
+	Author  object.Signature
+	Body    string // rendered body, ends in a newline
+}
+
+// Result is a rendered series.
+type Result struct {
+	Probes   probe.Results
+	Base     plumbing.Hash // the parent of the first patch (the tree's HEAD)
+	BaseTree plumbing.Hash
+	Patches  []Patch
+	Skipped  []Skipped
+	Cover    Cover
+}
+
+// Render renders the series for opts.Tree. On error nothing has been
+// written anywhere; the error names the patch, file, edit/anchor or probe
+// at fault.
+func Render(ctx context.Context, opts Options) (*Result, error) {
+	return render(ctx, opts)
+}

@@ -1,0 +1,359 @@
+// Package report turns the results of a kcheck boot run (the KTAP
+// document, the splats found on the console, how the guest ended) into
+// a verdict and the outputs users read: a human summary, JSON, JUnit
+// XML and the raw KTAP text.
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kdefer/kdefer/internal/ktap"
+	"github.com/kdefer/kdefer/internal/splat"
+)
+
+// Verdicts.
+const (
+	Pass  = "pass"  // exit 0
+	Fail  = "fail"  // exit 1: a test failed, a splat, a panic or a hang
+	Error = "error" // exit 2: the harness could not run
+)
+
+// Report is the result of one run.
+type Report struct {
+	Tree   string `json:"tree,omitempty"`
+	Kernel string `json:"kernel,omitempty"`
+	Accel  string `json:"accel,omitempty"`
+	// Outcome is how the guest ended (internal/qemu): poweroff and
+	// reboot (a restart without a panic; QEMU runs with -no-reboot) are
+	// clean ends, panic, timeout and died are failures.
+	Outcome    string          `json:"outcome,omitempty"`
+	ConsoleLog string          `json:"console_log,omitempty"`
+	Build      time.Duration   `json:"build_ns,omitempty"`
+	Boot       time.Duration   `json:"boot_ns,omitempty"`
+	KTAP       *ktap.Document  `json:"ktap,omitempty"`
+	Splats     []splat.Finding `json:"splats"`
+	Notes      []string        `json:"notes,omitempty"` // informational (series missing, KVM fallback ...)
+	// Problems are set by Decide: why the verdict is not pass.
+	Problems []string `json:"problems,omitempty"`
+	Verdict  string   `json:"verdict"`
+	// HarnessError, when set, makes the verdict Error.
+	HarnessError string `json:"harness_error,omitempty"`
+	// ConsoleTail is the end of the console for timeouts and crashes.
+	ConsoleTail string `json:"console_tail,omitempty"`
+}
+
+// Decide computes Verdict and Problems from the other fields.
+func (r *Report) Decide() {
+	r.Problems = nil
+	if r.HarnessError != "" {
+		r.Verdict = Error
+		r.Problems = append(r.Problems, r.HarnessError)
+		return
+	}
+	switch r.Outcome {
+	case "timeout":
+		r.Problems = append(r.Problems, "the guest did not finish in time (hang): killed after the timeout")
+	case "panic":
+		r.Problems = append(r.Problems, "the kernel panicked")
+	case "died":
+		r.Problems = append(r.Problems, "QEMU stopped without the guest shutting down (no power-off or restart message)")
+	}
+	if r.KTAP == nil || !r.KTAP.Found {
+		r.Problems = append(r.Problems, "no KTAP output on the console: the self-tests did not run")
+	} else {
+		c := r.KTAP.Counts()
+		if c.Fail > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%d test(s) failed", c.Fail))
+		}
+		if c.Missing > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%d test(s) never reported", c.Missing))
+		}
+		for _, e := range r.KTAP.Errors {
+			r.Problems = append(r.Problems, "KTAP: "+e)
+		}
+	}
+	if n := len(r.Splats); n > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d kernel splat(s) on the console", n))
+	}
+	if len(r.Problems) == 0 {
+		r.Verdict = Pass
+	} else {
+		r.Verdict = Fail
+	}
+}
+
+// ExitCode maps the verdict: 0 pass, 1 fail, 2 error.
+func (r *Report) ExitCode() int {
+	switch r.Verdict {
+	case Pass:
+		return 0
+	case Fail:
+		return 1
+	}
+	return 2
+}
+
+// Human writes the summary a person reads after kcheck boot.
+func (r *Report) Human(w io.Writer) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	if r.KTAP != nil && r.KTAP.Found {
+		r.KTAP.Walk(func(suites []string, t *ktap.Test) {
+			indent := strings.Repeat("  ", len(suites))
+			mark := map[ktap.Status]string{ktap.Pass: "PASS", ktap.Fail: "FAIL", ktap.Skip: "SKIP", ktap.Todo: "TODO", ktap.Missing: "MISS"}[t.Status]
+			line := fmt.Sprintf("%s[%s] %s", indent, mark, t.Name)
+			if t.Reason != "" {
+				line += " (" + t.Reason + ")"
+			}
+			fmt.Fprintln(bw, line)
+			if t.Status == ktap.Fail || t.Status == ktap.Missing {
+				for _, d := range t.Diagnostics {
+					fmt.Fprintf(bw, "%s    # %s\n", indent, d)
+				}
+			}
+		})
+		c := r.KTAP.Counts()
+		fmt.Fprintf(bw, "\ntests: %d passed, %d failed, %d skipped", c.Pass, c.Fail, c.Skip)
+		if c.Todo > 0 {
+			fmt.Fprintf(bw, ", %d todo", c.Todo)
+		}
+		if c.Missing > 0 {
+			fmt.Fprintf(bw, ", %d never reported", c.Missing)
+		}
+		fmt.Fprintln(bw)
+	}
+	for i, s := range r.Splats {
+		fmt.Fprintf(bw, "\nsplat %d/%d: %s: %s (console line %d", i+1, len(r.Splats), s.Kind, s.Title, s.Line)
+		if s.Count > 1 {
+			fmt.Fprintf(bw, ", seen %d times", s.Count)
+		}
+		fmt.Fprintln(bw, ")")
+		for _, l := range s.Lines {
+			fmt.Fprintf(bw, "  | %s\n", l)
+		}
+	}
+	if r.ConsoleTail != "" && r.Verdict != Pass {
+		fmt.Fprintf(bw, "\nlast console lines:\n")
+		for _, l := range strings.Split(r.ConsoleTail, "\n") {
+			fmt.Fprintf(bw, "  | %s\n", l)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(bw, "note: %s\n", n)
+	}
+	if r.Accel != "" {
+		fmt.Fprintf(bw, "boot: %s, %s in %s", r.Accel, r.Outcome, r.Boot.Round(100*time.Millisecond))
+		if r.Build > 0 {
+			fmt.Fprintf(bw, " (build %s)", r.Build.Round(100*time.Millisecond))
+		}
+		fmt.Fprintln(bw)
+	}
+	if r.ConsoleLog != "" {
+		fmt.Fprintf(bw, "console log: %s\n", r.ConsoleLog)
+	}
+	fmt.Fprintf(bw, "verdict: %s", strings.ToUpper(r.Verdict))
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(bw, ": %s", strings.Join(r.Problems, "; "))
+	}
+	fmt.Fprintln(bw)
+}
+
+// JSON writes the report as indented JSON.
+func (r *Report) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// JUnit XML, in the shape Jenkins, GitLab and GitHub reporters read.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Cases     []junitCase `xml:"testcase"`
+	SystemOut string      `xml:"system-out,omitempty"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnit writes the report as JUnit XML: one <testsuite> per KTAP suite
+// (nested suites are flattened with dotted names) holding its leaf
+// cases, a "boot" suite for how the guest ended, and a "console" suite
+// with one failing case per splat.
+func (r *Report) JUnit(w io.Writer) error {
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+	top := junitSuites{Name: "kcheck boot", Time: secs(r.Build + r.Boot)}
+	add := func(s junitSuite) {
+		for _, c := range s.Cases {
+			s.Tests++
+			switch {
+			case c.Failure != nil:
+				s.Failures++
+			case c.Error != nil:
+				s.Errors++
+			case c.Skipped != nil:
+				s.Skipped++
+			}
+		}
+		top.Tests += s.Tests
+		top.Failures += s.Failures
+		top.Errors += s.Errors
+		top.Skipped += s.Skipped
+		top.Suites = append(top.Suites, s)
+	}
+	boot := junitSuite{Name: "boot", Time: secs(r.Boot)}
+	bc := junitCase{Name: "guest_runs_to_poweroff", Classname: "boot", Time: secs(r.Boot)}
+	switch {
+	case r.HarnessError != "":
+		bc.Error = &junitMessage{Message: "harness error", Type: "harness", Text: r.HarnessError}
+	case r.Outcome != "" && r.Outcome != "poweroff" && r.Outcome != "reboot":
+		bc.Failure = &junitMessage{Message: "guest ended with " + r.Outcome, Type: r.Outcome, Text: r.ConsoleTail}
+	}
+	boot.Cases = append(boot.Cases, bc)
+	add(boot)
+
+	if r.KTAP != nil && r.KTAP.Found {
+		var loose []junitCase
+		var walk func(prefix string, t *ktap.Test) []junitCase
+		walk = func(prefix string, t *ktap.Test) []junitCase {
+			var cases []junitCase
+			for _, s := range t.Subtests {
+				if len(s.Subtests) > 0 {
+					name := s.Name
+					if prefix != "" {
+						name = prefix + "." + s.Name
+					}
+					cs := walk(name, s)
+					add(junitSuite{Name: name, Cases: cs, Time: "0.000"})
+					continue
+				}
+				cases = append(cases, leafCase(prefix, s))
+			}
+			return cases
+		}
+		loose = walk("", r.KTAP.Root)
+		if len(loose) > 0 {
+			add(junitSuite{Name: "ktap", Cases: loose, Time: "0.000"})
+		}
+	} else if r.HarnessError == "" {
+		add(junitSuite{Name: "ktap", Time: "0.000", Cases: []junitCase{{Name: "ktap_output", Classname: "ktap", Time: "0.000",
+			Failure: &junitMessage{Message: "no KTAP output on the console", Type: "missing"}}}})
+	}
+
+	console := junitSuite{Name: "console", Time: "0.000"}
+	if len(r.Splats) == 0 {
+		console.Cases = append(console.Cases, junitCase{Name: "no_splat", Classname: "console", Time: "0.000"})
+	}
+	for i, s := range r.Splats {
+		console.Cases = append(console.Cases, junitCase{
+			Name: fmt.Sprintf("splat_%d_%s", i+1, s.Kind), Classname: "console", Time: "0.000",
+			Failure: &junitMessage{Message: s.Title, Type: s.Kind, Text: strings.Join(s.Lines, "\n")},
+		})
+	}
+	add(console)
+
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(top); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func leafCase(class string, t *ktap.Test) junitCase {
+	if class == "" {
+		class = "ktap"
+	}
+	c := junitCase{Name: t.Name, Classname: class, Time: "0.000"}
+	diag := strings.Join(t.Diagnostics, "\n")
+	switch t.Status {
+	case ktap.Fail:
+		msg := "not ok"
+		if len(t.Diagnostics) > 0 {
+			msg = t.Diagnostics[0]
+		}
+		c.Failure = &junitMessage{Message: msg, Type: "fail", Text: diag}
+	case ktap.Missing:
+		c.Failure = &junitMessage{Message: "never reported (the run was cut short)", Type: "missing"}
+	case ktap.Skip:
+		c.Skipped = &junitMessage{Message: t.Reason}
+	default:
+		c.SystemOut = diag
+	}
+	return c
+}
+
+var reKlog = regexp.MustCompile(`^\s*\[\s*\d+\.\d+\]`)
+var reStamp = regexp.MustCompile(`\[\s*\d+\.\d{6}\]`)
+
+// RawKTAP extracts the KTAP document from a console log: from its
+// version line on, without kernel log lines (a kernel message glued to
+// the end of a KTAP line is cut off).
+func RawKTAP(console []byte) []byte {
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(console))
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	started := false
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		if reKlog.MatchString(l) {
+			continue
+		}
+		if loc := reStamp.FindStringIndex(l); loc != nil {
+			l = l[:loc[0]]
+		}
+		if !started {
+			t := strings.TrimSpace(l)
+			if strings.HasPrefix(t, "KTAP version") || strings.HasPrefix(t, "TAP version") {
+				started = true
+			} else {
+				continue
+			}
+		}
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		out.WriteString(l + "\n")
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,317 @@
+// Package series loads and validates the series templates (see
+// templates/FORMAT.md): series.yaml and series.d/*.yaml (patch list and
+// cover letter), probes.yaml, files/<path>.tmpl (owned files) and
+// edits/<path>.yaml (anchored edits). Every error names the file and the
+// patch, edit or probe at fault.
+package series
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kdefer/kdefer/internal/edit"
+	"github.com/kdefer/kdefer/internal/probe"
+)
+
+// Cover is the cover letter metadata.
+type Cover struct {
+	Subject string `yaml:"subject"`
+	Author  string `yaml:"author"`
+	Date    string `yaml:"date"`
+	Body    string `yaml:"body"`
+
+	Name, Email string             `yaml:"-"`
+	When        time.Time          `yaml:"-"`
+	BodyT       *template.Template `yaml:"-"`
+}
+
+// Patch is one patch of the series.
+type Patch struct {
+	Name     string   `yaml:"name"`
+	Subject  string   `yaml:"subject"`
+	Author   string   `yaml:"author"`
+	Date     string   `yaml:"date"`
+	SkipIf   string   `yaml:"skip-if"`
+	Message  string   `yaml:"message"`
+	Trailers []string `yaml:"trailers"`
+
+	Name_, Email string    `yaml:"-"` // parsed author
+	When         time.Time `yaml:"-"`
+	Source       string    `yaml:"-"` // the yaml file that lists it
+}
+
+// File is an owned file: files/<Path>.tmpl.
+type File struct {
+	Path     string // kernel path, e.g. kernel/unwind/deferred.c
+	Template string // template path inside the template tree
+	T        *template.Template
+}
+
+// Edits are the anchored edits of one kernel-owned file.
+type Edits struct {
+	Path   string // kernel path
+	Source string // edits/<path>.yaml
+	Edits  []*edit.Edit
+	Texts  []*template.Template // parsed Text of each edit (nil when empty)
+}
+
+// Series is a loaded template tree.
+type Series struct {
+	Cover   Cover
+	Patches []*Patch
+	Probes  []probe.Def
+	Files   []*File
+	Edits   []*Edits
+
+	index map[string]int
+}
+
+// Index returns the 0-based position of patch name, or -1.
+func (s *Series) Index(name string) int {
+	if i, ok := s.index[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// Funcs are the functions available to templates besides the context.
+var Funcs = template.FuncMap{}
+
+var authorRE = regexp.MustCompile(`^([^<>\n]*[^<>\s])\s*<([^<>\s]+@[^<>\s]+)>$`)
+
+var patchNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+type seriesFile struct {
+	Cover   *Cover   `yaml:"cover"`
+	Patches []*Patch `yaml:"patches"`
+}
+
+func decodeStrict(name string, data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(addIndentIndicators(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	return nil
+}
+
+// Load reads and validates the template tree fsys.
+func Load(fsys fs.FS) (*Series, error) {
+	s := &Series{index: map[string]int{}}
+	data, err := fs.ReadFile(fsys, "series.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %v", err)
+	}
+	var top seriesFile
+	if err := decodeStrict("series.yaml", data, &top); err != nil {
+		return nil, err
+	}
+	if top.Cover == nil {
+		return nil, errors.New("series.yaml: missing cover:")
+	}
+	s.Cover = *top.Cover
+	for _, p := range top.Patches {
+		p.Source = "series.yaml"
+	}
+	s.Patches = top.Patches
+	extra, _ := fs.Glob(fsys, "series.d/*.yaml")
+	sort.Strings(extra)
+	for _, name := range extra {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %v", err)
+		}
+		var f seriesFile
+		if err := decodeStrict(name, data, &f); err != nil {
+			return nil, err
+		}
+		if f.Cover != nil {
+			return nil, fmt.Errorf("%s: cover: belongs in series.yaml only", name)
+		}
+		for _, p := range f.Patches {
+			p.Source = name
+		}
+		s.Patches = append(s.Patches, f.Patches...)
+	}
+
+	if data, err := fs.ReadFile(fsys, "probes.yaml"); err == nil {
+		if s.Probes, err = probe.Parse("probes.yaml", data); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("templates: %v", err)
+	}
+	probes := map[string]bool{"version": true}
+	for _, d := range s.Probes {
+		probes[d.Name] = true
+	}
+
+	// cover
+	c := &s.Cover
+	if strings.TrimSpace(c.Subject) == "" {
+		return nil, errors.New("series.yaml: cover: missing subject")
+	}
+	if c.Name, c.Email, err = parseAuthor(c.Author); err != nil {
+		return nil, fmt.Errorf("series.yaml: cover: author: %v", err)
+	}
+	if c.When, err = time.Parse(time.RFC3339, c.Date); err != nil {
+		return nil, fmt.Errorf("series.yaml: cover: date %q is not RFC 3339 (2025-07-16T20:49:10-04:00)", c.Date)
+	}
+	if c.BodyT, err = parseTemplate("series.yaml:cover.body", c.Body); err != nil {
+		return nil, err
+	}
+
+	// patches
+	for i, p := range s.Patches {
+		where := fmt.Sprintf("%s: patch %d (%s)", p.Source, i+1, p.Name)
+		if !patchNameRE.MatchString(p.Name) {
+			return nil, fmt.Errorf("%s: name must match [a-z0-9][a-z0-9-]*", where)
+		}
+		if j, dup := s.index[p.Name]; dup {
+			return nil, fmt.Errorf("%s: duplicate name (also patch %d in %s)", where, j+1, s.Patches[j].Source)
+		}
+		s.index[p.Name] = i
+		if strings.TrimSpace(p.Subject) == "" || strings.Contains(p.Subject, "\n") {
+			return nil, fmt.Errorf("%s: subject must be one non-empty line", where)
+		}
+		if p.Name_, p.Email, err = parseAuthor(p.Author); err != nil {
+			return nil, fmt.Errorf("%s: author: %v", where, err)
+		}
+		if p.When, err = time.Parse(time.RFC3339, p.Date); err != nil {
+			return nil, fmt.Errorf("%s: date %q is not RFC 3339 (2025-07-16T20:49:10-04:00)", where, p.Date)
+		}
+		if p.SkipIf != "" && !probes[strings.TrimPrefix(strings.TrimSpace(p.SkipIf), "!")] {
+			return nil, fmt.Errorf("%s: skip-if: unknown probe %q", where, p.SkipIf)
+		}
+		for _, t := range p.Trailers {
+			if k, v, ok := strings.Cut(t, ": "); !ok || strings.ContainsAny(k, " \n") || strings.TrimSpace(v) == "" {
+				return nil, fmt.Errorf("%s: trailer %q is not \"Key: value\"", where, t)
+			}
+		}
+	}
+
+	// owned files
+	err = fs.WalkDir(fsys, "files", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "files" && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || path.Base(p) == ".keep" {
+			return nil
+		}
+		if !strings.HasSuffix(p, ".tmpl") {
+			return fmt.Errorf("%s: owned-file templates end in .tmpl", p)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		t, err := parseTemplate(p, string(data))
+		if err != nil {
+			return err
+		}
+		s.Files = append(s.Files, &File{Path: strings.TrimSuffix(strings.TrimPrefix(p, "files/"), ".tmpl"), Template: p, T: t})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("templates: %v", err)
+	}
+
+	// edits
+	owned := map[string]bool{}
+	for _, f := range s.Files {
+		owned[f.Path] = true
+	}
+	err = fs.WalkDir(fsys, "edits", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "edits" && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || path.Base(p) == ".keep" {
+			return nil
+		}
+		if !strings.HasSuffix(p, ".yaml") {
+			return fmt.Errorf("%s: edit files end in .yaml", p)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		ef := &Edits{Path: strings.TrimSuffix(strings.TrimPrefix(p, "edits/"), ".yaml"), Source: p}
+		if owned[ef.Path] {
+			return fmt.Errorf("%s: %s is an owned file (files/%s.tmpl); edit its template instead", p, ef.Path, ef.Path)
+		}
+		if err := decodeStrict(p, data, &ef.Edits); err != nil {
+			return err
+		}
+		for i, e := range ef.Edits {
+			where := fmt.Sprintf("%s: edit %d (from %s)", p, i+1, e.From)
+			fi := s.Index(e.From)
+			if e.From == "" {
+				return fmt.Errorf("%s: missing from: (the first patch where the edit is in effect)", where)
+			}
+			if fi < 0 {
+				return fmt.Errorf("%s: from: unknown patch %q", where, e.From)
+			}
+			if e.Until != "" {
+				ui := s.Index(e.Until)
+				if ui < 0 {
+					return fmt.Errorf("%s: until: unknown patch %q", where, e.Until)
+				}
+				if ui <= fi {
+					return fmt.Errorf("%s: until: patch %q does not come after %q", where, e.Until, e.From)
+				}
+			}
+			if e.When != "" && !probes[strings.TrimPrefix(strings.TrimSpace(e.When), "!")] {
+				return fmt.Errorf("%s: when: unknown probe %q", where, e.When)
+			}
+			if err := e.Validate(); err != nil {
+				return fmt.Errorf("%s: %v", where, err)
+			}
+			var t *template.Template
+			if e.Text != "" {
+				if t, err = parseTemplate(fmt.Sprintf("%s:edit%d", p, i+1), e.Text); err != nil {
+					return err
+				}
+			}
+			ef.Texts = append(ef.Texts, t)
+		}
+		s.Edits = append(s.Edits, ef)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("templates: %v", err)
+	}
+	return s, nil
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	t, err := template.New(name).Funcs(Funcs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("template %v", err)
+	}
+	return t, nil
+}
+
+func parseAuthor(s string) (name, email string, err error) {
+	m := authorRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return "", "", fmt.Errorf("%q is not \"Name <email>\"", s)
+	}
+	return m[1], m[2], nil
+}

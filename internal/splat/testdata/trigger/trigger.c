@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * splat_trigger: a test module for kcheck's splat detector. Loaded with
+ * what=<kind>, it makes the kernel print one real report of that kind on
+ * the console. It exists only to produce the logs in ../ and for the
+ * kcheck boot end-to-end tests; never load it on a machine you care about.
+ */
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/delay.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/ktime.h>
+#include <linux/timekeeping.h>
+
+static char *what = "none";
+module_param(what, charp, 0444);
+MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-stall|lockup|hung|panic");
+
+static DEFINE_MUTEX(lock_a);
+static DEFINE_MUTEX(lock_b);
+static int __rcu *rcu_ptr;
+static struct rcu_head stall_head;
+
+static void stall_cb(struct rcu_head *h)
+{
+}
+
+/* Busy-wait on the clock: mdelay() is loop-calibrated and runs short under TCG. */
+static noinline void spin_for(unsigned int secs)
+{
+	u64 end = ktime_get_ns() + (u64)secs * NSEC_PER_SEC;
+
+	while (ktime_get_ns() < end)
+		cpu_relax();
+}
+
+static noinline void take_ab(void)
+{
+	mutex_lock(&lock_a);
+	mutex_lock(&lock_b);
+	mutex_unlock(&lock_b);
+	mutex_unlock(&lock_a);
+}
+
+static noinline void take_ba(void)
+{
+	mutex_lock(&lock_b);
+	mutex_lock(&lock_a);
+	mutex_unlock(&lock_a);
+	mutex_unlock(&lock_b);
+}
+
+static int __init trigger_init(void)
+{
+	pr_info("splat_trigger: what=%s\n", what);
+	if (!strcmp(what, "warn")) {
+		WARN_ON(what[0] == 'w');
+	} else if (!strcmp(what, "bug")) {
+		BUG_ON(what[0] == 'b');
+	} else if (!strcmp(what, "null")) {
+		volatile int *p = NULL;
+		*p = 1;
+	} else if (!strcmp(what, "gpf")) {
+		volatile unsigned long *p = (void *)0xdead000000000100UL;
+		*p = 1;
+	} else if (!strcmp(what, "lockdep")) {
+		take_ab();
+		take_ba();
+	} else if (!strcmp(what, "rcu-usage")) {
+		int *p = rcu_dereference(rcu_ptr);	/* no rcu_read_lock() */
+		pr_info("splat_trigger: %p\n", p);
+	} else if (!strcmp(what, "atomic-sleep")) {
+		preempt_disable();
+		might_sleep();
+		preempt_enable();
+	} else if (!strcmp(what, "rcu-stall") || !strcmp(what, "lockup")) {
+		/*
+		 * Start a grace period (an idle system has none to stall),
+		 * then spin with preemption off: this CPU reports no quiescent
+		 * state and the watchdog thread cannot run.
+		 */
+		call_rcu(&stall_head, stall_cb);
+		preempt_disable();
+		spin_for(12);
+		preempt_enable();
+	} else if (!strcmp(what, "hung")) {
+		schedule_timeout_uninterruptible(8 * HZ);
+	} else if (!strcmp(what, "panic")) {
+		panic("splat_trigger: panic on request");
+	}
+	pr_info("splat_trigger: done\n");
+	return 0;
+}
+
+static void __exit trigger_exit(void)
+{
+	rcu_barrier();
+}
+
+module_init(trigger_init);
+module_exit(trigger_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("make the kernel print a splat of a chosen kind");

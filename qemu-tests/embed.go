@@ -1,0 +1,13 @@
+// Package qemutests embeds the sources of the in-guest self-tests (the
+// test module and the static user-space driver) so that kcheck can build
+// them from any working directory, including after `go install`.
+package qemutests
+
+import "embed"
+
+// FS holds every source file of the self-tests: the module (module/),
+// the user-space driver (user/), the mutation patches (mutations/) and
+// the perf suite (perf/, owned by the perf work).
+//
+//go:embed README.md module user mutations perf
+var FS embed.FS

@@ -1,0 +1,982 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * unwind_test: exercise the deferred user-space unwinding API from task,
+ * hard-irq and NMI context, on behalf of a user-space driver talking to
+ * /dev/unwind_test (see unwind_test_uapi.h and ../README.md).
+ *
+ * The module is built out of tree against the kernel under test. The
+ * unwind_deferred_* functions are not exported, so they (and do_exit) are
+ * resolved at load time through kallsyms_lookup_name(), whose address is
+ * taken from a kprobe placed on it.
+ */
+#define pr_fmt(fmt) "unwind_test: " fmt
+
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/uaccess.h>
+#include <linux/slab.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/sched.h>
+#include <linux/kthread.h>
+#include <linux/completion.h>
+#include <linux/kprobes.h>
+#include <linux/irq_work.h>
+#include <linux/hrtimer.h>
+#include <linux/delay.h>
+#include <linux/ktime.h>
+#include <linux/percpu.h>
+#include <linux/atomic.h>
+#include <linux/cpumask.h>
+#include <linux/compat.h>
+#include <asm/apic.h>
+#include <asm/nmi.h>
+
+#include "unwind_test_uapi.h"
+
+#if __has_include(<linux/unwind_deferred.h>)
+#include <linux/unwind_deferred.h>
+#if IS_ENABLED(CONFIG_UNWIND_USER)
+#define UT_HAVE_API 1
+#endif
+#endif
+#ifndef UT_HAVE_API
+#define UT_HAVE_API 0
+#endif
+
+static unsigned long (*ut_lookup)(const char *name);
+static void (*ut_do_exit)(long code);
+static bool ut_nmi_registered;
+static bool ut_fork_registered;
+static char ut_why[128];
+
+static DEFINE_MUTEX(ut_mutex);		/* tracer table, stress setup */
+
+/* ------------------------------------------------------------------ */
+/* Callback records                                                    */
+
+#define UT_RING 512
+static struct ut_record ut_ring[UT_RING];
+static unsigned int ut_head, ut_count;
+static u64 ut_seq, ut_dropped;
+static DEFINE_RAW_SPINLOCK(ut_ring_lock);
+
+static struct ut_record *ut_ring_reserve(unsigned long *flags)
+{
+	struct ut_record *r;
+
+	raw_spin_lock_irqsave(&ut_ring_lock, *flags);
+	if (ut_count == UT_RING) {
+		ut_dropped++;
+		raw_spin_unlock_irqrestore(&ut_ring_lock, *flags);
+		return NULL;
+	}
+	r = &ut_ring[(ut_head + ut_count) % UT_RING];
+	ut_count++;
+	memset(r, 0, sizeof(*r));
+	r->seq = ++ut_seq;
+	r->pid = current->pid;
+	return r;
+}
+
+static void ut_ring_commit(unsigned long flags)
+{
+	raw_spin_unlock_irqrestore(&ut_ring_lock, flags);
+}
+
+static void ut_ring_clear(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ut_ring_lock, flags);
+	ut_head = 0;
+	ut_count = 0;
+	ut_dropped = 0;
+	raw_spin_unlock_irqrestore(&ut_ring_lock, flags);
+}
+
+static long ut_ring_read(struct ut_read __user *uarg)
+{
+	struct ut_record *tmp;
+	struct ut_read rd;
+	unsigned long flags;
+	u64 n = 0;
+	long ret = 0;
+
+	if (copy_from_user(&rd, uarg, sizeof(rd)))
+		return -EFAULT;
+	tmp = kmalloc(sizeof(*tmp), GFP_KERNEL);
+	if (!tmp)
+		return -ENOMEM;
+	while (n < rd.max) {
+		raw_spin_lock_irqsave(&ut_ring_lock, flags);
+		if (!ut_count) {
+			raw_spin_unlock_irqrestore(&ut_ring_lock, flags);
+			break;
+		}
+		*tmp = ut_ring[ut_head];
+		ut_head = (ut_head + 1) % UT_RING;
+		ut_count--;
+		raw_spin_unlock_irqrestore(&ut_ring_lock, flags);
+		if (copy_to_user(u64_to_user_ptr(rd.buf) + n * sizeof(*tmp),
+				 tmp, sizeof(*tmp))) {
+			ret = -EFAULT;
+			break;
+		}
+		n++;
+	}
+	kfree(tmp);
+	rd.count = n;
+	raw_spin_lock_irqsave(&ut_ring_lock, flags);
+	rd.dropped = ut_dropped;
+	raw_spin_unlock_irqrestore(&ut_ring_lock, flags);
+	if (!ret && copy_to_user(uarg, &rd, sizeof(rd)))
+		ret = -EFAULT;
+	return ret;
+}
+
+#if UT_HAVE_API
+static typeof(unwind_deferred_init) *ut_init;
+static typeof(unwind_deferred_request) *ut_request;
+static typeof(unwind_deferred_cancel) *ut_cancel;
+
+/* ------------------------------------------------------------------ */
+/* Tracers                                                             */
+
+struct ut_tracer {
+	struct unwind_work work;
+	int id;
+	bool live;
+	u64 on_cb_request;
+	u64 delay_ms;
+	atomic_t inflight;
+};
+
+static struct ut_tracer ut_tracers[UT_MAX_TRACERS];
+
+/* Stress accounting: one slot per enrolled thread. */
+struct ut_slot {
+	pid_t pid;
+	atomic64_t pending[UT_SUB];	/* cookie of the queued request, or 0 */
+	int pending_ctx[UT_SUB];	/* where it was queued (diagnostics) */
+};
+
+#define UT_SLOTS 64
+static struct ut_slot ut_slots[UT_SLOTS];
+static int ut_nslots;
+static bool ut_stress_on;
+static u64 ut_stress_mask;
+static struct hrtimer ut_stress_timer;
+static ktime_t ut_stress_period;
+static atomic64_t st_queued, st_callbacks, st_already, st_refused, st_double,
+	st_unmatched, st_nmis_sent, st_nmis_handled, st_nmi_req, st_irq_req,
+	st_task_req;
+
+static struct ut_slot *ut_slot_find(pid_t pid)
+{
+	int i, n = smp_load_acquire(&ut_nslots);
+
+	for (i = 0; i < n; i++)
+		if (READ_ONCE(ut_slots[i].pid) == pid)
+			return &ut_slots[i];
+	return NULL;
+}
+
+static bool ut_stress_tracer(int id)
+{
+	return READ_ONCE(ut_stress_on) && id < UT_SUB &&
+	       (READ_ONCE(ut_stress_mask) & BIT_ULL(id));
+}
+
+static void ut_stress_callback(int id, u64 cookie)
+{
+	struct ut_slot *s = ut_slot_find(current->pid);
+
+	u64 old;
+
+	if (!s || !cookie ||
+	    (old = atomic64_cmpxchg(&s->pending[id], cookie, 0)) != cookie) {
+		atomic64_inc(&st_unmatched);
+		if (atomic64_read(&st_unmatched) <= 4)
+			pr_err("stress: unmatched callback: tracer %d pid %d cookie %llx, queued cookie %llx from %s\n",
+			       id, current->pid, cookie, s ? old : 0,
+			       !s ? "-" : s->pending_ctx[id] == UT_CTX_NMI ? "NMI" :
+			       s->pending_ctx[id] == UT_CTX_IRQ ? "irq" : "task");
+		return;
+	}
+	atomic64_inc(&st_callbacks);
+}
+
+static void ut_callback(struct unwind_work *work,
+			struct unwind_stacktrace *trace, u64 cookie)
+{
+	struct ut_tracer *t = container_of(work, struct ut_tracer, work);
+	s64 sub_ret[UT_SUB];
+	u64 sub_cookie[UT_SUB];
+	/* one-shot: a buggy kernel that calls back again must not loop */
+	u64 sub = xchg(&t->on_cb_request, 0);
+	struct ut_record *r;
+	unsigned long flags;
+	unsigned int i, n;
+
+	atomic_inc(&t->inflight);
+	if (ut_stress_tracer(t->id)) {
+		ut_stress_callback(t->id, cookie);
+		goto out;
+	}
+
+	for (i = 0; i < UT_SUB; i++) {
+		sub_ret[i] = 0;
+		sub_cookie[i] = 0;
+		if (!(sub & BIT_ULL(i)) || !READ_ONCE(ut_tracers[i].live))
+			continue;
+		sub_ret[i] = ut_request(&ut_tracers[i].work, &sub_cookie[i]);
+	}
+
+	r = ut_ring_reserve(&flags);
+	if (r) {
+		r->tracer = t->id;
+		r->cookie = cookie;
+		r->nr = trace->nr;
+		if (in_task())
+			r->flags |= UT_REC_TASK;
+		if (current->flags & PF_EXITING)
+			r->flags |= UT_REC_EXITING;
+		if (current->flags & PF_KTHREAD)
+			r->flags |= UT_REC_KTHREAD;
+		n = min_t(unsigned int, trace->nr, UT_NR_COPY);
+		for (i = 0; i < n && trace->entries; i++)
+			r->entries[i] = trace->entries[i];
+		if (trace->nr && trace->entries)
+			r->last = trace->entries[trace->nr - 1];
+		r->sub_mask = sub;
+		for (i = 0; i < UT_SUB; i++) {
+			r->sub_ret[i] = sub_ret[i];
+			r->sub_cookie[i] = sub_cookie[i];
+		}
+		ut_ring_commit(flags);
+	}
+
+	if (t->delay_ms)
+		mdelay(t->delay_ms);
+out:
+	atomic_dec(&t->inflight);
+}
+
+/* Log a request made right before do_exit(), which cannot report back. */
+static void ut_log_request(int id, s64 ret, u64 cookie)
+{
+	struct ut_record *r;
+	unsigned long flags;
+
+	r = ut_ring_reserve(&flags);
+	if (!r)
+		return;
+	r->tracer = id;
+	r->cookie = cookie;
+	r->flags = UT_REC_REQLOG;
+	r->sub_ret[0] = ret;
+	ut_ring_commit(flags);
+}
+
+static long ut_register(struct ut_register __user *uarg)
+{
+	struct ut_register *reg;
+	unsigned int i, id;
+	long ret = 0;
+
+	reg = kzalloc(sizeof(*reg), GFP_KERNEL);
+	if (!reg)
+		return -ENOMEM;
+	if (copy_from_user(reg, uarg, sizeof(*reg))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	mutex_lock(&ut_mutex);
+	reg->nr = 0;
+	for (i = 0; i < reg->count && i < UT_MAX_TRACERS; i++) {
+		for (id = 0; id < UT_MAX_TRACERS; id++)
+			if (!ut_tracers[id].live)
+				break;
+		if (id == UT_MAX_TRACERS) {
+			reg->ret[i] = -ENOSPC;
+			reg->nr++;
+			break;
+		}
+		reg->ret[i] = ut_init(&ut_tracers[id].work, ut_callback);
+		reg->bit[i] = ut_tracers[id].work.bit;
+		reg->id[i] = id;
+		reg->nr++;
+		if (reg->ret[i])
+			break;
+		ut_tracers[id].id = id;
+		ut_tracers[id].on_cb_request = 0;
+		ut_tracers[id].delay_ms = 0;
+		WRITE_ONCE(ut_tracers[id].live, true);
+	}
+	mutex_unlock(&ut_mutex);
+	if (copy_to_user(uarg, reg, sizeof(*reg)))
+		ret = -EFAULT;
+out:
+	kfree(reg);
+	return ret;
+}
+
+static u64 ut_cancel_mask(u64 mask)
+{
+	unsigned int id;
+	u64 inflight = 0;
+
+	mutex_lock(&ut_mutex);
+	for (id = 0; id < UT_MAX_TRACERS; id++) {
+		if (!(mask & BIT_ULL(id)) || !ut_tracers[id].live)
+			continue;
+		ut_cancel(&ut_tracers[id].work);
+		WRITE_ONCE(ut_tracers[id].live, false);
+		inflight += atomic_read(&ut_tracers[id].inflight);
+	}
+	mutex_unlock(&ut_mutex);
+	return inflight;
+}
+
+static long ut_tracer_cfg(struct ut_tracer_cfg __user *uarg)
+{
+	struct ut_tracer_cfg cfg;
+
+	if (copy_from_user(&cfg, uarg, sizeof(cfg)))
+		return -EFAULT;
+	if (cfg.id >= UT_MAX_TRACERS || !ut_tracers[cfg.id].live)
+		return -ENOENT;
+	WRITE_ONCE(ut_tracers[cfg.id].on_cb_request, cfg.on_cb_request);
+	WRITE_ONCE(ut_tracers[cfg.id].delay_ms, min_t(u64, cfg.delay_ms, 2000));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests from task, irq and NMI context                             */
+
+static u64 ut_observe(void)
+{
+	u64 obs = 0;
+
+	if (in_nmi())
+		obs |= UT_OBS_NMI;
+	if (in_hardirq())
+		obs |= UT_OBS_HARDIRQ;
+	if (in_task())
+		obs |= UT_OBS_TASK;
+	return obs;
+}
+
+static void ut_do_step(struct ut_step *st)
+{
+	unsigned int id;
+
+	st->observed |= ut_observe();
+	for (id = 0; id < UT_MAX_TRACERS; id++) {
+		if (!(st->mask & BIT_ULL(id)))
+			continue;
+		if (!READ_ONCE(ut_tracers[id].live)) {
+			st->ret[id] = -ENOENT;
+			continue;
+		}
+		st->ret[id] = ut_request(&ut_tracers[id].work, &st->cookie[id]);
+	}
+}
+
+static void ut_stress_request(u64 ctx)
+{
+	struct ut_slot *s = ut_slot_find(current->pid);
+	u64 mask = READ_ONCE(ut_stress_mask);
+	unsigned int id;
+	u64 cookie;
+	int ret;
+
+	if (!s || !READ_ONCE(ut_stress_on))
+		return;
+	if (ctx == UT_CTX_NMI)
+		atomic64_inc(&st_nmi_req);
+	else if (ctx == UT_CTX_IRQ)
+		atomic64_inc(&st_irq_req);
+	else
+		atomic64_inc(&st_task_req);
+	for (id = 0; id < UT_SUB; id++) {
+		if (!(mask & BIT_ULL(id)))
+			continue;
+		ret = ut_request(&ut_tracers[id].work, &cookie);
+		if (ret == 0) {
+			atomic64_inc(&st_queued);
+			/*
+			 * Take the slot even if it is not free, so that one
+			 * error is counted once and does not cascade.
+			 */
+			u64 prev = atomic64_xchg(&s->pending[id], cookie);
+
+			s->pending_ctx[id] = ctx;
+			if (prev) {
+				atomic64_inc(&st_double);
+				if (atomic64_read(&st_double) <= 4)
+					pr_err("stress: tracer %d pid %d queued again (%llx from ctx %d) while %llx is pending\n",
+					       id, current->pid, cookie, (int)ctx,
+					       prev);
+			}
+		} else if (ret == 1) {
+			atomic64_inc(&st_already);
+		} else {
+			atomic64_inc(&st_refused);
+		}
+	}
+}
+
+/* Self-NMI */
+static DEFINE_PER_CPU(atomic_t, ut_nmi_armed);
+
+struct ut_nmi_work {
+	struct task_struct *task;
+	struct ut_step *st;	/* NULL: stress request */
+	int done;
+};
+
+static DEFINE_PER_CPU(struct ut_nmi_work *, ut_nmi_work);
+
+static int ut_nmi_handler(unsigned int cmd, struct pt_regs *regs)
+{
+	struct ut_nmi_work *w;
+
+	if (atomic_dec_if_positive(this_cpu_ptr(&ut_nmi_armed)) < 0)
+		return NMI_DONE;
+	atomic64_inc(&st_nmis_handled);
+	w = this_cpu_read(ut_nmi_work);
+	if (w && !w->done && w->task == current) {
+		if (w->st)
+			ut_do_step(w->st);
+		else
+			ut_stress_request(UT_CTX_NMI);
+		smp_store_release(&w->done, 1);
+	} else if (READ_ONCE(ut_stress_on)) {
+		ut_stress_request(UT_CTX_NMI);
+	}
+	return NMI_HANDLED;
+}
+
+static bool ut_wait_done(int *done)
+{
+	ktime_t end = ktime_add_ms(ktime_get(), 2000);
+
+	while (!smp_load_acquire(done)) {
+		if (ktime_after(ktime_get(), end))
+			return false;
+		cpu_relax();
+	}
+	return true;
+}
+
+static void ut_step_nmi(struct ut_step *st)
+{
+	struct ut_nmi_work w = { .task = current, .st = st };
+
+	if (!ut_nmi_registered) {
+		st->observed |= UT_OBS_TIMEOUT;
+		return;
+	}
+	preempt_disable();
+	this_cpu_write(ut_nmi_work, &w);
+	atomic_inc(this_cpu_ptr(&ut_nmi_armed));
+	apic->send_IPI(smp_processor_id(), NMI_VECTOR);
+	if (!ut_wait_done(&w.done))
+		st->observed |= UT_OBS_TIMEOUT;
+	this_cpu_write(ut_nmi_work, NULL);
+	preempt_enable();
+}
+
+/* Hard irq_work */
+struct ut_irq_work {
+	struct irq_work iw;
+	struct task_struct *task;
+	struct ut_step *st;
+	int done;
+};
+
+static void ut_irq_fn(struct irq_work *iw)
+{
+	struct ut_irq_work *w = container_of(iw, struct ut_irq_work, iw);
+
+	if (w->task == current) {
+		if (w->st)
+			ut_do_step(w->st);
+		else
+			ut_stress_request(UT_CTX_IRQ);
+	}
+	smp_store_release(&w->done, 1);
+}
+
+static void ut_step_irq(struct ut_step *st)
+{
+	struct ut_irq_work w = {
+		.iw = IRQ_WORK_INIT_HARD(ut_irq_fn),
+		.task = current,
+		.st = st,
+	};
+
+	preempt_disable();
+	irq_work_queue(&w.iw);
+	if (!ut_wait_done(&w.done) && st)
+		st->observed |= UT_OBS_TIMEOUT;
+	preempt_enable();
+	irq_work_sync(&w.iw);
+}
+
+static long ut_request_ioctl(struct ut_request __user *uarg)
+{
+	struct ut_request *rq;
+	unsigned int i, id;
+	long ret = 0;
+
+	rq = kmalloc(sizeof(*rq), GFP_KERNEL);
+	if (!rq)
+		return -ENOMEM;
+	if (copy_from_user(rq, uarg, sizeof(*rq))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (rq->nsteps > UT_STEPS) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < rq->nsteps; i++) {
+		struct ut_step *st = &rq->step[i];
+
+		st->observed = 0;
+		memset(st->ret, 0, sizeof(st->ret));
+		memset(st->cookie, 0, sizeof(st->cookie));
+		switch (st->ctx) {
+		case UT_CTX_TASK:
+			ut_do_step(st);
+			break;
+		case UT_CTX_NMI:
+			ut_step_nmi(st);
+			break;
+		case UT_CTX_IRQ:
+			ut_step_irq(st);
+			break;
+		default:
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	if (rq->flags & UT_REQ_CANCEL)
+		rq->cancel_mask = ut_cancel_mask(rq->cancel_mask);
+	if (rq->flags & UT_REQ_EXIT) {
+		long code = (rq->exit_code & 0xff) << 8;
+
+		if (!ut_do_exit) {
+			ret = -ENOSYS;
+			goto out;
+		}
+		for (i = 0; i < rq->nsteps; i++)
+			for (id = 0; id < UT_MAX_TRACERS; id++)
+				if (rq->step[i].mask & BIT_ULL(id))
+					ut_log_request(id, rq->step[i].ret[id],
+						       rq->step[i].cookie[id]);
+		kfree(rq);
+		ut_do_exit(code);
+		/* not reached */
+	}
+	if (copy_to_user(uarg, rq, sizeof(*rq)))
+		ret = -EFAULT;
+out:
+	kfree(rq);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Kthread                                                             */
+
+struct ut_kthread_ctx {
+	int id;
+	int ret;
+	u64 cookie;
+	struct completion done;
+};
+
+static int ut_kthread_fn(void *data)
+{
+	struct ut_kthread_ctx *c = data;
+
+	c->ret = ut_request(&ut_tracers[c->id].work, &c->cookie);
+	complete(&c->done);
+	return 0;
+}
+
+static long ut_kthread(struct ut_kthread __user *uarg)
+{
+	struct ut_kthread k;
+	struct ut_kthread_ctx c = { };
+	struct task_struct *t;
+
+	if (copy_from_user(&k, uarg, sizeof(k)))
+		return -EFAULT;
+	if (k.id >= UT_MAX_TRACERS || !ut_tracers[k.id].live)
+		return -ENOENT;
+	c.id = k.id;
+	init_completion(&c.done);
+	t = kthread_run(ut_kthread_fn, &c, "unwind_test_kt");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	wait_for_completion(&c.done);
+	k.ret = c.ret;
+	k.cookie = c.cookie;
+	if (copy_to_user(uarg, &k, sizeof(k)))
+		return -EFAULT;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fork: request from kernel_clone() of an armed parent                 */
+
+static pid_t ut_fork_pid = -1;
+static struct ut_fork ut_fork_res;
+static u64 ut_fork_mask;
+
+static int ut_fork_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unsigned int id;
+
+	if (current->pid != READ_ONCE(ut_fork_pid))
+		return 0;
+	WRITE_ONCE(ut_fork_pid, -1);
+	ut_fork_res.hit = 1;
+	ut_fork_res.pid = current->pid;
+	for (id = 0; id < UT_SUB; id++) {
+		if (!(ut_fork_mask & BIT_ULL(id)) || !ut_tracers[id].live)
+			continue;
+		ut_fork_res.ret[id] = ut_request(&ut_tracers[id].work,
+						 &ut_fork_res.cookie[id]);
+	}
+	return 0;
+}
+
+static struct kprobe ut_fork_kp = {
+	.symbol_name = "kernel_clone",
+	.pre_handler = ut_fork_pre,
+};
+
+static long ut_fork_arm(struct ut_fork __user *uarg)
+{
+	struct ut_fork f;
+
+	if (!ut_fork_registered)
+		return -ENOSYS;
+	if (copy_from_user(&f, uarg, sizeof(f)))
+		return -EFAULT;
+	memset(&ut_fork_res, 0, sizeof(ut_fork_res));
+	ut_fork_mask = f.mask;
+	smp_store_release(&ut_fork_pid, current->pid);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stress                                                              */
+
+static enum hrtimer_restart ut_stress_tick(struct hrtimer *t)
+{
+	int cpu;
+
+	for_each_online_cpu(cpu)
+		atomic_inc(per_cpu_ptr(&ut_nmi_armed, cpu));
+	atomic64_add(num_online_cpus(), &st_nmis_sent);
+	apic->send_IPI_mask(cpu_online_mask, NMI_VECTOR);
+	hrtimer_forward_now(t, ut_stress_period);
+	return HRTIMER_RESTART;
+}
+
+static long ut_stress_start(struct ut_stress __user *uarg)
+{
+	struct ut_stress s;
+	unsigned int i, j;
+
+	if (copy_from_user(&s, uarg, sizeof(s)))
+		return -EFAULT;
+	mutex_lock(&ut_mutex);
+	if (ut_stress_on) {
+		mutex_unlock(&ut_mutex);
+		return -EBUSY;
+	}
+	for (i = 0; i < UT_SLOTS; i++) {
+		ut_slots[i].pid = 0;
+		for (j = 0; j < UT_SUB; j++)
+			atomic64_set(&ut_slots[i].pending[j], 0);
+	}
+	smp_store_release(&ut_nslots, 0);
+	atomic64_set(&st_queued, 0);
+	atomic64_set(&st_callbacks, 0);
+	atomic64_set(&st_already, 0);
+	atomic64_set(&st_refused, 0);
+	atomic64_set(&st_double, 0);
+	atomic64_set(&st_unmatched, 0);
+	atomic64_set(&st_nmis_sent, 0);
+	atomic64_set(&st_nmis_handled, 0);
+	atomic64_set(&st_nmi_req, 0);
+	atomic64_set(&st_irq_req, 0);
+	atomic64_set(&st_task_req, 0);
+	WRITE_ONCE(ut_stress_mask, s.mask & (BIT_ULL(UT_SUB) - 1));
+	WRITE_ONCE(ut_stress_on, true);
+	if (s.period_us && ut_nmi_registered) {
+		ut_stress_period = ns_to_ktime(max_t(u64, s.period_us, 100) * NSEC_PER_USEC);
+		hrtimer_start(&ut_stress_timer, ut_stress_period,
+			      HRTIMER_MODE_REL);
+	}
+	mutex_unlock(&ut_mutex);
+	return 0;
+}
+
+static long ut_stress_enroll(void)
+{
+	long ret = 0;
+
+	mutex_lock(&ut_mutex);
+	if (ut_nslots == UT_SLOTS) {
+		ret = -ENOSPC;
+	} else {
+		ut_slots[ut_nslots].pid = current->pid;
+		smp_store_release(&ut_nslots, ut_nslots + 1);
+	}
+	mutex_unlock(&ut_mutex);
+	return ret;
+}
+
+static long ut_stress_stop(struct ut_stress __user *uarg)
+{
+	struct ut_stress s = { };
+	int i, j, cpu;
+
+	hrtimer_cancel(&ut_stress_timer);
+	msleep(20);	/* let NMIs in flight land */
+	mutex_lock(&ut_mutex);
+	WRITE_ONCE(ut_stress_on, false);
+	for_each_possible_cpu(cpu)
+		atomic_set(per_cpu_ptr(&ut_nmi_armed, cpu), 0);
+	s.mask = ut_stress_mask;
+	for (i = 0; i < ut_nslots; i++)
+		for (j = 0; j < UT_SUB; j++)
+			if (atomic64_read(&ut_slots[i].pending[j])) {
+				if (++s.lost <= 4)
+					pr_err("stress: pid %d tracer %d never called back\n",
+				       ut_slots[i].pid, j);
+			}
+	s.enrolled = ut_nslots;
+	mutex_unlock(&ut_mutex);
+	s.queued = atomic64_read(&st_queued);
+	s.callbacks = atomic64_read(&st_callbacks);
+	s.already = atomic64_read(&st_already);
+	s.refused = atomic64_read(&st_refused);
+	s.double_queue = atomic64_read(&st_double);
+	s.unmatched = atomic64_read(&st_unmatched);
+	s.nmis_sent = atomic64_read(&st_nmis_sent);
+	s.nmis_handled = atomic64_read(&st_nmis_handled);
+	s.nmi_requests = atomic64_read(&st_nmi_req);
+	s.irq_requests = atomic64_read(&st_irq_req);
+	s.task_requests = atomic64_read(&st_task_req);
+	if (copy_to_user(uarg, &s, sizeof(s)))
+		return -EFAULT;
+	return 0;
+}
+
+static long ut_stress_req(unsigned long ctx)
+{
+	switch (ctx) {
+	case UT_CTX_TASK:
+		ut_stress_request(UT_CTX_TASK);
+		return 0;
+	case UT_CTX_IRQ:
+		ut_step_irq(NULL);
+		return 0;
+	case UT_CTX_NMI: {
+		struct ut_nmi_work w = { .task = current };
+
+		if (!ut_nmi_registered)
+			return -ENOSYS;
+		preempt_disable();
+		this_cpu_write(ut_nmi_work, &w);
+		atomic_inc(this_cpu_ptr(&ut_nmi_armed));
+		apic->send_IPI(smp_processor_id(), NMI_VECTOR);
+		ut_wait_done(&w.done);
+		this_cpu_write(ut_nmi_work, NULL);
+		preempt_enable();
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+static void ut_reset(void)
+{
+	ut_cancel_mask(~0ULL);
+	ut_ring_clear();
+}
+#endif /* UT_HAVE_API */
+
+/* ------------------------------------------------------------------ */
+
+static long ut_info(struct ut_info __user *uarg)
+{
+	struct ut_info info = { };
+
+	info.version = UT_VERSION;
+	info.api = UT_HAVE_API && !ut_why[0];
+	info.nr_cpus = num_online_cpus();
+	info.have_nmi = ut_nmi_registered;
+	info.have_fork_probe = ut_fork_registered;
+	info.have_exit = !!ut_do_exit;
+	strscpy(info.why, ut_why, sizeof(info.why));
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	if (cmd == UT_IOC_INFO)
+		return ut_info(uarg);
+	if (cmd == UT_IOC_READ)
+		return ut_ring_read(uarg);
+#if UT_HAVE_API
+	if (ut_why[0])
+		return -ENOSYS;
+	switch (cmd) {
+	case UT_IOC_REGISTER:
+		return ut_register(uarg);
+	case UT_IOC_UNREGISTER: {
+		struct ut_unregister u;
+
+		if (copy_from_user(&u, uarg, sizeof(u)))
+			return -EFAULT;
+		u.inflight = ut_cancel_mask(u.mask);
+		return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
+	}
+	case UT_IOC_TRACER_CFG:
+		return ut_tracer_cfg(uarg);
+	case UT_IOC_REQUEST:
+		return ut_request_ioctl(uarg);
+	case UT_IOC_KTHREAD:
+		return ut_kthread(uarg);
+	case UT_IOC_FORK_ARM:
+		return ut_fork_arm(uarg);
+	case UT_IOC_FORK_RESULT:
+		WRITE_ONCE(ut_fork_pid, -1);
+		return copy_to_user(uarg, &ut_fork_res, sizeof(ut_fork_res)) ?
+			-EFAULT : 0;
+	case UT_IOC_STRESS_START:
+		return ut_stress_start(uarg);
+	case UT_IOC_STRESS_ENROLL:
+		return ut_stress_enroll();
+	case UT_IOC_STRESS_REQ:
+		return ut_stress_req(arg);
+	case UT_IOC_STRESS_STOP:
+		return ut_stress_stop(uarg);
+	case UT_IOC_RESET:
+		ut_reset();
+		return 0;
+	}
+#endif
+	return -ENOTTY;
+}
+
+static const struct file_operations ut_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = ut_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice ut_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "unwind_test",
+	.fops = &ut_fops,
+	.mode = 0666,
+};
+
+static int ut_resolve_lookup(void)
+{
+	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
+	int ret = register_kprobe(&kp);
+
+	if (ret)
+		return ret;
+	ut_lookup = (void *)kp.addr;
+	unregister_kprobe(&kp);
+	return 0;
+}
+
+static int __init ut_module_init(void)
+{
+	int ret;
+
+	ret = ut_resolve_lookup();
+	if (ret) {
+		pr_err("cannot find kallsyms_lookup_name via kprobe: %d\n", ret);
+		return ret;
+	}
+	ut_do_exit = (void *)ut_lookup("do_exit");
+
+#if UT_HAVE_API
+	ut_init = (void *)ut_lookup("unwind_deferred_init");
+	ut_request = (void *)ut_lookup("unwind_deferred_request");
+	ut_cancel = (void *)ut_lookup("unwind_deferred_cancel");
+	if (!ut_init || !ut_request || !ut_cancel)
+		snprintf(ut_why, sizeof(ut_why),
+			 "unwind_deferred_{init,request,cancel} not in kallsyms");
+
+	hrtimer_init(&ut_stress_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	ut_stress_timer.function = ut_stress_tick;
+
+	ret = register_nmi_handler(NMI_LOCAL, ut_nmi_handler, 0, "unwind_test");
+	if (ret)
+		pr_warn("register_nmi_handler: %d (NMI tests skipped)\n", ret);
+	else
+		ut_nmi_registered = true;
+
+	ret = register_kprobe(&ut_fork_kp);
+	if (ret)
+		pr_warn("kprobe on kernel_clone: %d (fork test skipped)\n", ret);
+	else
+		ut_fork_registered = true;
+#else
+	snprintf(ut_why, sizeof(ut_why),
+		 "kernel has no <linux/unwind_deferred.h> with CONFIG_UNWIND_USER");
+#endif
+
+	ret = misc_register(&ut_misc);
+	if (ret) {
+#if UT_HAVE_API
+		if (ut_fork_registered)
+			unregister_kprobe(&ut_fork_kp);
+		if (ut_nmi_registered)
+			unregister_nmi_handler(NMI_LOCAL, "unwind_test");
+#endif
+		return ret;
+	}
+	pr_info("ready (api %s)\n", ut_why[0] ? ut_why : "found");
+	return 0;
+}
+
+static void __exit ut_module_exit(void)
+{
+	misc_deregister(&ut_misc);
+#if UT_HAVE_API
+	hrtimer_cancel(&ut_stress_timer);
+	WRITE_ONCE(ut_stress_on, false);
+	if (ut_fork_registered)
+		unregister_kprobe(&ut_fork_kp);
+	if (ut_nmi_registered)
+		unregister_nmi_handler(NMI_LOCAL, "unwind_test");
+	if (!ut_why[0])
+		ut_cancel_mask(~0ULL);
+#endif
+}
+
+module_init(ut_module_init);
+module_exit(ut_module_exit);
+MODULE_DESCRIPTION("Self-tests for deferred user-space unwinding");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Interface between the unwind_test module and its user-space driver.
+ *
+ * Every field is a fixed-size 64-bit integer so that a 32-bit (compat)
+ * process sees the same layout and compat_ptr_ioctl is enough.
+ */
+#ifndef UNWIND_TEST_UAPI_H
+#define UNWIND_TEST_UAPI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#else
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#endif
+
+#define UT_VERSION	1
+#define UT_MAX_TRACERS	64	/* slots in the module's tracer table */
+#define UT_NR_COPY	64	/* trace entries copied into a record */
+#define UT_STEPS	4	/* request steps in one ioctl */
+#define UT_SUB		8	/* tracers a callback may request itself */
+
+/* Where a request is made from. */
+enum {
+	UT_CTX_TASK = 0,	/* the ioctl itself (syscall, task context) */
+	UT_CTX_NMI = 1,		/* a self-NMI raised by the ioctl */
+	UT_CTX_IRQ = 2,		/* a hard irq_work raised by the ioctl */
+};
+
+/* Bits of ut_step.observed: the context the request really ran in. */
+#define UT_OBS_NMI	1ULL
+#define UT_OBS_HARDIRQ	2ULL
+#define UT_OBS_TASK	4ULL
+#define UT_OBS_TIMEOUT	8ULL	/* the NMI or irq never came */
+
+struct ut_info {
+	__u64 version;
+	__u64 api;		/* 1: the unwind_deferred_* API was found */
+	__u64 nr_cpus;
+	__u64 have_nmi;		/* NMI handler registered, IPI possible */
+	__u64 have_fork_probe;	/* kprobe on kernel_clone registered */
+	__u64 have_exit;	/* do_exit resolved */
+	char why[128];		/* reason when api == 0 */
+};
+
+struct ut_register {
+	__u64 count;				/* in: how many tracers */
+	__u64 nr;				/* out: entries filled */
+	__s64 ret[UT_MAX_TRACERS];		/* unwind_deferred_init() */
+	__u64 id[UT_MAX_TRACERS];		/* table slot, valid if ret == 0 */
+	__s64 bit[UT_MAX_TRACERS];		/* work->bit after init */
+};
+
+struct ut_unregister {
+	__u64 mask;		/* in: tracer ids to cancel */
+	__u64 inflight;		/* out: callbacks of them still running when
+				 * the last cancel returned (must be 0) */
+};
+
+struct ut_tracer_cfg {
+	__u64 id;
+	__u64 on_cb_request;	/* ids (< UT_SUB) to request from the next
+				 * callback (one-shot) */
+	__u64 delay_ms;		/* busy-wait this long inside the callback */
+};
+
+struct ut_step {
+	__u64 mask;		/* tracer ids to request */
+	__u64 ctx;		/* UT_CTX_* */
+	__u64 observed;		/* out: UT_OBS_* */
+	__u64 pad;
+	__s64 ret[UT_MAX_TRACERS];
+	__u64 cookie[UT_MAX_TRACERS];
+};
+
+#define UT_REQ_CANCEL	1ULL	/* cancel cancel_mask after the steps */
+#define UT_REQ_EXIT	2ULL	/* do_exit(exit_code << 8) after the steps */
+
+struct ut_request {
+	__u64 nsteps;
+	__u64 flags;
+	__u64 cancel_mask;
+	__u64 exit_code;
+	struct ut_step step[UT_STEPS];
+};
+
+/* Record flags */
+#define UT_REC_TASK	1ULL	/* callback ran in task context */
+#define UT_REC_EXITING	2ULL	/* current had PF_EXITING */
+#define UT_REC_KTHREAD	4ULL
+#define UT_REC_REQLOG	8ULL	/* not a callback: a request logged before do_exit
+				 * (tracer, cookie, sub_ret[0] = return value) */
+
+struct ut_record {
+	__u64 seq;
+	__u64 tracer;
+	__u64 pid;
+	__u64 cookie;
+	__u64 nr;		/* trace->nr as given to the callback */
+	__u64 flags;		/* UT_REC_* */
+	__u64 last;		/* entries[nr - 1] */
+	__u64 sub_mask;		/* which sub_ret are valid */
+	__s64 sub_ret[UT_SUB];	/* requests made from inside the callback */
+	__u64 sub_cookie[UT_SUB];
+	__u64 entries[UT_NR_COPY];
+};
+
+struct ut_read {
+	__u64 buf;		/* user pointer to ut_record[max] */
+	__u64 max;
+	__u64 count;		/* out */
+	__u64 dropped;		/* out: records lost to a full ring */
+};
+
+struct ut_kthread {
+	__u64 id;		/* tracer to request */
+	__s64 ret;		/* out */
+	__u64 cookie;		/* out */
+};
+
+struct ut_fork {
+	__u64 mask;		/* in (ARM): tracers to request in kernel_clone */
+	__u64 hit;		/* out (RESULT): the probe fired for us */
+	__u64 pid;		/* out: the parent that requested */
+	__s64 ret[UT_SUB];
+	__u64 cookie[UT_SUB];
+};
+
+struct ut_stress {
+	__u64 mask;		/* in (START): tracer ids (< UT_SUB) */
+	__u64 period_us;	/* in (START): NMI broadcast period */
+	/* out (STOP) */
+	__u64 queued;		/* requests that returned 0 */
+	__u64 callbacks;
+	__u64 already;		/* requests that returned 1 */
+	__u64 refused;		/* negative returns (e.g. exiting task) */
+	__u64 double_queue;	/* 0 returned twice without a callback between */
+	__u64 unmatched;	/* callback without a queued request/cookie */
+	__u64 lost;		/* queued requests never called back */
+	__u64 nmis_sent;
+	__u64 nmis_handled;
+	__u64 nmi_requests;
+	__u64 irq_requests;
+	__u64 task_requests;
+	__u64 enrolled;
+};
+
+#define UT_IOC_MAGIC	0xd5
+#define UT_IOC_INFO	_IOR(UT_IOC_MAGIC, 1, struct ut_info)
+#define UT_IOC_REGISTER	_IOWR(UT_IOC_MAGIC, 2, struct ut_register)
+#define UT_IOC_UNREGISTER _IOWR(UT_IOC_MAGIC, 3, struct ut_unregister)
+#define UT_IOC_TRACER_CFG _IOW(UT_IOC_MAGIC, 4, struct ut_tracer_cfg)
+#define UT_IOC_REQUEST	_IOWR(UT_IOC_MAGIC, 5, struct ut_request)
+#define UT_IOC_READ	_IOWR(UT_IOC_MAGIC, 6, struct ut_read)
+#define UT_IOC_KTHREAD	_IOWR(UT_IOC_MAGIC, 7, struct ut_kthread)
+#define UT_IOC_FORK_ARM	_IOW(UT_IOC_MAGIC, 8, struct ut_fork)
+#define UT_IOC_FORK_RESULT _IOR(UT_IOC_MAGIC, 9, struct ut_fork)
+#define UT_IOC_STRESS_START _IOW(UT_IOC_MAGIC, 10, struct ut_stress)
+#define UT_IOC_STRESS_ENROLL _IO(UT_IOC_MAGIC, 11)
+#define UT_IOC_STRESS_REQ _IO(UT_IOC_MAGIC, 12)	/* arg: UT_CTX_* */
+#define UT_IOC_STRESS_STOP _IOR(UT_IOC_MAGIC, 13, struct ut_stress)
+#define UT_IOC_RESET	_IO(UT_IOC_MAGIC, 14)	/* cancel all, clear ring */
+
+#endif /* UNWIND_TEST_UAPI_H */
