@@ -26,16 +26,30 @@ type apt struct {
 
 func systemApt() *apt { return &apt{name: "the machine's apt sources"} }
 
+// machineSuites names the private state that mirrors the machine's own
+// suites (see MachineSourcesList).
+const machineSuites = "machine"
+
 // privateApt prepares cacheDir/apt/<suite> with a sources list derived from
 // the Debian entries below etcApt and returns an apt that uses only it.
+// With suite machineSuites the entries keep their own suites.
 func privateApt(cacheDir, etcApt, suite string) (*apt, error) {
 	entries, err := ReadSources(etcApt)
 	if err != nil {
 		return nil, err
 	}
-	list, err := DeriveSourcesList(entries, suite)
+	var list string
+	if suite == machineSuites {
+		list, err = MachineSourcesList(entries)
+	} else {
+		list, err = DeriveSourcesList(entries, suite)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (read %s)", err, etcApt)
+	}
+	name := "Debian " + suite
+	if suite == machineSuites {
+		name = "the machine's Debian suites, refreshed"
 	}
 	dir := filepath.Join(cacheDir, "apt", suite)
 	for _, d := range []string{"lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d"} {
@@ -58,7 +72,7 @@ func privateApt(cacheDir, etcApt, suite string) (*apt, error) {
 		}
 	}
 	return &apt{
-		name: "Debian " + suite + " (private apt state in " + dir + ")",
+		name: name + " (private apt state in " + dir + ")",
 		dir:  dir,
 		opts: []string{
 			"-o", "Dir::Etc::SourceList=" + src,

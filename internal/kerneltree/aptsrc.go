@@ -214,3 +214,39 @@ func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// MachineSourcesList returns a one-line sources.list with the machine's
+// own Debian entries (security archive included) and their suites as
+// they are: the same packages the machine sees, but with package lists
+// that kdefer can refresh itself when the machine's are old.
+func MachineSourcesList(entries []SourceEntry) (string, error) {
+	var b strings.Builder
+	b.WriteString("# Copied by kdefer from the machine's apt sources (Debian entries only).\n")
+	seen := map[string]bool{}
+	n := 0
+	for _, e := range entries {
+		u := strings.TrimRight(e.URI, "/")
+		if !e.IsDebian() && !(strings.Contains(u, "debian-security") && strings.Contains(e.Suite, "security")) {
+			continue
+		}
+		comps := e.Components
+		if len(comps) == 0 {
+			comps = []string{"main"}
+		}
+		line := u + " " + e.Suite + " " + strings.Join(comps, " ")
+		if seen[line] {
+			continue
+		}
+		seen[line] = true
+		b.WriteString("deb ")
+		if e.SignedBy != "" {
+			fmt.Fprintf(&b, "[signed-by=%s] ", e.SignedBy)
+		}
+		b.WriteString(line + "\n")
+		n++
+	}
+	if n == 0 {
+		return "", fmt.Errorf("no Debian archive entry in the machine's apt sources")
+	}
+	return b.String(), nil
+}
