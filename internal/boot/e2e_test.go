@@ -12,28 +12,24 @@ import (
 
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/kbuild"
-	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/selftest"
+	"github.com/kdefer/kdefer/internal/testkit"
 )
 
-// The end-to-end tests need a 6.12 tree, a kernel build (a few minutes on
-// two cores, cached), gcc and QEMU. They run with KDEFER_E2E=1; the tree
-// comes from KDEFER_TREE_612 or kerneltree.Get.
+// The end-to-end tests need a 6.12 tree carrying the series, a kernel
+// build (a few minutes on two cores, cached), gcc and QEMU. They run with
+// KDEFER_E2E=1; the tree is KDEFER_TREE_612 or the shared test clone of
+// Debian's 6.12 with the series (internal/testkit).
 
 func e2e(t testing.TB) string {
 	t.Helper()
-	if os.Getenv("KDEFER_E2E") != "1" {
-		t.Skip("end-to-end test: set KDEFER_E2E=1 (needs a kernel tree, a kernel build and QEMU)")
-	}
+	testkit.Need(t, "needs a kernel tree, a kernel build and QEMU")
 	if tree := os.Getenv("KDEFER_TREE_612"); tree != "" {
 		return tree
 	}
-	tree, err := kerneltree.Get(context.Background(), kerneltree.Options{Version: "6.12"})
-	if err != nil {
-		t.Fatalf("kerneltree.Get: %v", err)
-	}
-	return tree
+	return testkit.SeriesTree(t)
 }
 
 // buildKernel builds (or reuses) the kcheck boot kernel for tree.
@@ -218,8 +214,8 @@ func BenchmarkBootToVerdict(b *testing.B) {
 }
 
 // TestE2ESelftests runs the real self-tests (internal/selftest) on the
-// tree: on a tree with the series every case must pass; on a vanilla
-// tree they must all report (SKIP) and the run must still pass.
+// tree with the series: both suites must report, every case must pass
+// (skips only with a reason), with no splat.
 func TestE2ESelftests(t *testing.T) {
 	tree := e2e(t)
 	b := buildKernel(t, tree)
@@ -234,6 +230,21 @@ func TestE2ESelftests(t *testing.T) {
 	t.Log(sb.String())
 	if r.Verdict != report.Pass || !r.KTAP.Found || r.KTAP.Counts().Total() == 0 {
 		t.Fatalf("verdict %s, problems %q", r.Verdict, r.Problems)
+	}
+	c := r.KTAP.Counts()
+	if c.Fail > 0 || c.Missing > 0 || c.Pass < 25 {
+		t.Fatalf("self-tests: %d passed, %d failed, %d skipped, %d never reported: want every case to pass", c.Pass, c.Fail, c.Skip, c.Missing)
+	}
+	suites := map[string]int{}
+	r.KTAP.Walk(func(s []string, _ *ktap.Test) {
+		if len(s) > 0 {
+			suites[s[len(s)-1]]++
+		}
+	})
+	for _, s := range []string{"unwind_deferred", "perf"} {
+		if suites[s] == 0 {
+			t.Errorf("suite %s did not report any case (suites: %v)", s, suites)
+		}
 	}
 	var j strings.Builder
 	r.JUnit(&j)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/testkit"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -174,15 +176,14 @@ func TestUserProgramsCompile(t *testing.T) {
 // TestBuildE2E builds the module against a real kernel build directory:
 // KDEFER_SELFTEST_BUILD_DIR (and KDEFER_SELFTEST_SRC for make modules).
 func TestBuildE2E(t *testing.T) {
-	bd := os.Getenv("KDEFER_SELFTEST_BUILD_DIR")
+	bd, src := os.Getenv("KDEFER_SELFTEST_BUILD_DIR"), os.Getenv("KDEFER_SELFTEST_SRC")
 	if bd == "" {
-		if os.Getenv("KDEFER_E2E") == "1" {
-			t.Fatal("KDEFER_E2E=1 needs KDEFER_SELFTEST_BUILD_DIR (a built kernel O= directory)")
-		}
-		t.Skip("set KDEFER_SELFTEST_BUILD_DIR to a built kernel O= directory")
+		testkit.Need(t, "builds the self-tests against a kernel build")
+		var kb *kbuild.Result
+		src, kb = testkit.Kernel(t)
+		bd = kb.Dir
 	}
-	arts, err := Build(context.Background(), Options{BuildDir: bd,
-		Src: os.Getenv("KDEFER_SELFTEST_SRC"), Work: t.TempDir()})
+	arts, err := Build(context.Background(), Options{BuildDir: bd, Src: src, Work: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,10 @@ package linttest
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/testkit"
 )
 
 // E2E reports whether KDEFER_E2E=1 is set.
@@ -25,9 +26,8 @@ func Need(t testing.TB, reason string) {
 }
 
 // Tree612 returns a Linux 6.12 source tree to test against: $KDEFER_TREE
-// if set, else the newest 6.12 tree in the kdefer cache, else the
-// developer scratch tree /work/dev/linux-source-6.12. It skips when none
-// exists.
+// if set, else the Debian 6.12 git tree of the kdefer cache (fetched under
+// KDEFER_E2E=1, see internal/testkit).
 func Tree612(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("KDEFER_TREE"); d != "" {
@@ -36,23 +36,7 @@ func Tree612(t testing.TB) string {
 		}
 		t.Fatalf("KDEFER_TREE=%s is not a kernel tree (no Makefile and scripts/checkpatch.pl)", d)
 	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		h, _ := os.UserHomeDir()
-		cache = filepath.Join(h, ".cache")
-	}
-	ms, _ := filepath.Glob(filepath.Join(cache, "kdefer", "trees", "6.12.*"))
-	sort.Strings(ms)
-	for i := len(ms) - 1; i >= 0; i-- {
-		if isTree(ms[i]) {
-			return ms[i]
-		}
-	}
-	if d := "/work/dev/linux-source-6.12"; isTree(d) {
-		return d
-	}
-	Need(t, "no Linux 6.12 tree (set KDEFER_TREE or run kgen tree get 6.12)")
-	return ""
+	return testkit.Tree(t, "6.12")
 }
 
 func isTree(d string) bool {

@@ -29,6 +29,7 @@ import (
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/qemu"
 	"github.com/kdefer/kdefer/internal/selftest"
+	"github.com/kdefer/kdefer/internal/testkit"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -65,12 +66,12 @@ func perfCases(doc *ktap.Document) map[string]*ktap.Test {
 }
 
 func TestPerfMutationsCaught(t *testing.T) {
-	if os.Getenv("KDEFER_E2E") != "1" {
-		t.Skip("set KDEFER_E2E=1 and KDEFER_SERIES_TREE (a git kernel tree carrying the series) to run")
-	}
+	testkit.Need(t, "builds and boots mutated kernels")
+	// KDEFER_SERIES_TREE: a git tree of one's own whose HEAD carries the
+	// series; by default the shared test clone of Debian's 6.12.
 	tree := os.Getenv("KDEFER_SERIES_TREE")
 	if tree == "" {
-		t.Fatal("KDEFER_E2E=1: set KDEFER_SERIES_TREE to a git kernel tree whose HEAD carries the series")
+		tree = testkit.SeriesTree(t)
 	}
 	src, err := os.ReadFile(filepath.Join(tree, "kernel/events/core.c"))
 	if err != nil || !bytes.Contains(src, []byte("perf_callchain_deferred_output")) {

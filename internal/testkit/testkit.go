@@ -1,0 +1,198 @@
+// Package testkit gives the end-to-end tests of every package the same
+// real parts: the Debian 6.12 tree (fetched into the kdefer cache on
+// first use), a clone of it carrying the series as commits, and the
+// kcheck boot kernel built from that clone. All of them are cached under
+// ${XDG_CACHE_HOME:-~/.cache}/kdefer and shared between packages, so a
+// full `KDEFER_E2E=1 go test ./...` builds the kernel once, and a rerun
+// builds nothing that has not changed.
+//
+// End-to-end tests run only with KDEFER_E2E=1; without it they skip with
+// the reason. With it, a missing part is fetched or built, never skipped.
+package testkit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/templates"
+)
+
+// E2E reports whether KDEFER_E2E=1 is set.
+func E2E() bool { return os.Getenv("KDEFER_E2E") == "1" }
+
+// Need skips t unless KDEFER_E2E=1; what says what the test needs.
+func Need(t testing.TB, what string) {
+	t.Helper()
+	if !E2E() {
+		t.Skipf("end-to-end test (%s): set KDEFER_E2E=1", what)
+	}
+}
+
+// Tree returns the cached Debian tree of version ("6.12", "6.1", "7")
+// as a git baseline, fetching it on first use. It skips without
+// KDEFER_E2E=1 unless the tree is cached already.
+func Tree(t testing.TB, version string) string {
+	t.Helper()
+	if !E2E() {
+		if p := cached(version); p != "" {
+			return p
+		}
+		t.Skipf("no cached Linux %s git tree: set KDEFER_E2E=1 to fetch it (or run kgen tree get %s --git)", version, version)
+	}
+	p, err := kerneltree.Get(context.Background(), kerneltree.Options{Version: version, Git: true, Progress: t.Logf})
+	if err != nil {
+		t.Fatalf("getting the Linux %s tree: %v", version, err)
+	}
+	return p
+}
+
+func cached(version string) string {
+	trees, _ := kerneltree.List("")
+	for _, tr := range trees {
+		if tr.Git && (tr.Release == version || strings.HasPrefix(tr.Release, version+".")) {
+			return tr.Path
+		}
+	}
+	return ""
+}
+
+// SeriesTree returns a git clone of the 6.12 tree whose HEAD carries the
+// series rendered from the embedded templates, one commit per patch
+// (applied with git am). The clone is rebuilt when the rendered series
+// changes and reset when a test left it dirty. Callers that modify it
+// must restore it (git checkout) before they return.
+func SeriesTree(t testing.TB) string {
+	t.Helper()
+	Need(t, "a 6.12 tree carrying the series")
+	base := Tree(t, "6.12")
+	ctx := context.Background()
+	root := filepath.Join(kerneltree.CacheDir(), "test")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock := lock(t, filepath.Join(root, "series.lock"))
+	defer unlock()
+
+	dir := filepath.Join(root, "series-"+filepath.Base(base))
+	patches := t.TempDir()
+	res, err := render.Render(ctx, render.Options{Templates: templates.FS, Tree: base})
+	if err == nil {
+		err = res.WriteSeries(patches)
+	}
+	if err != nil {
+		t.Fatalf("rendering the series for %s: %v", base, err)
+	}
+	h := sha256.New()
+	var files []string
+	for i := range res.Patches {
+		path := filepath.Join(patches, res.Patches[i].FileName())
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(b)
+		files = append(files, path)
+	}
+	want := hex.EncodeToString(h.Sum(nil))[:16]
+	stamp := filepath.Join(dir, ".git", "kdefer-series")
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		os.RemoveAll(dir)
+		t.Logf("cloning %s into %s", base, dir)
+		run(t, "", "git", "clone", "-q", "--shared", base, dir)
+	}
+	got, _ := os.ReadFile(stamp)
+	clean := runOut(t, dir, "git", "status", "--porcelain", "--untracked-files=no") == ""
+	if string(got) == want && clean {
+		return dir
+	}
+	t.Logf("applying the series (%d patches, %s) in %s", len(files), want, dir)
+	os.Remove(stamp)
+	baseHead := runOut(t, base, "git", "rev-parse", "HEAD")
+	run(t, dir, "git", "am", "--abort")
+	run(t, dir, "git", "checkout", "-q", "-f", "-B", "series", baseHead)
+	args := append([]string{"-c", "user.name=kdefer test", "-c", "user.email=test@kdefer.invalid", "am", "-q"}, files...)
+	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+		exec.Command("git", "-C", dir, "am", "--abort").Run()
+		t.Fatalf("git am of the rendered series in %s: %v\n%s", dir, err, out)
+	}
+	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Kernel builds (or reuses) the kcheck boot kernel of SeriesTree: the
+// same options as kcheck boot, so kcheck boot and kcheck ci on that tree
+// reuse the build directory.
+func Kernel(t testing.TB) (tree string, build *kbuild.Result) {
+	t.Helper()
+	tree = SeriesTree(t)
+	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag,
+		Targets: []string{"bzImage", "modules_prepare"}, Progress: t.Logf})
+	if err != nil {
+		t.Fatalf("building the kernel of %s: %v", tree, err)
+	}
+	return tree, r
+}
+
+// lock takes an exclusive flock on path (test packages run as separate
+// processes) and returns its release.
+func lock(t testing.TB, path string) func() {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("locking %s: %v", path, err)
+	}
+	return func() { f.Close() }
+}
+
+func run(t testing.TB, dir string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil && !(len(args) > 1 && args[0] == "am" && args[1] == "--abort") {
+		t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, out)
+	}
+}
+
+func runOut(t testing.TB, dir string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s (in %s): %v", name, strings.Join(args, " "), dir, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Abs returns the absolute path of a file of this repository given
+// relative to the calling test's package directory.
+func Abs(t testing.TB, rel string) string {
+	t.Helper()
+	p, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(fmt.Errorf("repository file %s: %w", rel, err))
+	}
+	return p
+}
