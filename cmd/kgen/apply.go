@@ -16,7 +16,6 @@ import (
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/gitapply"
-	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -30,7 +29,7 @@ const (
 	exitBranchTaken = 14 // the branch exists
 	exitApplied     = 15 // the series is already applied
 	exitUpstream    = 16 // the tree carries the infrastructure upstream
-	exitNoProbe     = 17 // no probe can place this version
+	exitNoProbe     = 17 // the series does not support this tree (requires:), or no probe can place it
 	exitRender      = 18 // an anchor or template failed (the renderer's error)
 	exitLocked      = 19 // another kgen (kgen.lock) or git (index.lock) is at work
 	exitNothing     = 20 // drop: the branch carries no series commits
@@ -50,8 +49,10 @@ const applyCodes = `Exit codes:
   15  the series is already applied (a commit with a series subject on
       the base's history, or the tree already has the series' files)
   16  the tree already contains the infrastructure upstream (every patch
-      skipped)
-  17  no probe can place this kernel version
+      skipped; each is listed with the probe that found it)
+  17  the series does not support this kernel version: it lacks a
+      prerequisite (series.yaml requires:, e.g. Debian 6.1), or no probe
+      can place it
   18  a template or anchor failed for this tree (the renderer's error)
   19  another kgen works on this tree (.git/kgen.lock; kgen refuses
       rather than waits) or .git/index.lock exists
@@ -167,11 +168,11 @@ func seriesSubjects(t fs.FS) (map[string]bool, *series.Series, error) {
 
 // renderErr maps a renderer error to an exit code.
 func renderErr(err error) error {
-	var cd *probe.CannotDecide
+	if e := unsupported(err); e != nil {
+		return e
+	}
 	msg := err.Error()
 	switch {
-	case errors.As(err, &cd):
-		return cli.WithHint(cli.Errorf(exitNoProbe, "no probe can place this tree: %v", err), "kgen probe TREE shows every probe; a new kernel version needs a probe or anchor in templates/")
 	case strings.Contains(msg, "not a kernel tree"):
 		return cli.Errorf(exitNotKernel, "%v", err)
 	case strings.Contains(msg, "seems to carry the series"):
@@ -259,7 +260,9 @@ func runApply(ctx context.Context, o applyOpts) error {
 	}
 	trace(start, "render")
 	if len(res.Patches) == 0 {
-		return cli.Errorf(exitUpstream, "%s (Linux %s) already contains the deferred unwind infrastructure upstream: all %d patches are skipped; nothing to apply", o.tree, res.Probes.Version, len(res.Skipped))
+		printSkipped(os.Stdout, res.Skipped, len(res.Skipped))
+		return cli.WithHint(cli.Errorf(exitUpstream, "%s (Linux %s) already contains the deferred unwind infrastructure upstream: all %d patches are skipped (listed above); nothing to apply, nothing changed", o.tree, res.Probes.Version, len(res.Skipped)),
+			"kgen probe "+o.tree+" shows the probes; kgen render --tree "+o.tree+" -o DIR says the same")
 	}
 	committer, err := r.Committer()
 	if err != nil {
@@ -287,9 +290,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 		return cli.Errorf(cli.ExitHarness, "%s: %v", o.tree, err)
 	}
 	trace(start, "prepare (diff, index read, dirty check)")
-	for _, s := range res.Skipped {
-		fmt.Printf("skip   %-18s %s\n", s.Name, s.Reason)
-	}
+	printSkipped(os.Stdout, res.Skipped, len(res.Patches)+len(res.Skipped))
 	verb := "commit"
 	if o.dryRun {
 		verb = "would commit"

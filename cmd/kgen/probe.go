@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/probe"
+	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/internal/series"
 	"github.com/kdefer/kdefer/templates"
 )
 
@@ -35,7 +39,14 @@ of probes.yaml (each reads one or two named files; the tree is never
 walked). TREE may be a plain directory or a git work tree (the work tree
 files are read). Prints one line per probe with its evidence, or JSON.
 
-Exit codes: 0 answered; 2 not a kernel tree, or a probe cannot decide.`,
+Then says what the series would do on TREE, from the probes alone: the
+patches the tree already has (skip-if, with the probe's evidence), the
+patches that would be applied, and whether the tree meets the series'
+requirements (series.yaml requires:); kgen render and kgen apply refuse
+a tree that does not. (JSON: the "series" object.)
+
+Exit codes: 0 answered (also for a tree the series does not support);
+2 not a kernel tree, or a probe cannot decide.`,
 		Flags: func(fs *flag.FlagSet) {
 			asJSON = fs.Bool("json", false, "print the results as JSON")
 			tdir = fs.String("templates", "", "template directory (default: the series built into kgen)")
@@ -44,7 +55,8 @@ Exit codes: 0 answered; 2 not a kernel tree, or a probe cannot decide.`,
 			if len(args) != 1 {
 				return cli.Errorf(cli.ExitHarness, "want exactly one TREE, got %d arguments", len(args))
 			}
-			data, err := fs.ReadFile(templatesFS(*tdir), "probes.yaml")
+			tfs := templatesFS(*tdir)
+			data, err := fs.ReadFile(tfs, "probes.yaml")
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "templates: %v", err)
 			}
@@ -59,10 +71,24 @@ Exit codes: 0 answered; 2 not a kernel tree, or a probe cannot decide.`,
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "%s: %v", args[0], err)
 			}
+			// What the series would do here. A template tree that holds
+			// only probes.yaml (or fails to load) gives no verdict.
+			var verdict *seriesVerdict
+			var loadErr error
+			if ser, err := series.Load(tfs); err != nil {
+				loadErr = err
+			} else if plan, err := render.NewPlan(ser, res); err != nil {
+				loadErr = err
+			} else {
+				verdict = newVerdict(ser, plan, args[0])
+			}
 			if *asJSON {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return enc.Encode(struct {
+					*probe.Results
+					Series *seriesVerdict `json:"series,omitempty"`
+				}{res, verdict})
 			}
 			fmt.Printf("tree %s: Linux %s\n", args[0], res.Version)
 			tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
@@ -73,7 +99,64 @@ Exit codes: 0 answered; 2 not a kernel tree, or a probe cannot decide.`,
 				}
 				fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Name, v, p.Evidence)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if verdict == nil {
+				fmt.Printf("series: no verdict (%v)\n", loadErr)
+				return nil
+			}
+			verdict.print(os.Stdout)
+			return nil
 		},
 	})
+}
+
+// seriesVerdict is what the series would do on a probed tree.
+type seriesVerdict struct {
+	Patches   int              `json:"patches"`
+	Skipped   []render.Skipped `json:"skipped"`
+	Apply     []string         `json:"apply"` // names of the patches that would be rendered
+	Supported bool             `json:"supported"`
+	// Unsupported is the refusal kgen render and kgen apply would give
+	// (a requires: does not hold); empty when supported.
+	Unsupported string `json:"unsupported,omitempty"`
+	Verdict     string `json:"verdict"`
+}
+
+func newVerdict(ser *series.Series, plan *render.Plan, tree string) *seriesVerdict {
+	v := &seriesVerdict{Patches: len(ser.Patches), Skipped: plan.Skipped, Apply: []string{}, Supported: true}
+	if v.Skipped == nil {
+		v.Skipped = []render.Skipped{}
+	}
+	for _, p := range plan.Active {
+		v.Apply = append(v.Apply, p.Name)
+	}
+	err := plan.Supported(tree)
+	switch {
+	case err != nil:
+		v.Supported, v.Unsupported = false, err.Error()
+		v.Verdict = "not supported: kgen render and kgen apply refuse this tree (exit 17)"
+	case len(plan.Active) == 0:
+		v.Verdict = fmt.Sprintf("nothing to apply: the tree already has everything the series adds (all %d patches skipped; kgen apply exits 16)", len(plan.Skipped))
+	case len(plan.Skipped) == 0:
+		v.Verdict = fmt.Sprintf("the whole series (%d patches) would be applied", len(plan.Active))
+	default:
+		v.Verdict = fmt.Sprintf("%d patches would be applied, %d are already present", len(plan.Active), len(plan.Skipped))
+	}
+	return v
+}
+
+func (v *seriesVerdict) print(w io.Writer) {
+	fmt.Fprintf(w, "series (%d patches): %s\n", v.Patches, v.Verdict)
+	if !v.Supported {
+		for _, l := range strings.Split(v.Unsupported, "\n") {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+		return
+	}
+	printSkipped(w, v.Skipped, v.Patches)
+	if len(v.Apply) > 0 {
+		fmt.Fprintf(w, "would be applied (%d of %d patches): %s\n", len(v.Apply), v.Patches, strings.Join(v.Apply, " "))
+	}
 }

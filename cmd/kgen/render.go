@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -48,8 +50,14 @@ Patches whose skip-if probe is true are reported as already present. When
 nothing remains (a tree carrying the whole series, e.g. Linux 7.x), kgen
 says so and exits 0 without writing.
 
+A tree that lacks a prerequisite of the series (series.yaml requires:,
+checked against the probes before anything is rendered; e.g. Debian's
+6.1) is refused with what it lacks and the probes' evidence.
+
 Exit codes: 0 done (or nothing to do); 1 --check found a difference;
-2 bad input (templates, anchors, probes, tree) — nothing written.`,
+2 bad input (templates, anchors, tree) — nothing written; 17 the series
+does not support this tree (a requires: does not hold) or no probe can
+place it — nothing written.`,
 		Flags: func(fs *flag.FlagSet) {
 			out = fs.String("o", "", "output directory")
 			tree = fs.String("tree", "", "kernel tree (a git repository)")
@@ -96,13 +104,14 @@ Exit codes: 0 done (or nothing to do); 1 --check found a difference;
 				if errors.Is(err, render.ErrNotGit) {
 					return cli.WithHint(cli.Errorf(cli.ExitHarness, "%v", err), "kgen tree get VERSION --git  (or run: git init && git add -A && git commit -m base, in the tree)")
 				}
+				if e := unsupported(err); e != nil {
+					return e
+				}
 				return cli.Errorf(cli.ExitHarness, "%v", err)
 			}
-			for _, s := range res.Skipped {
-				fmt.Fprintf(os.Stdout, "%-18s %s: %s\n", s.Name, s.Reason, s.Subject)
-			}
+			printSkipped(os.Stdout, res.Skipped, len(res.Patches)+len(res.Skipped))
 			if len(res.Patches) == 0 {
-				fmt.Fprintf(os.Stdout, "nothing to do: %s (Linux %s) already carries the whole series (%d patches); nothing written\n", t, res.Probes.Version, len(res.Skipped))
+				fmt.Fprintf(os.Stdout, "nothing to do: %s (Linux %s) already has everything the series adds (all %d patches skipped); nothing written\n", t, res.Probes.Version, len(res.Skipped))
 				return nil
 			}
 			cli.Progress("rendered %d patches (%d already present) for %s (Linux %s, base %s) in %v", len(res.Patches), len(res.Skipped), t, res.Probes.Version, res.Base.String()[:12], time.Since(start).Round(time.Millisecond))
@@ -125,6 +134,33 @@ Exit codes: 0 done (or nothing to do); 1 --check found a difference;
 			return nil
 		},
 	})
+}
+
+// printSkipped lists the patches that the tree already has (skip-if),
+// each with the probe that says so and what the probe found.
+func printSkipped(w io.Writer, skipped []render.Skipped, total int) {
+	if len(skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "already present, skipped (%d of %d patches):\n", len(skipped), total)
+	for _, s := range skipped {
+		fmt.Fprintf(w, "  %-18s %s\n  %-18s probe %s found %s\n", s.Name, s.Subject, "", s.Probe, s.Evidence)
+	}
+}
+
+// unsupported maps the renderer's "this tree is not supported" errors (a
+// requires: of the series does not hold, or a probe cannot decide) to
+// exit 17; nil for other errors.
+func unsupported(err error) error {
+	var ue *render.UnsupportedError
+	var cd *probe.CannotDecide
+	switch {
+	case errors.As(err, &ue):
+		return cli.WithHint(cli.Errorf(exitNoProbe, "%v\nnothing written", err), "kgen probe TREE shows every probe and the series' requirements")
+	case errors.As(err, &cd):
+		return cli.WithHint(cli.Errorf(exitNoProbe, "no probe can place this tree: %v", err), "kgen probe TREE shows every probe; a new kernel version needs a probe or anchor in templates/")
+	}
+	return nil
 }
 
 // referenceTree is the tree patches/ is rendered for: $KDEFER_TREE_612 or

@@ -134,23 +134,21 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Tree, err)
 	}
-	rd := &renderer{s: s, src: src, probes: pr, skipped: map[string]bool{}, known: map[string]bool{}}
+	plan, err := NewPlan(s, pr)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.Supported(opts.Tree); err != nil {
+		return nil, err
+	}
+	rd := &renderer{s: s, src: src, probes: pr, skipped: map[string]bool{}, known: map[string]bool{}, active: plan.Active}
 	rd.tctx = &TreeContext{Version: pr.Version.String(), Major: pr.Version.Major, Minor: pr.Version.Minor, Sublevel: pr.Version.Sublevel, probes: pr}
-	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash}
+	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash, Skipped: plan.Skipped}
 	for _, p := range s.Patches {
 		rd.known[p.Name] = true
-		if p.SkipIf != "" {
-			skip, err := pr.Cond(p.SkipIf)
-			if err != nil {
-				return nil, fmt.Errorf("patch %s: skip-if: %v", p.Name, err)
-			}
-			if skip {
-				rd.skipped[p.Name] = true
-				res.Skipped = append(res.Skipped, Skipped{Name: p.Name, Subject: p.Subject, Reason: "already present (probe " + p.SkipIf + ")"})
-				continue
-			}
-		}
-		rd.active = append(rd.active, p)
+	}
+	for _, sk := range plan.Skipped {
+		rd.skipped[sk.Name] = true
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -349,17 +347,11 @@ func allSkipped(s *series.Series, tree string) *Result {
 	if err != nil {
 		return nil
 	}
-	res := &Result{Probes: *pr}
-	for _, p := range s.Patches {
-		if p.SkipIf == "" {
-			return nil
-		}
-		if skip, err := pr.Cond(p.SkipIf); err != nil || !skip {
-			return nil
-		}
-		res.Skipped = append(res.Skipped, Skipped{Name: p.Name, Subject: p.Subject, Reason: "already present (probe " + p.SkipIf + ")"})
+	plan, err := NewPlan(s, pr)
+	if err != nil || len(plan.Active) > 0 {
+		return nil
 	}
-	return res
+	return &Result{Probes: *pr, Skipped: plan.Skipped}
 }
 
 // message is the full commit message of p.

@@ -78,8 +78,13 @@ type Patch struct {
 
 // Skipped is a patch that was not rendered.
 type Skipped struct {
-	Name, Subject string
-	Reason        string // e.g. `already present (probe unwind_deferred_upstream)`
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"` // e.g. `already present (probe unwind_deferred_upstream)`
+	// Probe is the patch's skip-if condition, Evidence what the probe
+	// found ("kernel/unwind/deferred.c: exists").
+	Probe    string `json:"probe"`
+	Evidence string `json:"evidence"`
 }
 
 // Cover is the cover letter.

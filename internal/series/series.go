@@ -66,13 +66,28 @@ type Edits struct {
 	Texts  []*template.Template // parsed Text of each edit (nil when empty)
 }
 
+// Require is one prerequisite of the series (series.yaml "requires:"): a
+// probe condition that must hold on every tree the series is rendered
+// for, and what to tell the user when it does not.
+type Require struct {
+	// Probe is a condition: "name" or "!name" (see FORMAT.md).
+	Probe string `yaml:"probe"`
+	// Missing says, in a few words, what the tree lacks when the
+	// condition is false ("TWA_NMI_CURRENT is missing").
+	Missing string `yaml:"missing"`
+}
+
 // Series is a loaded template tree.
 type Series struct {
-	Cover   Cover
-	Patches []*Patch
-	Probes  []probe.Def
-	Files   []*File
-	Edits   []*Edits
+	Cover Cover
+	// Requires are the prerequisites of the series; Supported says in
+	// words which trees have them ("Linux 6.12 and later").
+	Requires  []Require
+	Supported string
+	Patches   []*Patch
+	Probes    []probe.Def
+	Files     []*File
+	Edits     []*Edits
 
 	index map[string]int
 }
@@ -93,8 +108,10 @@ var authorRE = regexp.MustCompile(`^([^<>\n]*[^<>\s])\s*<([^<>\s]+@[^<>\s]+)>$`)
 var patchNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 type seriesFile struct {
-	Cover   *Cover   `yaml:"cover"`
-	Patches []*Patch `yaml:"patches"`
+	Cover     *Cover    `yaml:"cover"`
+	Supported string    `yaml:"supported"`
+	Requires  []Require `yaml:"requires"`
+	Patches   []*Patch  `yaml:"patches"`
 }
 
 func decodeStrict(name string, data []byte, v any) error {
@@ -121,6 +138,7 @@ func Load(fsys fs.FS) (*Series, error) {
 		return nil, errors.New("series.yaml: missing cover:")
 	}
 	s.Cover = *top.Cover
+	s.Requires, s.Supported = top.Requires, strings.TrimSpace(top.Supported)
 	for _, p := range top.Patches {
 		p.Source = "series.yaml"
 	}
@@ -139,6 +157,9 @@ func Load(fsys fs.FS) (*Series, error) {
 		if f.Cover != nil {
 			return nil, fmt.Errorf("%s: cover: belongs in series.yaml only", name)
 		}
+		if f.Requires != nil || f.Supported != "" {
+			return nil, fmt.Errorf("%s: requires: and supported: belong in series.yaml only", name)
+		}
 		for _, p := range f.Patches {
 			p.Source = name
 		}
@@ -155,6 +176,21 @@ func Load(fsys fs.FS) (*Series, error) {
 	probes := map[string]bool{"version": true}
 	for _, d := range s.Probes {
 		probes[d.Name] = true
+	}
+
+	// requirements
+	for i, r := range s.Requires {
+		where := fmt.Sprintf("series.yaml: requires %d (%s)", i+1, r.Probe)
+		name := strings.TrimPrefix(strings.TrimSpace(r.Probe), "!")
+		if name == "" {
+			return nil, fmt.Errorf("%s: missing probe:", where)
+		}
+		if !probes[strings.TrimSpace(name)] || name == "version" {
+			return nil, fmt.Errorf("%s: probe: unknown probe %q", where, name)
+		}
+		if strings.TrimSpace(r.Missing) == "" || strings.Contains(strings.TrimSpace(r.Missing), "\n") {
+			return nil, fmt.Errorf("%s: missing: must be one non-empty line (what the tree lacks)", where)
+		}
 	}
 
 	// cover
