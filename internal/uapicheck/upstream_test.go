@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,54 +15,50 @@ import (
 	"github.com/kdefer/kdefer/templates"
 )
 
-// The trees come from the kdefer cache (kerneltree.Get) under
-// KDEFER_E2E=1, from KDEFER_TREE_7 / KDEFER_TREE_612 when set, and from
-// the development copies under /work/dev otherwise; without any of them
-// the tests skip. KDEFER_TEMPLATES=DIR renders another template tree
-// instead of the embedded one.
+// The trees come from the kdefer cache: KDEFER_TREE_7 / KDEFER_TREE_612
+// when set, else the newest cached tree of the series (kerneltree.List);
+// under KDEFER_E2E=1 a missing tree is fetched with kerneltree.Get (and
+// failing to get it fails the test), otherwise the tests skip.
+// KDEFER_TEMPLATES=DIR renders another template tree instead of the
+// embedded one.
 
 func e2e() bool { return os.Getenv("KDEFER_E2E") == "1" }
 
-func need(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if e2e() {
-		t.Fatalf("KDEFER_E2E=1 but "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-func tree(t *testing.T, env string, opts kerneltree.Options, dev string) string {
+func tree(t *testing.T, env string, opts kerneltree.Options, prefix string) string {
 	t.Helper()
 	if d := os.Getenv(env); d != "" {
 		return d
 	}
-	if e2e() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		opts.Progress = t.Logf
-		d, err := kerneltree.Get(ctx, opts)
-		if err == nil {
-			t.Logf("Linux %s tree (kerneltree cache): %s", opts.Version, d)
-			return d
-		}
-		if _, serr := os.Stat(dev); serr != nil {
-			t.Fatalf("kerneltree.Get(%s): %v (and no %s; set %s)", opts.Version, err, dev, env)
-		}
-		t.Logf("kerneltree.Get(%s): %v; using the development tree %s", opts.Version, err, dev)
-		return dev
+	trees, err := kerneltree.List("")
+	if err != nil {
+		t.Fatalf("kerneltree.List: %v", err)
 	}
-	if _, err := os.Stat(dev); err != nil {
-		need(t, "no Linux %s tree (set %s, or KDEFER_E2E=1 to fetch it)", opts.Version, env)
+	for _, tr := range trees { // newest first
+		if strings.HasPrefix(tr.Release, prefix) && (tr.Git || !opts.Git) {
+			t.Logf("Linux %s tree (kerneltree cache): %s", tr.Release, tr.Path)
+			return tr.Path
+		}
 	}
-	return dev
+	if !e2e() {
+		t.Skipf("no cached Linux %s tree (set %s, or KDEFER_E2E=1 to fetch it with kerneltree.Get)", opts.Version, env)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	opts.Progress = t.Logf
+	d, err := kerneltree.Get(ctx, opts)
+	if err != nil {
+		t.Fatalf("kerneltree.Get(%s): %v", opts.Version, err)
+	}
+	t.Logf("Linux %s tree (kerneltree.Get): %s", opts.Version, d)
+	return d
 }
 
 func upstreamTree(t *testing.T) string {
-	return tree(t, "KDEFER_TREE_7", kerneltree.Options{Version: "7"}, "/work/dev/linux-7.2")
+	return tree(t, "KDEFER_TREE_7", kerneltree.Options{Version: "7", Git: true}, "7.")
 }
 
 func baseTree(t *testing.T) string {
-	return tree(t, "KDEFER_TREE_612", kerneltree.Options{Version: "6.12", Git: true}, "/work/dev/linux-source-6.12")
+	return tree(t, "KDEFER_TREE_612", kerneltree.Options{Version: "6.12", Git: true}, "6.12.")
 }
 
 func parseFile(t *testing.T, path string) *Header {
