@@ -58,14 +58,6 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(out.String())
 }
 
-func cacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "kdefer")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "kdefer")
-}
-
 // suiteResults maps case name to status in the unwind_deferred suite.
 func suiteResults(doc *ktap.Document) map[string]*ktap.Test {
 	res := map[string]*ktap.Test{}
@@ -94,10 +86,7 @@ func TestMutationsCaught(t *testing.T) {
 		ref = "HEAD"
 	}
 	head := git(t, tree, "rev-parse", ref+"^{commit}")
-	base := filepath.Join(cacheDir(), "mutation")
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := testkit.MutationDir(t)
 	copyDir := filepath.Join(base, "tree")
 	buildDir := filepath.Join(base, "build")
 	// A scratch worktree and build directory of one's own may be given to

@@ -147,8 +147,27 @@ func Kernel(t testing.TB) (tree string, build *kbuild.Result) {
 	return tree, r
 }
 
-// lock takes an exclusive flock on path (test packages run as separate
-// processes) and returns its release.
+// Lock takes an exclusive flock on path (test packages run as separate
+// processes) and releases it when t ends.
+func Lock(t testing.TB, path string) {
+	t.Helper()
+	t.Cleanup(lock(t, path))
+}
+
+// MutationDir is the directory the mutation tests share (under one
+// Lock): a worktree of SeriesTree in tree/ and its kernel build in
+// build/, so that the unwind and the perf mutations build one kernel.
+func MutationDir(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join(kerneltree.CacheDir(), "mutation")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	Lock(t, filepath.Join(d, ".lock"))
+	return d
+}
+
+// lock takes an exclusive flock on path and returns its release.
 func lock(t testing.TB, path string) func() {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)

@@ -25,7 +25,6 @@ import (
 
 	"github.com/kdefer/kdefer/internal/initramfs"
 	"github.com/kdefer/kdefer/internal/kbuild"
-	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/qemu"
 	"github.com/kdefer/kdefer/internal/selftest"
@@ -79,12 +78,9 @@ func TestPerfMutationsCaught(t *testing.T) {
 	}
 	ctx := context.Background()
 	head := run(t, tree, "git", "rev-parse", "HEAD")
-	base := filepath.Join(kerneltree.CacheDir(), "mutation-perf")
+	base := testkit.MutationDir(t)
 	copyDir := filepath.Join(base, "tree")
 	if _, err := os.Stat(filepath.Join(copyDir, ".git")); err != nil {
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			t.Fatal(err)
-		}
 		run(t, tree, "git", "worktree", "add", "--detach", copyDir, head)
 	} else {
 		run(t, copyDir, "git", "checkout", "--detach", "--force", head)

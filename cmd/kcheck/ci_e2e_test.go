@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kdefer/kdefer/internal/testkit"
+)
+
+// TestE2ECI runs the README's main job as a user does, `kcheck ci 6.12`
+// on the Debian tree (fetched into the cache if need be): render, apply,
+// lint, build --each with the feature on and off, build and boot with the
+// self-tests. It must pass, and its three reports must hold: the summary
+// names every stage, the JSON is KCIDB-shaped with a passing boot test
+// per self-test case, and the JUnit file validates against the schema.
+func TestE2ECI(t *testing.T) {
+	testkit.Need(t, "the whole kcheck ci job on Debian's 6.12 tree: minutes of builds and a QEMU boot")
+	testkit.Tree(t, "6.12")
+	bin := buildKcheck(t)
+	dir := t.TempDir()
+	jsonOut, junitOut := filepath.Join(dir, "ci.json"), filepath.Join(dir, "ci.xml")
+	cmd := exec.Command(bin, "ci", "6.12", "--json", jsonOut, "--junit", junitOut)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("kcheck ci 6.12:\n%s", stdout.String())
+	if err != nil {
+		var ee *exec.ExitError
+		code := -1
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		tail := stderr.String()
+		if len(tail) > 4000 {
+			tail = tail[len(tail)-4000:]
+		}
+		t.Fatalf("kcheck ci 6.12 exited %d, want 0\n%s", code, tail)
+	}
+	for _, stage := range []string{"probe", "render", "apply", "lint", "build-each", "boot"} {
+		if !strings.Contains(stdout.String(), stage) {
+			t.Errorf("the summary does not mention stage %s", stage)
+		}
+	}
+
+	b, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Version   struct{ Major, Minor int }
+		Checkouts []map[string]any
+		Builds    []map[string]any
+		Tests     []map[string]any
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", jsonOut, err)
+	}
+	if doc.Version.Major != 5 || len(doc.Checkouts) == 0 || len(doc.Builds) == 0 {
+		t.Fatalf("%s: version %v, %d checkouts, %d builds", jsonOut, doc.Version, len(doc.Checkouts), len(doc.Builds))
+	}
+	cases := map[string]string{}
+	for _, ts := range doc.Tests {
+		p, _ := ts["path"].(string)
+		st, _ := ts["status"].(string)
+		cases[p] = st
+		if st == "FAIL" || st == "ERROR" {
+			t.Errorf("%s: test %s is %s", jsonOut, p, st)
+		}
+	}
+	for _, p := range []string{"boot.unwind_deferred.nmi_request", "boot.unwind_deferred.stress_nmi_syscalls", "boot.perf.task_event_cookies"} {
+		if cases[p] != "PASS" {
+			t.Errorf("%s: test %s is %q, want PASS", jsonOut, p, cases[p])
+		}
+	}
+
+	x, err := os.ReadFile(junitOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xl, err := exec.LookPath("xmllint")
+	if err != nil {
+		t.Fatal("xmllint not installed (scripts/setup installs libxml2-utils)")
+	}
+	xsd, _ := filepath.Abs("../../internal/report/testdata/junit.xsd")
+	if out, err := exec.Command(xl, "--noout", "--schema", xsd, junitOut).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(x), `name="nmi_request"`) {
+		t.Errorf("%s lists no nmi_request case", junitOut)
+	}
+}
