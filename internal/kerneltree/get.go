@@ -180,42 +180,37 @@ func resolve(ctx context.Context, req Request, cache string, o Options, progress
 		}
 		looked = append(looked, sys.name)
 	}
+	// lookPrivately adds the candidates of a private apt state.
+	lookPrivately := func(suite, name string) error {
+		priv, err := privateApt(cache, etc, suite)
+		if err != nil {
+			return err
+		}
+		if err := priv.update(ctx, o.Refresh, progress); err != nil {
+			return err
+		}
+		vs, err := priv.candidates(ctx, req)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			all = append(all, found{v, priv})
+		}
+		looked = append(looked, name)
+		return nil
+	}
 	if len(all) == 0 && req.Minor >= 0 {
 		// The machine's package lists may simply be old (a fresh image):
 		// refresh a private copy of its own suites before looking
 		// further afield.
-		priv, err := privateApt(cache, etc, machineSuites)
-		if err != nil {
+		if err := lookPrivately(machineSuites, "the machine's Debian suites (refreshed)"); err != nil {
 			return pkgVersion{}, nil, err
 		}
-		if err := priv.update(ctx, o.Refresh, progress); err != nil {
-			return pkgVersion{}, nil, err
-		}
-		vs, err := priv.candidates(ctx, req)
-		if err != nil {
-			return pkgVersion{}, nil, err
-		}
-		for _, v := range vs {
-			all = append(all, found{v, priv})
-		}
-		looked = append(looked, "the machine's Debian suites (refreshed)")
 	}
 	if len(all) == 0 || req.Minor < 0 {
-		priv, err := privateApt(cache, etc, "unstable")
-		if err != nil {
+		if err := lookPrivately("unstable", "Debian unstable"); err != nil {
 			return pkgVersion{}, nil, err
 		}
-		if err := priv.update(ctx, o.Refresh, progress); err != nil {
-			return pkgVersion{}, nil, err
-		}
-		vs, err := priv.candidates(ctx, req)
-		if err != nil {
-			return pkgVersion{}, nil, err
-		}
-		for _, v := range vs {
-			all = append(all, found{v, priv})
-		}
-		looked = append(looked, "Debian unstable")
 	}
 	if len(all) == 0 {
 		what := "linux-source-" + req.String()

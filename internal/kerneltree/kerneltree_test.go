@@ -443,3 +443,34 @@ func TestUnknownVersionViaPrivateApt(t *testing.T) {
 		t.Errorf("want a 'no Debian archive entry' error, got %v", err)
 	}
 }
+
+// The machine's own suites, security archive included, third-party and
+// deb-src entries left out: what a fresh image sees once its lists are
+// refreshed.
+func TestMachineSourcesList(t *testing.T) {
+	entries, err := ReadSources(writeFakeEtcApt(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := MachineSourcesList(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(got, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	const kr = "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+	want := []string{
+		"deb " + kr + "http://mirror.example.org/debian bookworm main contrib non-free-firmware",
+		"deb http://mirror.example.org/debian bookworm-backports main",
+		"deb " + kr + "http://deb.debian.org/debian bookworm main",
+		"deb " + kr + "http://deb.debian.org/debian bookworm-updates main",
+		"deb " + kr + "http://deb.debian.org/debian-security bookworm-security main",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("machine list:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // E2E reports whether KDEFER_E2E=1 is set.
-func E2E() bool { return os.Getenv("KDEFER_E2E") == "1" }
+func E2E() bool { return testkit.E2E() }
 
 // Need skips t (or fails it under KDEFER_E2E=1) with reason.
 func Need(t testing.TB, reason string) {
