@@ -134,13 +134,14 @@ func SeriesTree(t testing.TB) string {
 }
 
 // Kernel builds (or reuses) the kcheck boot kernel of SeriesTree: the
-// same options as kcheck boot, so kcheck boot and kcheck ci on that tree
-// reuse the build directory.
+// same configuration as kcheck boot, so kcheck boot on that tree reuses
+// the build directory. It also runs "make modules", which writes the
+// Module.symvers that out-of-tree test modules link against.
 func Kernel(t testing.TB) (tree string, build *kbuild.Result) {
 	t.Helper()
 	tree = SeriesTree(t)
 	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag,
-		Targets: []string{"bzImage", "modules_prepare"}, Progress: t.Logf})
+		Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
 	if err != nil {
 		t.Fatalf("building the kernel of %s: %v", tree, err)
 	}
