@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/cli"
 )
@@ -19,10 +18,10 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func init() {
 	var (
-		o                    boot.Options
-		jsonOut, live, kasan bool
-		junitPath, ktapPath  string
-		extra                listFlag
+		o                   boot.Options
+		jsonOut, live       bool
+		junitPath, ktapPath string
+		extra               listFlag
 	)
 	app.Register(&cli.Command{
 		Name:    "boot",
@@ -63,7 +62,6 @@ not start).`,
 			fs.StringVar(&junitPath, "junit", "", "write JUnit XML to FILE")
 			fs.StringVar(&ktapPath, "ktap", "", "copy the raw KTAP document to FILE")
 			fs.BoolVar(&live, "console", false, "show the guest console while it runs (on stderr)")
-			fs.BoolVar(&kasan, "kasan", false, "also turn on generic KASAN (a separate, slower build; see README)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -77,9 +75,6 @@ not start).`,
 			}
 			o.Tree = args[0]
 			o.ExtraConfig = extra
-			if kasan {
-				o.ExtraConfig = append(append([]string{}, kdefer.KASANConfig...), extra...)
-			}
 			o.Progress = cli.Progress
 			if live {
 				o.Live = os.Stderr
