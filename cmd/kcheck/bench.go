@@ -138,7 +138,13 @@ Exit codes: 0 measured; 2 a step could not run.`,
 				return fmt.Sprintf("%.1f s", d.Seconds())
 			}
 			fmt.Printf("build dir        %s (key %s)\n", r.Dir, key)
-			fmt.Printf("cold build       %s (%d files)\n", s(f.ColdBuild), f.ColdFiles)
+			how := "fresh directory, no ccache"
+			if !cold && f.ColdBuild != 0 {
+				// The first build of the cached directory, or an earlier
+				// figure: ccache may have served part of it.
+				how = "first build of this directory, ccache allowed; --cold measures without"
+			}
+			fmt.Printf("cold build       %s (%d files; %s)\n", s(f.ColdBuild), f.ColdFiles, how)
 			fmt.Printf("incremental      %s (touched %s, %d files recompiled)  goal < 60 s\n", s(f.Incremental), touch, f.IncrFiles)
 			fmt.Printf("boot-to-verdict  %s (QEMU %s, %s, verdict %s)  goal < 10 s\n", s(f.Boot), s(f.QEMU), f.Accel, f.Verdict)
 			return nil
