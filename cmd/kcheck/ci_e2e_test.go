@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/ci"
 	"github.com/kdefer/kdefer/internal/testkit"
 )
 
@@ -51,12 +52,7 @@ func TestE2ECI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Version   struct{ Major, Minor int }
-		Checkouts []map[string]any
-		Builds    []map[string]any
-		Tests     []map[string]any
-	}
+	var doc ci.KCIDBDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("%s: %v", jsonOut, err)
 	}

@@ -259,6 +259,19 @@ func compiler() string {
 	return firstLine(string(out))
 }
 
+// KCIDBDoc is the document KCIDB writes, as a consumer reads it back:
+// the schema version and the checkouts, builds and tests, each a JSON
+// object keyed by KCIDB's field names.
+type KCIDBDoc struct {
+	Version struct {
+		Major int `json:"major"`
+		Minor int `json:"minor"`
+	} `json:"version"`
+	Checkouts []map[string]any `json:"checkouts"`
+	Builds    []map[string]any `json:"builds"`
+	Tests     []map[string]any `json:"tests"`
+}
+
 // KCIDB returns the run as a KCIDB v5 document: one checkout per patch
 // prefix (base + patches 1..i), the build --each builds of each checkout
 // (on and off), the lint checks as tests of the "on" build of their

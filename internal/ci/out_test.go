@@ -104,12 +104,7 @@ func TestKCIDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Version   struct{ Major, Minor int }
-		Checkouts []map[string]any
-		Builds    []map[string]any
-		Tests     []map[string]any
-	}
+	var doc KCIDBDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
