@@ -87,7 +87,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	}
 	fmt.Printf("%s: %s at %s; base %s; Linux %s\n", tree, where, head.Commit.String()[:12], base.String()[:12], res.Probes.Version)
 	for _, s := range res.Skipped {
-		fmt.Printf("  upstream  %-18s %s (%s)\n", s.Name, s.Subject, s.Reason)
+		fmt.Printf("  upstream  %-18s %s (probe %s: %s)\n", s.Name, s.Subject, s.Probe, s.Evidence)
 	}
 	bySubject := map[string]gitapply.SeriesCommit{}
 	for _, f := range found {

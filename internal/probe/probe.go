@@ -100,14 +100,21 @@ func (r *Results) Value(name string) (string, error) {
 	return fmt.Sprint(p.Bool), nil
 }
 
-// Cond evaluates a condition "name" or "!name".
-func (r *Results) Cond(cond string) (bool, error) {
+// ParseCond splits a condition "name" or "!name" (spaces allowed around
+// both) into the probe's name and whether it is negated.
+func ParseCond(cond string) (name string, neg bool) {
 	c := strings.TrimSpace(cond)
-	neg := strings.HasPrefix(c, "!")
+	neg = strings.HasPrefix(c, "!")
 	if neg {
 		c = strings.TrimSpace(c[1:])
 	}
-	v, err := r.Has(c)
+	return c, neg
+}
+
+// Cond evaluates a condition "name" or "!name".
+func (r *Results) Cond(cond string) (bool, error) {
+	name, neg := ParseCond(cond)
+	v, err := r.Has(name)
 	if err != nil {
 		return false, err
 	}

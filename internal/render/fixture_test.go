@@ -82,8 +82,8 @@ func TestNothingToDo(t *testing.T) {
 	if len(res.Patches) != 0 || len(res.Skipped) != 3 || len(res.Files()) != 0 {
 		t.Fatalf("patches %d, skipped %d, files %d; want 0, 3, 0", len(res.Patches), len(res.Skipped), len(res.Files()))
 	}
-	if res.Skipped[0].Reason != "already present (probe unwind_upstream)" {
-		t.Errorf("reason %q", res.Skipped[0].Reason)
+	if res.Skipped[0].Probe != "unwind_upstream" {
+		t.Errorf("skipped by probe %q, want unwind_upstream", res.Skipped[0].Probe)
 	}
 }
 

@@ -41,8 +41,7 @@ func NewPlan(s *series.Series, pr *probe.Results) (*Plan, error) {
 			}
 			if skip {
 				pl.Skipped = append(pl.Skipped, Skipped{Name: p.Name, Subject: p.Subject,
-					Reason: "already present (probe " + p.SkipIf + ")",
-					Probe:  p.SkipIf, Evidence: evidence(pr, p.SkipIf)})
+					Probe: p.SkipIf, Evidence: evidence(pr, p.SkipIf)})
 				continue
 			}
 		}
@@ -60,16 +59,9 @@ func NewPlan(s *series.Series, pr *probe.Results) (*Plan, error) {
 	return pl, nil
 }
 
-// condName splits a condition "name" or "!name".
-func condName(cond string) (name string, neg bool) {
-	c := strings.TrimSpace(cond)
-	name = strings.TrimPrefix(c, "!")
-	return strings.TrimSpace(name), name != c
-}
-
 // evidence is the evidence of the probe of condition cond.
 func evidence(pr *probe.Results, cond string) string {
-	name, _ := condName(cond)
+	name, _ := probe.ParseCond(cond)
 	r, err := pr.Get(name)
 	if err != nil {
 		return ""
@@ -115,7 +107,7 @@ func (e *UnsupportedError) Error() string {
 		b.WriteString("; the series does not support this tree")
 	}
 	for _, u := range e.Unmet {
-		name, neg := condName(u.Probe)
+		name, neg := probe.ParseCond(u.Probe)
 		fmt.Fprintf(&b, "\n  requires %s; probe %s is %s: %s", strings.TrimSpace(u.Probe), name, map[bool]string{true: "yes", false: "no"}[neg], u.Evidence)
 	}
 	return b.String()

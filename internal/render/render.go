@@ -80,9 +80,8 @@ type Patch struct {
 type Skipped struct {
 	Name    string `json:"name"`
 	Subject string `json:"subject"`
-	Reason  string `json:"reason"` // e.g. `already present (probe unwind_deferred_upstream)`
-	// Probe is the patch's skip-if condition, Evidence what the probe
-	// found ("kernel/unwind/deferred.c: exists").
+	// Probe is the patch's skip-if condition that holds, Evidence what
+	// the probe found ("kernel/unwind/deferred.c: exists").
 	Probe    string `json:"probe"`
 	Evidence string `json:"evidence"`
 }

@@ -181,11 +181,11 @@ func Load(fsys fs.FS) (*Series, error) {
 	// requirements
 	for i, r := range s.Requires {
 		where := fmt.Sprintf("series.yaml: requires %d (%s)", i+1, r.Probe)
-		name := strings.TrimPrefix(strings.TrimSpace(r.Probe), "!")
+		name, _ := probe.ParseCond(r.Probe)
 		if name == "" {
 			return nil, fmt.Errorf("%s: missing probe:", where)
 		}
-		if !probes[strings.TrimSpace(name)] || name == "version" {
+		if !probes[name] || name == "version" {
 			return nil, fmt.Errorf("%s: probe: unknown probe %q", where, name)
 		}
 		if strings.TrimSpace(r.Missing) == "" || strings.Contains(strings.TrimSpace(r.Missing), "\n") {
@@ -227,7 +227,7 @@ func Load(fsys fs.FS) (*Series, error) {
 		if p.When, err = time.Parse(time.RFC3339, p.Date); err != nil {
 			return nil, fmt.Errorf("%s: date %q is not RFC 3339 (2025-07-16T20:49:10-04:00)", where, p.Date)
 		}
-		if p.SkipIf != "" && !probes[strings.TrimPrefix(strings.TrimSpace(p.SkipIf), "!")] {
+		if p.SkipIf != "" && !probes[condProbe(p.SkipIf)] {
 			return nil, fmt.Errorf("%s: skip-if: unknown probe %q", where, p.SkipIf)
 		}
 		for _, t := range p.Trailers {
@@ -313,7 +313,7 @@ func Load(fsys fs.FS) (*Series, error) {
 					return fmt.Errorf("%s: until: patch %q does not come after %q", where, e.Until, e.From)
 				}
 			}
-			if e.When != "" && !probes[strings.TrimPrefix(strings.TrimSpace(e.When), "!")] {
+			if e.When != "" && !probes[condProbe(e.When)] {
 				return fmt.Errorf("%s: when: unknown probe %q", where, e.When)
 			}
 			if err := e.Validate(); err != nil {
@@ -350,4 +350,10 @@ func parseAuthor(s string) (name, email string, err error) {
 		return "", "", fmt.Errorf("%q is not \"Name <email>\"", s)
 	}
 	return m[1], m[2], nil
+}
+
+// condProbe is the probe a condition ("name" or "!name") reads.
+func condProbe(cond string) string {
+	name, _ := probe.ParseCond(cond)
+	return name
 }
