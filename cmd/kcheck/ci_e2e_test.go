@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/ci"
-	"github.com/kdefer/kdefer/internal/testkit"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // TestE2ECI runs the README's main job as a user does, `kcheck ci 6.12`
@@ -20,8 +20,8 @@ import (
 // names every stage, the JSON is KCIDB-shaped with a passing boot test
 // per self-test case, and the JUnit file validates against the schema.
 func TestE2ECI(t *testing.T) {
-	testkit.Need(t, "the whole kcheck ci job on Debian's 6.12 tree: minutes of builds and a QEMU boot")
-	testkit.Tree(t, "6.12")
+	e2e.Need(t, "the whole kcheck ci job on Debian's 6.12 tree: minutes of builds and a QEMU boot")
+	e2e.Tree(t, "6.12")
 	bin := buildKcheck(t)
 	dir := t.TempDir()
 	jsonOut, junitOut := filepath.Join(dir, "ci.json"), filepath.Join(dir, "ci.xml")

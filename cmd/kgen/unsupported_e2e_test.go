@@ -1,15 +1,13 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/series"
 	"github.com/kdefer/kdefer/templates"
 )
@@ -21,16 +19,8 @@ import (
 
 func e2eTree(t *testing.T, version string) string {
 	t.Helper()
-	if os.Getenv("KDEFER_E2E") != "1" {
-		t.Skip("set KDEFER_E2E=1 to run on a real kernel tree")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	p, err := kerneltree.Get(ctx, kerneltree.Options{Version: version, Git: true, Progress: t.Logf})
-	if err != nil {
-		t.Fatalf("kerneltree.Get(%s): %v", version, err)
-	}
-	return p
+	e2e.Need(t, "runs kgen on a real kernel tree")
+	return e2e.Tree(t, version)
 }
 
 // sparseClone makes a private clone of the cached tree src sharing its

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/report"
@@ -23,9 +24,9 @@ import (
 // KDEFER_E2E=1; the tree is KDEFER_TREE_612 or the shared test clone of
 // Debian's 6.12 with the series (internal/testkit).
 
-func e2e(t testing.TB) string {
+func seriesTree(t testing.TB) string {
 	t.Helper()
-	testkit.Need(t, "needs a kernel tree, a kernel build and QEMU")
+	e2e.Need(t, "needs a kernel tree, a kernel build and QEMU")
 	if tree := os.Getenv("KDEFER_TREE_612"); tree != "" {
 		return tree
 	}
@@ -101,7 +102,7 @@ func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result
 }
 
 func TestE2ECleanBootPasses(t *testing.T) {
-	tree := e2e(t)
+	tree := seriesTree(t)
 	b := buildKernel(t, tree)
 	res := bootKinit(t, tree, b, "")
 	r := res.Report
@@ -120,7 +121,7 @@ func TestE2ECleanBootPasses(t *testing.T) {
 }
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {
-	tree := e2e(t)
+	tree := seriesTree(t)
 	b := buildKernel(t, tree)
 	res := bootKinit(t, tree, b, "warn")
 	r := res.Report
@@ -139,7 +140,7 @@ func TestE2EWarnOnFailsTheRun(t *testing.T) {
 }
 
 func TestE2EPanicAndHang(t *testing.T) {
-	tree := e2e(t)
+	tree := seriesTree(t)
 	b := buildKernel(t, tree)
 	res := bootKinit(t, tree, b, "panic")
 	if r := res.Report; r.Outcome != "panic" || r.ExitCode() != 1 {
@@ -161,7 +162,7 @@ func TestE2EPanicAndHang(t *testing.T) {
 // console logs in ../splat/testdata. It only runs when asked:
 // KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateSplatLogs ./internal/boot
 func TestRegenerateSplatLogs(t *testing.T) {
-	tree := e2e(t)
+	tree := seriesTree(t)
 	if os.Getenv("KDEFER_REGEN_SPLATS") != "1" {
 		t.Skip("set KDEFER_REGEN_SPLATS=1 to regenerate ../splat/testdata/*.log")
 	}
@@ -201,7 +202,7 @@ func xmllint(t *testing.T, xml string) {
 // BenchmarkBootToVerdict measures initramfs + QEMU boot + KTAP and splat
 // parsing with the kernel already built (kinit as the test program).
 func BenchmarkBootToVerdict(b *testing.B) {
-	tree := e2e(b)
+	tree := seriesTree(b)
 	kb := buildKernel(b, tree)
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
@@ -219,7 +220,7 @@ func BenchmarkBootToVerdict(b *testing.B) {
 // tree with the series: both suites must report, every case must pass
 // (skips only with a reason), with no splat.
 func TestE2ESelftests(t *testing.T) {
-	tree := e2e(t)
+	tree := seriesTree(t)
 	b := buildKernel(t, tree)
 	res, err := Run(context.Background(), Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Accel: "tcg",
 		Timeout: 5 * time.Minute, OutDir: filepath.Join(b.Dir, "kcheck-e2e", "selftests")})
@@ -257,7 +258,7 @@ func TestE2ESelftests(t *testing.T) {
 // BenchmarkIncrementalRebuild touches one series file (kernel/unwind/
 // deferred.c, or init/main.c on a tree without the series) and rebuilds.
 func BenchmarkIncrementalRebuild(b *testing.B) {
-	tree := e2e(b)
+	tree := seriesTree(b)
 	buildKernel(b, tree)
 	file := filepath.Join(tree, "kernel/unwind/deferred.c")
 	if _, err := os.Stat(file); err != nil {

@@ -1,15 +1,13 @@
 package probe
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 const defsYAML = `
@@ -191,32 +189,6 @@ var realTrees = []struct {
 	}},
 }
 
-// realTree returns the cached Debian tree of version: from the kdefer
-// cache (kerneltree.List), fetched with kerneltree.Get under KDEFER_E2E=1,
-// else "" (the caller skips).
-func realTree(t *testing.T, version, prefix string) string {
-	t.Helper()
-	trees, err := kerneltree.List("")
-	if err != nil {
-		t.Fatalf("kerneltree.List: %v", err)
-	}
-	for _, tr := range trees { // newest first
-		if strings.HasPrefix(tr.Release, prefix) {
-			return tr.Path
-		}
-	}
-	if os.Getenv("KDEFER_E2E") != "1" {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	p, err := kerneltree.Get(ctx, kerneltree.Options{Version: version, Git: true, Progress: t.Logf})
-	if err != nil {
-		t.Fatalf("kerneltree.Get(%s): %v", version, err)
-	}
-	return p
-}
-
 // TestRealTrees runs the real probes on the Debian 6.1, 6.12 and 7.x
 // trees of the kdefer cache (KDEFER_E2E=1 fetches the missing ones) and
 // checks every answer against the hand-checked table above, and that the
@@ -238,7 +210,10 @@ func TestRealTrees(t *testing.T) {
 				t.Errorf("Linux %s: no hand-checked answer for probe %s: check the tree and add it to realTrees", c.version, d.Name)
 			}
 		}
-		dir := realTree(t, c.version, c.prefix)
+		dir := e2e.Cached(c.version)
+		if dir == "" && e2e.On() {
+			dir = e2e.Tree(t, c.version)
+		}
 		if dir == "" {
 			missing = append(missing, c.version)
 			continue

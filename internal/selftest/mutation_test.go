@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/initramfs"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
@@ -70,7 +71,7 @@ func suiteResults(doc *ktap.Document) map[string]*ktap.Test {
 }
 
 func TestMutationsCaught(t *testing.T) {
-	testkit.Need(t, "builds and boots mutated kernels")
+	e2e.Need(t, "builds and boots mutated kernels")
 	// KDEFER_SERIES_TREE: a git tree of one's own whose HEAD carries the
 	// series; by default the shared test clone of Debian's 6.12.
 	tree := os.Getenv("KDEFER_SERIES_TREE")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/testkit"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
@@ -178,7 +179,7 @@ func TestUserProgramsCompile(t *testing.T) {
 func TestBuildE2E(t *testing.T) {
 	bd, src := os.Getenv("KDEFER_SELFTEST_BUILD_DIR"), os.Getenv("KDEFER_SELFTEST_SRC")
 	if bd == "" {
-		testkit.Need(t, "builds the self-tests against a kernel build")
+		e2e.Need(t, "builds the self-tests against a kernel build")
 		var kb *kbuild.Result
 		src, kb = testkit.Kernel(t)
 		bd = kb.Dir

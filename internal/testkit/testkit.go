@@ -6,15 +6,15 @@
 // full `KDEFER_E2E=1 go test ./...` builds the kernel once, and a rerun
 // builds nothing that has not changed.
 //
-// End-to-end tests run only with KDEFER_E2E=1; without it they skip with
-// the reason. With it, a missing part is fetched or built, never skipped.
+// End-to-end tests run only with KDEFER_E2E=1 (package e2e); without it
+// they skip with the reason. With it, a missing part is fetched or built,
+// never skipped.
 package testkit
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,50 +23,12 @@ import (
 	"testing"
 
 	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/templates"
 )
-
-// E2E reports whether KDEFER_E2E=1 is set.
-func E2E() bool { return os.Getenv("KDEFER_E2E") == "1" }
-
-// Need skips t unless KDEFER_E2E=1; what says what the test needs.
-func Need(t testing.TB, what string) {
-	t.Helper()
-	if !E2E() {
-		t.Skipf("end-to-end test (%s): set KDEFER_E2E=1", what)
-	}
-}
-
-// Tree returns the cached Debian tree of version ("6.12", "6.1", "7")
-// as a git baseline, fetching it on first use. It skips without
-// KDEFER_E2E=1 unless the tree is cached already.
-func Tree(t testing.TB, version string) string {
-	t.Helper()
-	if !E2E() {
-		if p := cached(version); p != "" {
-			return p
-		}
-		t.Skipf("no cached Linux %s git tree: set KDEFER_E2E=1 to fetch it (or run kgen tree get %s --git)", version, version)
-	}
-	p, err := kerneltree.Get(context.Background(), kerneltree.Options{Version: version, Git: true, Progress: t.Logf})
-	if err != nil {
-		t.Fatalf("getting the Linux %s tree: %v", version, err)
-	}
-	return p
-}
-
-func cached(version string) string {
-	trees, _ := kerneltree.List("")
-	for _, tr := range trees {
-		if tr.Git && (tr.Release == version || strings.HasPrefix(tr.Release, version+".")) {
-			return tr.Path
-		}
-	}
-	return ""
-}
 
 // SeriesTree returns a git clone of the 6.12 tree whose HEAD carries the
 // series rendered from the embedded templates, one commit per patch
@@ -75,8 +37,8 @@ func cached(version string) string {
 // must restore it (git checkout) before they return.
 func SeriesTree(t testing.TB) string {
 	t.Helper()
-	Need(t, "a 6.12 tree carrying the series")
-	base := Tree(t, "6.12")
+	e2e.Need(t, "a 6.12 tree carrying the series")
+	base := e2e.Tree(t, "6.12")
 	ctx := context.Background()
 	root := filepath.Join(kerneltree.CacheDir(), "test")
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -201,18 +163,4 @@ func runOut(t testing.TB, dir string, name string, args ...string) string {
 		t.Fatalf("%s %s (in %s): %v", name, strings.Join(args, " "), dir, err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// Abs returns the absolute path of a file of this repository given
-// relative to the calling test's package directory.
-func Abs(t testing.TB, rel string) string {
-	t.Helper()
-	p, err := filepath.Abs(rel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatal(fmt.Errorf("repository file %s: %w", rel, err))
-	}
-	return p
 }

@@ -6,59 +6,33 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/templates"
 )
 
-// The trees come from the kdefer cache: KDEFER_TREE_7 / KDEFER_TREE_612
-// when set, else the newest cached tree of the series (kerneltree.List);
-// under KDEFER_E2E=1 a missing tree is fetched with kerneltree.Get (and
-// failing to get it fails the test), otherwise the tests skip.
+// The trees are KDEFER_TREE_7 / KDEFER_TREE_612 when set, else the
+// cached Debian trees (fetched under KDEFER_E2E=1, see internal/e2e);
+// otherwise the tests skip.
 // KDEFER_TEMPLATES=DIR renders another template tree instead of the
 // embedded one.
 
-func e2e() bool { return os.Getenv("KDEFER_E2E") == "1" }
-
-func tree(t *testing.T, env string, opts kerneltree.Options, prefix string) string {
+func tree(t *testing.T, env, version string) string {
 	t.Helper()
 	if d := os.Getenv(env); d != "" {
 		return d
 	}
-	trees, err := kerneltree.List("")
-	if err != nil {
-		t.Fatalf("kerneltree.List: %v", err)
-	}
-	for _, tr := range trees { // newest first
-		if strings.HasPrefix(tr.Release, prefix) && (tr.Git || !opts.Git) {
-			t.Logf("Linux %s tree (kerneltree cache): %s", tr.Release, tr.Path)
-			return tr.Path
-		}
-	}
-	if !e2e() {
-		t.Skipf("no cached Linux %s tree (set %s, or KDEFER_E2E=1 to fetch it with kerneltree.Get)", opts.Version, env)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	opts.Progress = t.Logf
-	d, err := kerneltree.Get(ctx, opts)
-	if err != nil {
-		t.Fatalf("kerneltree.Get(%s): %v", opts.Version, err)
-	}
-	t.Logf("Linux %s tree (kerneltree.Get): %s", opts.Version, d)
-	return d
+	return e2e.Tree(t, version)
 }
 
 func upstreamTree(t *testing.T) string {
-	return tree(t, "KDEFER_TREE_7", kerneltree.Options{Version: "7", Git: true}, "7.")
+	return tree(t, "KDEFER_TREE_7", "7")
 }
 
 func baseTree(t *testing.T) string {
-	return tree(t, "KDEFER_TREE_612", kerneltree.Options{Version: "6.12", Git: true}, "6.12.")
+	return tree(t, "KDEFER_TREE_612", "6.12")
 }
 
 func parseFile(t *testing.T, path string) *Header {

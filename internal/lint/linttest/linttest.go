@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/testkit"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // E2E reports whether KDEFER_E2E=1 is set.
-func E2E() bool { return testkit.E2E() }
+func E2E() bool { return e2e.On() }
 
 // Need skips t (or fails it under KDEFER_E2E=1) with reason.
 func Need(t testing.TB, reason string) {
@@ -36,7 +36,7 @@ func Tree612(t testing.TB) string {
 		}
 		t.Fatalf("KDEFER_TREE=%s is not a kernel tree (no Makefile and scripts/checkpatch.pl)", d)
 	}
-	return testkit.Tree(t, "6.12")
+	return e2e.Tree(t, "6.12")
 }
 
 func isTree(d string) bool {
