@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
@@ -31,19 +30,6 @@ func seriesTree(t testing.TB) string {
 		return tree
 	}
 	return testkit.SeriesTree(t)
-}
-
-// buildKernel builds (or reuses) the kcheck boot kernel for tree.
-func buildKernel(t testing.TB, tree string) *kbuild.Result {
-	t.Helper()
-	// "modules" also writes Module.symvers, which the trigger module
-	// (kinitBuilder) links against.
-	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag,
-		Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // kinitBuilder builds ../splat/testdata/trigger: the kinit test init and
@@ -103,7 +89,7 @@ func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result
 
 func TestE2ECleanBootPasses(t *testing.T) {
 	tree := seriesTree(t)
-	b := buildKernel(t, tree)
+	b := testkit.BuildKernel(t, tree)
 	res := bootKinit(t, tree, b, "")
 	r := res.Report
 	var sb strings.Builder
@@ -122,7 +108,7 @@ func TestE2ECleanBootPasses(t *testing.T) {
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {
 	tree := seriesTree(t)
-	b := buildKernel(t, tree)
+	b := testkit.BuildKernel(t, tree)
 	res := bootKinit(t, tree, b, "warn")
 	r := res.Report
 	var sb strings.Builder
@@ -141,7 +127,7 @@ func TestE2EWarnOnFailsTheRun(t *testing.T) {
 
 func TestE2EPanicAndHang(t *testing.T) {
 	tree := seriesTree(t)
-	b := buildKernel(t, tree)
+	b := testkit.BuildKernel(t, tree)
 	res := bootKinit(t, tree, b, "panic")
 	if r := res.Report; r.Outcome != "panic" || r.ExitCode() != 1 {
 		t.Fatalf("panic: outcome %s exit %d", r.Outcome, r.ExitCode())
@@ -166,7 +152,7 @@ func TestRegenerateSplatLogs(t *testing.T) {
 	if os.Getenv("KDEFER_REGEN_SPLATS") != "1" {
 		t.Skip("set KDEFER_REGEN_SPLATS=1 to regenerate ../splat/testdata/*.log")
 	}
-	b := buildKernel(t, tree)
+	b := testkit.BuildKernel(t, tree)
 	kinds := []string{"", "warn", "bug", "null", "gpf", "lockdep", "rcu-usage", "atomic-sleep", "rcu-stall", "lockup", "hung", "panic"}
 	if k := os.Getenv("KDEFER_REGEN_ONLY"); k != "" {
 		kinds = strings.Split(k, ",")
@@ -203,7 +189,7 @@ func xmllint(t *testing.T, xml string) {
 // parsing with the kernel already built (kinit as the test program).
 func BenchmarkBootToVerdict(b *testing.B) {
 	tree := seriesTree(b)
-	kb := buildKernel(b, tree)
+	kb := testkit.BuildKernel(b, tree)
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		res, err := Run(context.Background(), Options{Tree: tree, BuildDir: kb.Dir, SkipBuild: true, Accel: "tcg",
@@ -221,7 +207,7 @@ func BenchmarkBootToVerdict(b *testing.B) {
 // (skips only with a reason), with no splat.
 func TestE2ESelftests(t *testing.T) {
 	tree := seriesTree(t)
-	b := buildKernel(t, tree)
+	b := testkit.BuildKernel(t, tree)
 	res, err := Run(context.Background(), Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Accel: "tcg",
 		Timeout: 5 * time.Minute, OutDir: filepath.Join(b.Dir, "kcheck-e2e", "selftests")})
 	if err != nil {
@@ -259,7 +245,7 @@ func TestE2ESelftests(t *testing.T) {
 // deferred.c, or init/main.c on a tree without the series) and rebuilds.
 func BenchmarkIncrementalRebuild(b *testing.B) {
 	tree := seriesTree(b)
-	buildKernel(b, tree)
+	testkit.BuildKernel(b, tree)
 	file := filepath.Join(tree, "kernel/unwind/deferred.c")
 	if _, err := os.Stat(file); err != nil {
 		file = filepath.Join(tree, "init/main.c")
@@ -267,7 +253,7 @@ func BenchmarkIncrementalRebuild(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		now := time.Now()
 		os.Chtimes(file, now, now)
-		r := buildKernel(b, tree)
+		r := testkit.BuildKernel(b, tree)
 		b.ReportMetric(r.Duration.Seconds(), "s/rebuild")
 		b.ReportMetric(float64(r.Compiled), "files/rebuild")
 	}

@@ -102,12 +102,18 @@ func SeriesTree(t testing.TB) string {
 func Kernel(t testing.TB) (tree string, build *kbuild.Result) {
 	t.Helper()
 	tree = SeriesTree(t)
+	return tree, BuildKernel(t, tree)
+}
+
+// BuildKernel builds (or reuses) the kernel of Kernel for any tree.
+func BuildKernel(t testing.TB, tree string) *kbuild.Result {
+	t.Helper()
 	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag,
 		Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
 	if err != nil {
 		t.Fatalf("building the kernel of %s: %v", tree, err)
 	}
-	return tree, r
+	return r
 }
 
 // Lock takes an exclusive flock on path (test packages run as separate
