@@ -51,6 +51,7 @@ var Tools = []Tool{
 	{Name: "static glibc", Files: []string{"/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib/*/libc.a"}, Package: "libc6-dev", Required: true, Purpose: "the static self-test program (/init)"},
 	{Name: "gcc-multilib", Files: []string{"/usr/lib/gcc/x86_64-linux-gnu/*/32/crtbegin.o"}, Package: "gcc-multilib", Required: true, Purpose: "32-bit compat self-test"},
 	{Name: "xmllint", Binary: "xmllint", Package: "libxml2-utils", Required: true, Purpose: "JUnit schema validation (kcheck ci/boot --junit tests)"},
+	{Name: "patch", Binary: "patch", Package: "patch", Required: true, Purpose: "patch --dry-run check of the rendered series (tests)"},
 	{Name: "ccache", Binary: "ccache", Package: "ccache", Required: false, Purpose: "faster rebuilds (optional)"},
 }
 

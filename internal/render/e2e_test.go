@@ -202,6 +202,12 @@ func TestReal612GitAm(t *testing.T) {
 	}
 	sparseCheckout(t, clone, res.Base.String(), paths)
 	_, havePatch := exec.LookPath("patch")
+	if havePatch != nil {
+		if os.Getenv("KDEFER_E2E") == "1" {
+			t.Fatal("patch is not installed (scripts/setup installs it): the patch -p1 --dry-run check cannot run")
+		}
+		t.Log("patch is not installed: skipping the patch -p1 --dry-run check")
+	}
 	for i := range res.Patches {
 		p := &res.Patches[i]
 		f := filepath.Join(dir, "out", p.FileName())
