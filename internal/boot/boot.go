@@ -208,6 +208,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if qr.Outcome != qemu.PowerOff && qr.Outcome != qemu.Reboot {
 		rep.ConsoleTail = qemu.Tail(qr.ConsoleLog, 25)
+		if strings.TrimSpace(rep.ConsoleTail) == "" {
+			rep.ConsoleTail = "(the guest wrote nothing on the serial console; " +
+				"check the kernel's console= parameter and CONFIG_SERIAL_8250_CONSOLE)"
+		}
 	}
 	rep.Decide()
 	return res, nil

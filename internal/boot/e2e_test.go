@@ -132,15 +132,21 @@ func TestE2EPanicAndHang(t *testing.T) {
 	if r := res.Report; r.Outcome != "panic" || r.ExitCode() != 1 {
 		t.Fatalf("panic: outcome %s exit %d", r.Outcome, r.ExitCode())
 	}
-	// A guest that never powers off: init=/bin/none does not exist, so
-	// the kernel panics... instead use a tiny timeout on a normal boot.
+	// A guest that never powers off: kinit stops on purpose with
+	// splat=hang, so only kcheck's timeout can end the run. The timeout
+	// leaves room for a slow TCG boot on a loaded machine.
 	res2, err := Run(context.Background(), Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Accel: "tcg",
-		Timeout: 2 * time.Second, Selftests: kinitBuilder(t), OutDir: filepath.Join(b.Dir, "kcheck-e2e", "hang")})
+		Timeout: 60 * time.Second, Append: "splat=hang", Selftests: kinitBuilder(t),
+		OutDir: filepath.Join(b.Dir, "kcheck-e2e", "hang")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := res2.Report; r.Outcome != "timeout" || r.ExitCode() != 1 || r.ConsoleTail == "" {
-		t.Fatalf("hang: outcome %s exit %d", r.Outcome, r.ExitCode())
+	r := res2.Report
+	if r.Outcome != "timeout" || r.ExitCode() != 1 || r.Verdict == report.Pass {
+		t.Fatalf("hang: outcome %s exit %d verdict %s", r.Outcome, r.ExitCode(), r.Verdict)
+	}
+	if !strings.Contains(r.ConsoleTail, "hanging on purpose") {
+		t.Fatalf("hang: console tail does not show where the guest stopped:\n%s", r.ConsoleTail)
 	}
 }
 

@@ -2,7 +2,10 @@
 // and /dev, prints a small KTAP document on the console, loads
 // /trigger.ko with what=$splat when the kernel command line has
 // splat=<kind> (unknown parameters reach init as environment
-// variables), then powers the machine off. Build: gcc -static -O2.
+// variables), then powers the machine off. splat=hang is the one kind
+// that does not reach the module: init stops and waits forever, the
+// guest never powers off, and kcheck's timeout has to end the run.
+// Build: gcc -static -O2.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +62,12 @@ int main(void)
 	printf("    # uname: %s %s\n", u.release, u.machine);
 	printf("    %s 2 uname\n", ok_uname ? "ok" : "not ok");
 	printf("ok 1 kinit\n");
+	if (splat && strcmp(splat, "hang") == 0) {
+		printf("# kinit: hanging on purpose (splat=hang)\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	if (splat && *splat) {
 		pid_t pid = fork();
 		int st = 0, r = 0;
