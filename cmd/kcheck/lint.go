@@ -70,11 +70,12 @@ func init() {
 	var off multiFlag
 	app.Register(&cli.Command{
 		Name:    "lint",
-		Summary: "per-patch static checks: checkpatch, kernel-doc, commit metadata, C API (cc/v4)",
+		Summary: "per-patch static checks: checkpatch, indentation, kernel-doc, commit metadata, C API (cc/v4)",
 		Usage: `lint [flags] [TREE]
 
 Renders the series for TREE's HEAD (default: the current directory) and
-checks every patch: the tree's own scripts/checkpatch.pl, scripts/kernel-doc
+checks every patch: the tree's own scripts/checkpatch.pl, lines added to a
+function body in column 1 (which checkpatch lets through), scripts/kernel-doc
 on the files the series adds, the commit metadata (subject, 75-column body,
 author's Signed-off-by, duplicate trailers, cover letter with diffstat),
 and C API consistency (prototype, !CONFIG stub and definition agree) with

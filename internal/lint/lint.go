@@ -4,6 +4,9 @@
 //   - checkpatch: the tree's own scripts/checkpatch.pl on every patch file
 //     (its MAINTAINERS warning is tolerated when an earlier patch's
 //     MAINTAINERS entry covers the new files);
+//   - indent: lines a patch adds to a function body in a .c or .h file
+//     that start in column 1, which checkpatch.pl does not report (see
+//     internal/cindent);
 //   - kernel-doc: the tree's scripts/kernel-doc -none on the files the
 //     series adds, at every patch that changes them;
 //   - commit: commit metadata (see internal/commitcheck);
@@ -32,6 +35,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/capi"
 	"github.com/kdefer/kdefer/internal/checkpatch"
+	"github.com/kdefer/kdefer/internal/cindent"
 	"github.com/kdefer/kdefer/internal/commitcheck"
 	"github.com/kdefer/kdefer/internal/kerneldoc"
 )
@@ -40,12 +44,17 @@ import (
 const (
 	CheckCommit     = "commit"
 	CheckCheckpatch = "checkpatch"
+	CheckIndent     = "indent"
 	CheckKernelDoc  = "kernel-doc"
 	CheckAPI        = "capi"
 )
 
 // Checks lists the check names in report order.
-var Checks = []string{CheckCommit, CheckCheckpatch, CheckKernelDoc, CheckAPI}
+var Checks = []string{CheckCommit, CheckCheckpatch, CheckIndent, CheckKernelDoc, CheckAPI}
+
+// stepChecks are the checks that look at the files in the scratch tree
+// after each patch.
+var stepChecks = []string{CheckIndent, CheckKernelDoc, CheckAPI}
 
 // Finding is one problem in one patch.
 type Finding struct {
@@ -166,18 +175,19 @@ func Run(ctx context.Context, s *Series, opt Options) (*Result, error) {
 		return nil, err
 	}
 	if opt.Scratch == nil {
-		for _, c := range []string{CheckKernelDoc, CheckAPI} {
+		for _, c := range stepChecks {
 			if !skip[c] {
 				r.NotRun = append(r.NotRun, NotRun{Check: c, Reason: "no scratch tree to apply the series in"})
 			}
 		}
-	} else if !(skip[CheckKernelDoc] && skip[CheckAPI]) {
+	} else if !(skip[CheckIndent] && skip[CheckKernelDoc] && skip[CheckAPI]) {
 		if err := r.steps(ctx, s, opt, skip); err != nil {
 			return nil, err
 		}
 	} else {
-		timed(CheckKernelDoc, func() error { return nil })
-		timed(CheckAPI, func() error { return nil })
+		for _, c := range stepChecks {
+			timed(c, func() error { return nil })
+		}
 	}
 	r.merge()
 	return r, nil
@@ -277,13 +287,13 @@ func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[str
 			return err
 		}
 		if err := sc.Apply(ctx, p.Path); err != nil {
-			for _, c := range []string{CheckKernelDoc, CheckAPI} {
+			for _, c := range stepChecks {
 				if !skip[c] {
 					r.NotRun = append(r.NotRun, NotRun{Check: c, Patch: p.Index, Reason: err.Error()})
 				}
 			}
 			for _, q := range s.Patches[p.Index:] {
-				for _, c := range []string{CheckKernelDoc, CheckAPI} {
+				for _, c := range stepChecks {
 					if !skip[c] {
 						r.NotRun = append(r.NotRun, NotRun{Check: c, Patch: q.Index, Reason: "an earlier patch does not apply"})
 					}
@@ -312,6 +322,11 @@ func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[str
 				docFiles = append(docFiles, f)
 				apiChanged = true
 			}
+		}
+		if !skip[CheckIndent] {
+			t := time.Now()
+			r.indent(sc.Dir, p)
+			r.Elapsed[CheckIndent] += time.Since(t)
 		}
 		if !skip[CheckKernelDoc] && len(docFiles) > 0 {
 			t := time.Now()
@@ -372,6 +387,31 @@ func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[str
 		}
 	}
 	return nil
+}
+
+// indent reports the lines p adds to function bodies of C files that
+// start in column 1, reading the files as they are after p in dir.
+func (r *Result) indent(dir string, p *Patch) {
+	files := make([]string, 0, len(p.AddedLines))
+	for f := range p.AddedLines {
+		if ext := filepath.Ext(f); ext == ".c" || ext == ".h" {
+			files = append(files, f)
+		}
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		src, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			r.NotRun = append(r.NotRun, NotRun{Check: CheckIndent, Patch: p.Index, Reason: err.Error()})
+			continue
+		}
+		for _, fd := range cindent.Check(src) {
+			if p.AddedLines[f][fd.Line] {
+				r.Findings = append(r.Findings, Finding{Patch: p.Index, Check: CheckIndent, Level: "ERROR",
+					Type: "column-1", Message: fd.Message(), File: f, Line: fd.Line})
+			}
+		}
+	}
 }
 
 // merge folds the checkpatch findings that repeat a metadata finding of

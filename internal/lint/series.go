@@ -64,6 +64,9 @@ type Patch struct {
 	Deleted []string
 	// Options are the Kconfig symbols the patch defines ("+config FOO").
 	Options []string
+	// AddedLines holds, per file, the line numbers (in the new file) of
+	// the lines the patch adds.
+	AddedLines map[string]map[int]bool
 }
 
 // Label is how reports name the patch: "03/12 unwind_user: Add ...".
@@ -160,6 +163,25 @@ func (p *Patch) readDiff() error {
 			p.Deleted = append(p.Deleted, f.OldName)
 		default:
 			p.Changed = append(p.Changed, f.NewName)
+		}
+		if !f.IsDelete {
+			added := map[int]bool{}
+			for _, fr := range f.TextFragments {
+				n := int(fr.NewPosition)
+				for _, l := range fr.Lines {
+					switch l.Op {
+					case gitdiff.OpAdd:
+						added[n] = true
+						n++
+					case gitdiff.OpContext:
+						n++
+					}
+				}
+			}
+			if p.AddedLines == nil {
+				p.AddedLines = map[string]map[int]bool{}
+			}
+			p.AddedLines[f.NewName] = added
 		}
 		if strings.HasPrefix(filepath.Base(f.NewName), "Kconfig") {
 			for _, fr := range f.TextFragments {
