@@ -75,6 +75,8 @@ type Options struct {
 	Strict bool     // pass --strict (adds CHECK findings)
 	Ignore []string // types to pass to --ignore
 	Perl   string   // perl binary (default "perl")
+	// File checks a source file (checkpatch -f) instead of a patch.
+	File bool
 }
 
 // Script returns the path of checkpatch.pl in tree, or an error saying
@@ -87,7 +89,8 @@ func Script(tree string) (string, error) {
 	return p, nil
 }
 
-// Run runs tree's scripts/checkpatch.pl on one patch file, in tree (so
+// Run runs tree's scripts/checkpatch.pl on one patch file (or source file,
+// with Options.File), in tree (so
 // that the tree checks and spelling lists work), and returns its findings.
 // checkpatch exits 1 when it finds problems; that is not an error here.
 // An error means the script could not run or printed nothing parseable.
@@ -110,6 +113,9 @@ func Run(ctx context.Context, tree, patchFile string, opt Options) ([]Finding, e
 	}
 	if len(opt.Ignore) > 0 {
 		args = append(args, "--ignore", strings.Join(opt.Ignore, ","))
+	}
+	if opt.File {
+		args = append(args, "-f")
 	}
 	args = append(args, abs)
 	cmd := exec.CommandContext(ctx, perl, args...)

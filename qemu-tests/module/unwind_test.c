@@ -36,7 +36,7 @@
 
 #include "unwind_test_uapi.h"
 
-#if __has_include(<linux/unwind_deferred.h>)
+#if __has_include("linux/unwind_deferred.h")
 #include <linux/unwind_deferred.h>
 #if IS_ENABLED(CONFIG_UNWIND_USER)
 #define UT_HAVE_API 1
@@ -176,6 +176,7 @@ static atomic64_t st_queued, st_callbacks, st_already, st_refused, st_double,
 
 static struct ut_slot *ut_slot_find(pid_t pid)
 {
+	/* Pairs with the release in ut_stress_enroll(): the slot is filled */
 	int i, n = smp_load_acquire(&ut_nslots);
 
 	for (i = 0; i < n; i++)
@@ -194,10 +195,11 @@ static void ut_stress_callback(int id, u64 cookie)
 {
 	struct ut_slot *s = ut_slot_find(current->pid);
 
-	u64 old;
+	u64 old = 0;
 
-	if (!s || !cookie ||
-	    (old = atomic64_cmpxchg(&s->pending[id], cookie, 0)) != cookie) {
+	if (s && cookie)
+		old = atomic64_cmpxchg(&s->pending[id], cookie, 0);
+	if (!s || !cookie || old != cookie) {
 		atomic64_inc(&st_unmatched);
 		if (atomic64_read(&st_unmatched) <= 4)
 			pr_err("stress: unmatched callback: tracer %d pid %d cookie %llx, queued cookie %llx from %s\n",
@@ -454,6 +456,7 @@ static int ut_nmi_handler(unsigned int cmd, struct pt_regs *regs)
 			ut_do_step(w->st);
 		else
 			ut_stress_request(UT_CTX_NMI);
+		/* Pairs with the acquire in ut_wait_done(): the step is done */
 		smp_store_release(&w->done, 1);
 	} else if (READ_ONCE(ut_stress_on)) {
 		ut_stress_request(UT_CTX_NMI);
@@ -465,6 +468,7 @@ static bool ut_wait_done(int *done)
 {
 	ktime_t end = ktime_add_ms(ktime_get(), 2000);
 
+	/* Pairs with the release in the NMI or irq_work handler */
 	while (!smp_load_acquire(done)) {
 		if (ktime_after(ktime_get(), end))
 			return false;
@@ -509,6 +513,7 @@ static void ut_irq_fn(struct irq_work *iw)
 		else
 			ut_stress_request(UT_CTX_IRQ);
 	}
+	/* Pairs with the acquire in ut_wait_done(): the step is done */
 	smp_store_release(&w->done, 1);
 }
 
@@ -572,7 +577,7 @@ static long ut_request_ioctl(struct ut_request __user *uarg)
 		long code = (rq->exit_code & 0xff) << 8;
 
 		if (!ut_do_exit) {
-			ret = -ENOSYS;
+			ret = -EOPNOTSUPP;
 			goto out;
 		}
 		for (i = 0; i < rq->nsteps; i++)
@@ -668,12 +673,17 @@ static long ut_fork_arm(struct ut_fork __user *uarg)
 	struct ut_fork f;
 
 	if (!ut_fork_registered)
-		return -ENOSYS;
+		return -EOPNOTSUPP;
 	if (copy_from_user(&f, uarg, sizeof(f)))
 		return -EFAULT;
 	memset(&ut_fork_res, 0, sizeof(ut_fork_res));
 	ut_fork_mask = f.mask;
-	smp_store_release(&ut_fork_pid, current->pid);
+	/*
+	 * Only this task acts on the armed pid, in its own fork, so program
+	 * order publishes the mask and the cleared result; other tasks only
+	 * compare the pid with theirs.
+	 */
+	WRITE_ONCE(ut_fork_pid, current->pid);
 	return 0;
 }
 
@@ -709,6 +719,7 @@ static long ut_stress_start(struct ut_stress __user *uarg)
 		for (j = 0; j < UT_SUB; j++)
 			atomic64_set(&ut_slots[i].pending[j], 0);
 	}
+	/* Pairs with the acquire in ut_slot_find(): the slots are cleared */
 	smp_store_release(&ut_nslots, 0);
 	atomic64_set(&st_queued, 0);
 	atomic64_set(&st_callbacks, 0);
@@ -741,6 +752,7 @@ static long ut_stress_enroll(void)
 		ret = -ENOSPC;
 	} else {
 		ut_slots[ut_nslots].pid = current->pid;
+		/* Pairs with the acquire in ut_slot_find(): pid is set */
 		smp_store_release(&ut_nslots, ut_nslots + 1);
 	}
 	mutex_unlock(&ut_mutex);
@@ -797,7 +809,7 @@ static long ut_stress_req(unsigned long ctx)
 		struct ut_nmi_work w = { .task = current };
 
 		if (!ut_nmi_registered)
-			return -ENOSYS;
+			return -EOPNOTSUPP;
 		preempt_disable();
 		this_cpu_write(ut_nmi_work, &w);
 		atomic_inc(this_cpu_ptr(&ut_nmi_armed));
@@ -844,7 +856,7 @@ static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ut_ring_read(uarg);
 #if UT_HAVE_API
 	if (ut_why[0])
-		return -ENOSYS;
+		return -EOPNOTSUPP;
 	switch (cmd) {
 	case UT_IOC_REGISTER:
 		return ut_register(uarg);

@@ -55,14 +55,14 @@ struct ut_register {
 
 struct ut_unregister {
 	__u64 mask;		/* in: tracer ids to cancel */
-	__u64 inflight;		/* out: callbacks of them still running when
-				 * the last cancel returned (must be 0) */
+	/* out: callbacks of them still running when the last cancel returned (must be 0) */
+	__u64 inflight;
 };
 
 struct ut_tracer_cfg {
 	__u64 id;
-	__u64 on_cb_request;	/* ids (< UT_SUB) to request from the next
-				 * callback (one-shot) */
+	/* ids (< UT_SUB) to request from the next callback (one-shot) */
+	__u64 on_cb_request;
 	__u64 delay_ms;		/* busy-wait this long inside the callback */
 };
 
@@ -90,8 +90,8 @@ struct ut_request {
 #define UT_REC_TASK	1ULL	/* callback ran in task context */
 #define UT_REC_EXITING	2ULL	/* current had PF_EXITING */
 #define UT_REC_KTHREAD	4ULL
-#define UT_REC_REQLOG	8ULL	/* not a callback: a request logged before do_exit
-				 * (tracer, cookie, sub_ret[0] = return value) */
+/* Not a callback: a request logged before do_exit (tracer, cookie, sub_ret[0] = return value) */
+#define UT_REC_REQLOG	8ULL
 
 struct ut_record {
 	__u64 seq;
