@@ -9,8 +9,6 @@
 package cindent
 
 import (
-	"bufio"
-	"bytes"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,10 +52,9 @@ func Check(src []byte) []Finding {
 	inFunc := false // the braces counted by st.depth are a function body's
 	contPP := false // the previous line was a preprocessor line ending in '\'
 	prev := ""      // the last line that was not blank
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
+	for i, line := range strings.Split(string(src), "\n") {
+		n := i + 1
+		line = strings.TrimSuffix(line, "\r")
 		start := st.depth
 		pp := contPP || (st.quote == 0 && strings.HasPrefix(strings.TrimLeft(line, " \t"), "#"))
 		contPP = pp && strings.HasSuffix(line, "\\")

@@ -124,12 +124,7 @@ func TestDeriveSourcesList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, l := range strings.Split(got, "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
+	lines := sourceLines(got)
 	want := []string{
 		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example.org/debian unstable contrib main non-free-firmware",
 		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian unstable main",
@@ -459,12 +454,7 @@ func TestMachineSourcesList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, l := range strings.Split(got, "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
+	lines := sourceLines(got)
 	const kr = "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
 	want := []string{
 		"deb " + kr + "http://mirror.example.org/debian bookworm main contrib non-free-firmware",
@@ -476,4 +466,16 @@ func TestMachineSourcesList(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("machine list:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// sourceLines returns the entries of a sources.list text: its lines
+// without blank lines and comments.
+func sourceLines(list string) []string {
+	var lines []string
+	for _, l := range strings.Split(list, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
