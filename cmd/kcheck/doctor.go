@@ -8,35 +8,43 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/kdefer/kdefer/internal/accel"
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/hostcheck"
+	"github.com/kdefer/kdefer/internal/kerneltree"
 )
 
 func init() {
-	var install, asJSON, noKVM *bool
+	var install, asJSON, noKVM, recheck *bool
 	app.Register(&cli.Command{
 		Name:    "doctor",
 		Summary: "check the host tools and whether KVM really works",
-		Usage: `doctor [--install] [--json] [--no-kvm]
+		Usage: `doctor [--install] [--json] [--no-kvm] [--recheck-kvm]
 
 Checks every host tool kgen and kcheck use (compilers, kernel build tools,
 headers, QEMU, apt, git), prints the exact apt-get line for what is
-missing, and boots a tiny QEMU guest with KVM to tell whether KVM really
-works (when it does not, kcheck boot uses TCG: that is not a failure).
---install runs the apt-get line (root only).
+missing, and tells whether a Linux kernel boots under KVM here, the same
+way kcheck boot decides: "usable" only when a real kernel (the newest
+kcheck boot kernel in the cache) printed its first console line under
+KVM. Without a built kernel the answer is "not proven yet" unless QEMU
+already fails in its KVM code. The verdict is kept in the cache
+(accel/kvm.json) and used by kcheck boot; --recheck-kvm forgets it and
+checks again. When KVM is unusable kcheck boot uses TCG: that is not a
+failure. --install runs the apt-get line (root only).
 
 Exit: 0 every required tool is present, 1 a required tool is missing,
 2 the install could not run.`,
 		Flags: func(fs *flag.FlagSet) {
 			install = fs.Bool("install", false, "install the missing packages with apt-get (needs root)")
 			asJSON = fs.Bool("json", false, "print the report as JSON on stdout")
-			noKVM = fs.Bool("no-kvm", false, "skip the KVM probe")
+			noKVM = fs.Bool("no-kvm", false, "skip the KVM check")
+			recheck = fs.Bool("recheck-kvm", false, "forget the kept KVM verdict and check again")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 0 {
 				return cli.Errorf(cli.ExitHarness, "doctor takes no arguments")
 			}
-			r := hostcheck.Run(ctx, hostcheck.Options{SkipKVM: *noKVM || *install})
+			r := hostcheck.Run(hostcheck.Options{})
 			if *install {
 				if line := r.InstallCommand(true); line != "" {
 					if err := runInstall(ctx, r); err != nil {
@@ -45,19 +53,26 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 				} else {
 					fmt.Fprintln(os.Stderr, "doctor: every package is installed, nothing to do")
 				}
-				r = hostcheck.Run(ctx, hostcheck.Options{SkipKVM: *noKVM})
+				r = hostcheck.Run(hostcheck.Options{})
+			}
+			var kvm accel.Check
+			if !*noKVM {
+				cli.Progress("doctor: checking whether a kernel boots under KVM")
+				kvm = accel.CheckHost(ctx, accel.CheckOptions{QEMU: r.Path("qemu-system-x86_64"),
+					CacheDir: kerneltree.CacheDir(), Recheck: *recheck})
 			}
 			if *asJSON {
 				out := struct {
 					hostcheck.Report
-					OK      bool   `json:"ok"`
-					Install string `json:"install,omitempty"`
-				}{r, r.OK(), r.InstallCommand(true)}
+					KVM     accel.Check `json:"kvm"`
+					OK      bool        `json:"ok"`
+					Install string      `json:"install,omitempty"`
+				}{r, kvm, r.OK(), r.InstallCommand(true)}
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(out)
 			} else {
-				printDoctor(r)
+				printDoctor(r, kvm)
 			}
 			if !r.OK() {
 				var names []string
@@ -73,7 +88,7 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 	})
 }
 
-func printDoctor(r hostcheck.Report) {
+func printDoctor(r hostcheck.Report, kvm accel.Check) {
 	w := os.Stdout
 	for _, t := range r.Tools {
 		state := "ok"
@@ -87,9 +102,9 @@ func printDoctor(r hostcheck.Report) {
 		}
 		fmt.Fprintf(w, "%-8s %-19s %-48s %s\n", state, t.Name, where, t.Purpose)
 	}
-	if r.KVM.Checked {
-		fmt.Fprintf(w, "kvm      %s\n", r.KVM.Summary())
-		if !r.KVM.TCGOK {
+	if kvm.Checked {
+		fmt.Fprintf(w, "kvm      %s\n", kvm.Summary())
+		if !kvm.TCGOK {
 			fmt.Fprintf(w, "tcg      the probe guest did not run under TCG either: kcheck boot cannot work\n")
 		}
 	}

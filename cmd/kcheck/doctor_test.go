@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/accel"
 	"github.com/kdefer/kdefer/internal/hostcheck"
 )
 
@@ -101,7 +102,7 @@ func TestDoctorKVM(t *testing.T) {
 	out, errOut, code := runDoctor(t, bin, nil, "--json")
 	var r struct {
 		OK      bool                `json:"ok"`
-		KVM     hostcheck.KVMResult `json:"kvm"`
+		KVM     accel.Check `json:"kvm"`
 		Install string              `json:"install"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {

@@ -26,9 +26,10 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer"
-	"github.com/kdefer/kdefer/internal/hostcheck"
+	"github.com/kdefer/kdefer/internal/accel"
 	"github.com/kdefer/kdefer/internal/initramfs"
 	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/qemu"
 	"github.com/kdefer/kdefer/internal/report"
@@ -64,6 +65,9 @@ type Options struct {
 	SkipBuild bool
 	// QEMU is the qemu-system-x86_64 binary (default: from PATH).
 	QEMU string
+	// AccelCache is where the host's KVM verdict is kept (internal/accel);
+	// default the kdefer cache, "-" for none (decide afresh every run).
+	AccelCache string
 }
 
 // Result is the report plus the paths of what was produced.
@@ -73,11 +77,9 @@ type Result struct {
 	KTAPPath string
 	Initrd   string
 	Boot     *qemu.Result
+	// Accel is which accelerator ran the tests and why.
+	Accel accel.Decision
 }
-
-// KVMProbe says whether KVM really works on this host, and why (not);
-// a variable so tests can replace it.
-var KVMProbe = probeKVM
 
 // Run performs a boot run. Harness failures are reported in the
 // Report (verdict error) and also returned as the error.
@@ -164,28 +166,34 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(err)
 	}
 
-	accel, why := chooseAccel(ctx, o.Accel, o.QEMU)
-	progress("boot: QEMU with %s (%s)", strings.ToUpper(string(accel)), why)
-	rep.Notes = append(rep.Notes, fmt.Sprintf("accelerator: %s (%s)", accel, why))
 	qo := qemu.Options{QEMU: o.QEMU, Kernel: build.Image, Initrd: res.Initrd, Append: o.Append, Memory: o.Memory, SMP: o.SMP,
-		Accel: accel, Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log")}
+		Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log")}
 	if o.Live != nil {
 		qo.Live = o.Live
 	}
 	if qo.Timeout == 0 {
 		qo.Timeout = 5 * time.Minute
 	}
-	qr, err := qemu.Run(ctx, qo)
-	if err != nil && accel == qemu.KVM && ctx.Err() == nil && !errors.Is(err, qemu.ErrNoQEMU) {
-		progress("boot: QEMU failed with KVM (%v); retrying with TCG", err)
-		rep.Notes = append(rep.Notes, "KVM failed to start ("+oneLine(err.Error())+"); fell back to TCG")
-		qo.Accel = qemu.TCG
-		qr, err = qemu.Run(ctx, qo)
+	cache := o.AccelCache
+	if cache == "" {
+		cache = kerneltree.CacheDir()
+	} else if cache == "-" {
+		cache = ""
 	}
+	qr, dec, err := accel.Boot(ctx, qo, accel.Options{Want: o.Accel, CacheDir: cache, Progress: progress})
 	res.Boot = qr
+	res.Accel = dec
+	rep.AccelWhy, rep.AccelRefused = dec.Why, dec.Refused
+	if dec.Fallback {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("KVM was tried first and dropped (%s); the tests ran under TCG", dec.Refused))
+	}
 	if err != nil {
+		if qr != nil {
+			rep.Accel, rep.Outcome, rep.Boot, rep.ConsoleLog = string(qr.Accel), string(qr.Outcome), qr.Duration, qr.ConsoleLog
+		}
 		return fail(fmt.Errorf("running QEMU: %w", err))
 	}
+	progress("boot: %s ran the tests (%s)", strings.ToUpper(string(dec.Accel)), dec.Why)
 	rep.Accel = string(qr.Accel)
 	rep.Outcome = string(qr.Outcome)
 	rep.Boot = qr.Duration
@@ -225,25 +233,4 @@ func oneLine(s string) string {
 func hasSeries(tree string) bool {
 	_, err := os.Stat(filepath.Join(tree, "include", "linux", "unwind_deferred.h"))
 	return err == nil
-}
-
-func chooseAccel(ctx context.Context, want, qemuBin string) (qemu.Accel, string) {
-	switch want {
-	case "tcg":
-		return qemu.TCG, "requested with --accel tcg"
-	case "kvm":
-		return qemu.KVM, "requested with --accel kvm"
-	}
-	if ok, why := KVMProbe(ctx, qemuBin); ok {
-		return qemu.KVM, why
-	} else {
-		return qemu.TCG, "KVM not usable: " + why
-	}
-}
-
-// probeKVM asks the host checker, which boots a tiny guest with
-// -accel kvm: KVM is used only when that guest really ran.
-func probeKVM(ctx context.Context, qemuBin string) (bool, string) {
-	r := hostcheck.ProbeKVM(ctx, qemuBin)
-	return r.Usable, r.Reason
 }

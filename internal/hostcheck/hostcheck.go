@@ -1,20 +1,14 @@
-// Package hostcheck knows every host tool the kdefer pipeline needs, which
-// Debian package provides it, and whether KVM really works here. It is the
-// single source of truth for "kcheck doctor" and scripts/setup.
+// Package hostcheck knows every host tool the kdefer pipeline needs and
+// which Debian package provides it. It is the single source of truth for
+// "kcheck doctor" and scripts/setup. (Whether KVM really boots a kernel
+// here is internal/accel's question.)
 //
-//	r := hostcheck.Run(ctx, hostcheck.Options{})
+//	r := hostcheck.Run(hostcheck.Options{})
 //	r.OK()              // every required tool is present
 //	r.InstallCommand()  // "apt-get install -y bison flex" for what is missing
-//	r.KVM.Usable, r.KVM.Reason
-//
-// The KVM check starts a real guest (a 512-byte boot sector that writes to
-// QEMU's isa-debug-exit port) with the same accelerator arguments that
-// kcheck boot uses (-accel kvm -cpu host), because a /dev/kvm that opens is
-// no proof: on some nested hosts QEMU aborts in its KVM code.
 package hostcheck
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,33 +59,31 @@ type ToolResult struct {
 // Report is the result of a host check.
 type Report struct {
 	Tools []ToolResult `json:"tools"`
-	KVM   KVMResult    `json:"kvm"`
 }
 
 // Options tune Run.
 type Options struct {
-	// SkipKVM leaves the KVM probe out (KVM.Checked stays false).
-	SkipKVM bool
 	// Path overrides $PATH for the tool look-up (tests).
 	Path string
 }
 
-// Run checks every tool and probes KVM.
-func Run(ctx context.Context, o Options) Report {
+// Run checks every tool.
+func Run(o Options) Report {
 	var r Report
 	for _, t := range Tools {
 		r.Tools = append(r.Tools, check(t, o.Path))
 	}
-	if !o.SkipKVM {
-		qemu := ""
-		for _, t := range r.Tools {
-			if t.Binary == "qemu-system-x86_64" && t.Found {
-				qemu = t.Path
-			}
-		}
-		r.KVM = ProbeKVM(ctx, qemu)
-	}
 	return r
+}
+
+// Path returns where the named tool was found ("" when it was not).
+func (r Report) Path(name string) string {
+	for _, t := range r.Tools {
+		if t.Name == name && t.Found {
+			return t.Path
+		}
+	}
+	return ""
 }
 
 func check(t Tool, path string) ToolResult {

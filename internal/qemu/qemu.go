@@ -45,6 +45,9 @@ type Options struct {
 	SMP     int    // default 2
 	Accel   Accel  // KVM or TCG (default TCG)
 	Timeout time.Duration
+	// FirstOutput, when set, bounds the wait for the first byte on the
+	// console: a guest still silent then is killed (Outcome Silent).
+	FirstOutput time.Duration
 	// ConsoleLog receives everything the guest printed on ttyS0.
 	ConsoleLog string
 	// Live, when set, also receives the console as it arrives.
@@ -61,7 +64,11 @@ const (
 	Panic    Outcome = "panic"    // Kernel panic - not syncing
 	Reboot   Outcome = "reboot"   // the guest asked for a reboot without panicking
 	Timeout  Outcome = "timeout"  // killed after Options.Timeout
-	Died     Outcome = "died"     // QEMU exited without a shutdown message
+	// Silent: killed after Options.FirstOutput with nothing at all on the
+	// console: the kernel never got to print (a half-working accelerator,
+	// a starved host, or a kernel without a serial console).
+	Silent Outcome = "silent"
+	Died   Outcome = "died" // QEMU exited without a shutdown message
 )
 
 // Result of Run.
@@ -70,10 +77,12 @@ type Result struct {
 	Accel      Accel
 	Duration   time.Duration
 	ConsoleLog string
-	ExitCode   int    // QEMU's exit status (-1 when killed)
-	Stderr     string // QEMU's own messages
-	PanicLine  string // the "Kernel panic" line, when Outcome is Panic
-	Args       []string
+	// FirstOutput is when the first console byte arrived (0: never).
+	FirstOutput time.Duration
+	ExitCode    int    // QEMU's exit status (-1 when killed)
+	Stderr      string // QEMU's own messages
+	PanicLine   string // the "Kernel panic" line, when Outcome is Panic
+	Args        []string
 }
 
 // Args returns the QEMU command line for o (without the binary).
@@ -99,12 +108,17 @@ func Args(o Options) []string {
 	if o.Initrd != "" {
 		args = append(args, "-initrd", o.Initrd)
 	}
-	if o.Accel == KVM {
-		args = append(args, "-accel", "kvm", "-cpu", "host")
-	} else {
-		args = append(args, "-accel", "tcg")
-	}
+	args = append(args, AccelArgs(o.Accel)...)
 	return append(args, o.ExtraArgs...)
+}
+
+// AccelArgs are the accelerator arguments of every guest kcheck starts,
+// boots and KVM probes alike, so that a probe's answer holds for boots.
+func AccelArgs(a Accel) []string {
+	if a == KVM {
+		return []string{"-accel", "kvm", "-cpu", "host"}
+	}
+	return []string{"-accel", "tcg"}
 }
 
 // ErrNoQEMU is returned when the QEMU binary cannot be found.
@@ -161,6 +175,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var mu sync.Mutex
 	var sawPowerOff, sawRestart bool
 	halted := make(chan struct{}, 1)
+	spoke := make(chan struct{})
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -174,6 +189,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if line != "" {
 				out.Write([]byte(line))
 				mu.Lock()
+				if res.FirstOutput == 0 {
+					res.FirstOutput = max(time.Since(start), time.Nanosecond)
+					close(spoke)
+				}
 				switch {
 				case strings.Contains(line, "reboot: Power down"), strings.Contains(line, "ACPI: PM: Preparing to enter system sleep state S5"):
 					sawPowerOff = true
@@ -208,21 +227,38 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	timer := time.NewTimer(o.Timeout)
 	defer timer.Stop()
+	var silence <-chan time.Time
+	if o.FirstOutput > 0 {
+		t := time.NewTimer(o.FirstOutput)
+		defer t.Stop()
+		silence = t.C
+	}
 	var werr error
 	killed := ""
-	select {
-	case werr = <-waitErr:
-	case <-halted:
-		kill()
-		werr = <-waitErr
-	case <-timer.C:
-		killed = "timeout"
-		kill()
-		werr = <-waitErr
-	case <-ctx.Done():
-		killed = "cancel"
-		kill()
-		werr = <-waitErr
+	for done := false; !done; {
+		done = true
+		select {
+		case werr = <-waitErr:
+		case <-spoke:
+			// The guest printed: only the overall timeout bounds it now.
+			spoke, silence = nil, nil
+			done = false
+		case <-silence:
+			killed = "silent"
+			kill()
+			werr = <-waitErr
+		case <-halted:
+			kill()
+			werr = <-waitErr
+		case <-timer.C:
+			killed = "timeout"
+			kill()
+			werr = <-waitErr
+		case <-ctx.Done():
+			killed = "cancel"
+			kill()
+			werr = <-waitErr
+		}
 	}
 	// Children of QEMU (none expected) go with the group.
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -234,8 +270,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	switch {
 	case killed == "cancel":
 		return res, ctx.Err()
-	case killed == "timeout":
+	case killed == "timeout" && res.FirstOutput > 0:
 		res.Outcome = Timeout
+	case killed == "silent", killed == "timeout":
+		// Nothing at all on the console: the kernel never ran far enough
+		// to print, which says nothing about the kernel under test.
+		res.Outcome = Silent
 	case res.PanicLine != "":
 		res.Outcome = Panic
 	case sawPowerOff:

@@ -111,3 +111,36 @@ func TestHaltedIsPowerOff(t *testing.T) {
 		t.Fatalf("outcome %s after %s", r.Outcome, time.Since(start))
 	}
 }
+
+// A guest that prints nothing at all within FirstOutput is killed then,
+// not after the full timeout, and is Silent, not a hang.
+func TestFirstOutputBound(t *testing.T) {
+	o := fake(t, "exec sleep 60\n")
+	o.FirstOutput = 500 * time.Millisecond
+	o.Timeout = 30 * time.Second
+	start := time.Now()
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != Silent || r.FirstOutput != 0 || time.Since(start) > 10*time.Second {
+		t.Fatalf("outcome %s first output %s after %s", r.Outcome, r.FirstOutput, time.Since(start))
+	}
+	// Once the guest has printed, only the timeout ends it: a hang.
+	o = fake(t, "echo booting\nexec sleep 60\n")
+	o.FirstOutput = 500 * time.Millisecond
+	o.Timeout = 2 * time.Second
+	r, err = Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != Timeout || r.FirstOutput <= 0 || r.FirstOutput > o.Timeout {
+		t.Fatalf("outcome %s first output %s", r.Outcome, r.FirstOutput)
+	}
+	// Without FirstOutput a silent guest still is not a hang at timeout.
+	o = fake(t, "exec sleep 60\n")
+	o.Timeout = time.Second
+	if r, err = Run(context.Background(), o); err != nil || r.Outcome != Silent {
+		t.Fatalf("silent at timeout: %v %v", err, r.Outcome)
+	}
+}

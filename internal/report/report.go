@@ -31,6 +31,10 @@ type Report struct {
 	Tree   string `json:"tree,omitempty"`
 	Kernel string `json:"kernel,omitempty"`
 	Accel  string `json:"accel,omitempty"`
+	// AccelWhy says why Accel ran the tests; AccelRefused why the other
+	// accelerator did not (internal/accel).
+	AccelWhy     string `json:"accel_reason,omitempty"`
+	AccelRefused string `json:"accel_refused,omitempty"`
 	// Outcome is how the guest ended (internal/qemu): poweroff and
 	// reboot (a restart without a panic; QEMU runs with -no-reboot) are
 	// clean ends, panic, timeout and died are failures.
@@ -150,6 +154,7 @@ func (r *Report) Human(w io.Writer) {
 		fmt.Fprintf(bw, "note: %s\n", n)
 	}
 	if r.Accel != "" {
+		fmt.Fprintln(bw, r.AccelLine())
 		fmt.Fprintf(bw, "boot: %s, %s in %s", r.Accel, r.Outcome, r.Boot.Round(100*time.Millisecond))
 		if r.Build > 0 {
 			fmt.Fprintf(bw, " (build %s)", r.Build.Round(100*time.Millisecond))
@@ -164,6 +169,20 @@ func (r *Report) Human(w io.Writer) {
 		fmt.Fprintf(bw, ": %s", strings.Join(r.Problems, "; "))
 	}
 	fmt.Fprintln(bw)
+}
+
+// AccelLine says which accelerator ran the tests and why the other one
+// did not.
+func (r *Report) AccelLine() string {
+	s := fmt.Sprintf("accelerator: %s (%s)", r.Accel, r.AccelWhy)
+	if r.AccelRefused != "" {
+		other := "kvm"
+		if r.Accel == "kvm" {
+			other = "tcg"
+		}
+		s += fmt.Sprintf("; %s not used: %s", other, r.AccelRefused)
+	}
+	return s
 }
 
 // JSON writes the report as indented JSON.
@@ -244,6 +263,9 @@ func (r *Report) JUnit(w io.Writer) error {
 		bc.Error = &junitMessage{Message: "harness error", Type: "harness", Text: r.HarnessError}
 	case r.Outcome != "" && r.Outcome != "poweroff" && r.Outcome != "reboot":
 		bc.Failure = &junitMessage{Message: "guest ended with " + r.Outcome, Type: r.Outcome, Text: r.ConsoleTail}
+	}
+	if r.Accel != "" {
+		bc.SystemOut = r.AccelLine()
 	}
 	boot.Cases = append(boot.Cases, bc)
 	add(boot)
