@@ -22,6 +22,9 @@ const (
 	ExitOK      = 0 // success
 	ExitFail    = 1 // the check ran and found a failure (test, splat, lint finding)
 	ExitHarness = 2 // the tool itself could not do its job (bad usage, missing tool, I/O)
+	// ExitInterrupted: SIGINT or SIGTERM stopped the command (128+SIGINT,
+	// as shells report it), whatever step it was in.
+	ExitInterrupted = 130
 )
 
 // Error is an error with an exit code and an optional hint telling the
@@ -158,9 +161,11 @@ func (a *App) Run(args []string, stderr io.Writer) int {
 	if errors.As(err, &ce) {
 		code = ce.Code
 	}
-	if ctx.Err() != nil && ce == nil {
+	if ctx.Err() != nil {
+		// An interrupt is an interrupt, whatever step it cut short and
+		// whatever code that step's error carries.
 		fmt.Fprintf(stderr, "%s %s: interrupted: %v\n", a.Name, cmd.Name, err)
-		return 130
+		return ExitInterrupted
 	}
 	fmt.Fprintf(stderr, "%s %s: %v\n", a.Name, cmd.Name, err)
 	if ce != nil && ce.Hint != "" {
