@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
-	"fmt"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
@@ -19,7 +19,8 @@ var reVersion = regexp.MustCompile(`^\d+(\.\d+){0,2}$`)
 
 func init() {
 	var sf seriesFlags
-	var jsonOut, junitOut string
+	var junitOut, outDir string
+	var jsonOut bool
 	var quick, noBoot, full bool
 	app.Register(&cli.Command{
 		Name:    "ci",
@@ -36,9 +37,12 @@ TREE is a git kernel tree whose HEAD is the base. VERSION (e.g. 6.12) uses
 the cached Debian baseline from the kdefer cache, fetching it first if
 needed (the same as kgen tree get VERSION --git).
 
-Prints one summary table (patch x check). --json writes the results
-shaped as KernelCI KCIDB I/O (schema v5: checkouts, builds, tests) and
---junit writes JUnit XML for CI test reporters.
+Prints one summary table (patch x check). --json prints the results
+shaped as KernelCI KCIDB I/O (schema v5: checkouts, builds, tests) on
+stdout instead, with the table on stderr (--json means "JSON on stdout"
+in every kcheck and kgen command); --junit FILE writes JUnit XML for CI
+test reporters; --out DIR keeps all three: DIR/summary.txt,
+DIR/kcidb.json and DIR/junit.xml.
 
 Example (the README's first command):
   ./scripts/setup && go run ./cmd/kcheck ci 6.12
@@ -47,8 +51,9 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 (a stage reported as "not run: <reason>" is never counted as passed).`,
 		Flags: func(fs *flag.FlagSet) {
 			sf.register(fs)
-			fs.StringVar(&jsonOut, "json", "", "write KCIDB-shaped JSON results to this file")
-			fs.StringVar(&junitOut, "junit", "", "write JUnit XML results to this file")
+			fs.BoolVar(&jsonOut, "json", false, "print KCIDB-shaped JSON results on stdout (the summary goes to stderr)")
+			fs.StringVar(&junitOut, "junit", "", "write JUnit XML results to FILE")
+			fs.StringVar(&outDir, "out", "", "write summary.txt, kcidb.json and junit.xml into DIR")
 			fs.BoolVar(&quick, "quick", false, "skip build --each (the boot still builds the whole series)")
 			fs.BoolVar(&noBoot, "no-boot", false, "skip the QEMU boot and self-tests")
 			fs.BoolVar(&full, "full", false, "build --each builds vmlinux in full after every patch")
@@ -71,26 +76,8 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			if err != nil {
 				return err
 			}
-			r.WriteSummary(os.Stdout)
-			if jsonOut != "" {
-				b, err := r.KCIDB()
-				if err != nil {
-					return err
-				}
-				if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
-					return err
-				}
-				fmt.Printf("KCIDB JSON: %s\n", jsonOut)
-			}
-			if junitOut != "" {
-				b, err := r.JUnit()
-				if err != nil {
-					return err
-				}
-				if err := os.WriteFile(junitOut, b, 0o644); err != nil {
-					return err
-				}
-				fmt.Printf("JUnit XML: %s\n", junitOut)
+			if err := writeCIResults(r, jsonOut, junitOut, outDir); err != nil {
+				return cli.Errorf(cli.ExitHarness, "writing the results: %w", err)
 			}
 			switch r.ExitCode() {
 			case 1:
@@ -101,6 +88,43 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			return nil
 		},
 	})
+}
+
+// writeCIResults prints the summary (or, with asJSON, the KCIDB JSON
+// with the summary on stderr) and writes the requested files.
+func writeCIResults(r *ci.Result, asJSON bool, junitPath, dir string) error {
+	var sum bytes.Buffer
+	r.WriteSummary(&sum)
+	kcidb, err := r.KCIDB()
+	if err != nil {
+		return err
+	}
+	junit, err := r.JUnit()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		os.Stderr.Write(sum.Bytes())
+		os.Stdout.Write(append(kcidb, '\n'))
+	} else {
+		os.Stdout.Write(sum.Bytes())
+	}
+	if junitPath != "" {
+		if err := os.WriteFile(junitPath, junit, 0o644); err != nil {
+			return err
+		}
+	}
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for name, b := range map[string][]byte{"summary.txt": sum.Bytes(), "kcidb.json": append(kcidb, '\n'), "junit.xml": junit} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // resolveTree turns TREE|VERSION into a git tree path and a KCIDB tree name.

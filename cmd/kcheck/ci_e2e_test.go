@@ -24,12 +24,13 @@ func TestE2ECI(t *testing.T) {
 	e2e.Tree(t, "6.12")
 	bin := buildKcheck(t)
 	dir := t.TempDir()
-	jsonOut, junitOut := filepath.Join(dir, "ci.json"), filepath.Join(dir, "ci.xml")
-	cmd := exec.Command(bin, "ci", "6.12", "--json", jsonOut, "--junit", junitOut)
+	junitOut := filepath.Join(dir, "ci.xml")
+	cmd := exec.Command(bin, "ci", "6.12", "--json", "--junit", junitOut, "--out", dir)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	t.Logf("kcheck ci 6.12:\n%s", stdout.String())
+	summary, _ := os.ReadFile(filepath.Join(dir, "summary.txt"))
+	t.Logf("kcheck ci 6.12:\n%s", summary)
 	if err != nil {
 		var ee *exec.ExitError
 		code := -1
@@ -43,18 +44,22 @@ func TestE2ECI(t *testing.T) {
 		t.Fatalf("kcheck ci 6.12 exited %d, want 0\n%s", code, tail)
 	}
 	for _, stage := range []string{"probe", "render", "apply", "lint", "build-each", "boot"} {
-		if !strings.Contains(stdout.String(), stage) {
+		if !strings.Contains(string(summary), stage) || !strings.Contains(stderr.String(), stage) {
 			t.Errorf("the summary does not mention stage %s", stage)
 		}
 	}
 
+	jsonOut := filepath.Join(dir, "kcidb.json")
 	b, err := os.ReadFile(jsonOut)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if strings.TrimSpace(string(b)) != strings.TrimSpace(stdout.String()) {
+		t.Errorf("--json printed something else on stdout than --out kept in %s", jsonOut)
+	}
 	var doc ci.KCIDBDoc
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("%s: %v", jsonOut, err)
+	if err := json.Unmarshal([]byte(stdout.String()), &doc); err != nil {
+		t.Fatalf("kcheck ci --json stdout: %v", err)
 	}
 	if doc.Version.Major != 5 || len(doc.Checkouts) == 0 || len(doc.Builds) == 0 {
 		t.Fatalf("%s: version %v, %d checkouts, %d builds", jsonOut, doc.Version, len(doc.Checkouts), len(doc.Builds))

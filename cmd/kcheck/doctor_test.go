@@ -101,9 +101,9 @@ func TestDoctorKVM(t *testing.T) {
 	bin := buildKcheck(t)
 	out, errOut, code := runDoctor(t, bin, nil, "--json")
 	var r struct {
-		OK      bool                `json:"ok"`
+		OK      bool        `json:"ok"`
 		KVM     accel.Check `json:"kvm"`
-		Install string              `json:"install"`
+		Install string      `json:"install"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("doctor --json: %v\n%s", err, out)
