@@ -361,10 +361,18 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
-	countFile := filepath.Join(o.Dir, ".kdefer-last-count")
-	estimate := 0
+	// The estimate is the largest number of files one build of this
+	// directory ever compiled: the size of a cold build. It is shown only
+	// when this build is cold too (no vmlinux yet); an incremental
+	// build's size is not known in advance.
+	countFile := filepath.Join(o.Dir, ".kdefer-full-count")
+	full := 0
 	if b, err := os.ReadFile(countFile); err == nil {
-		estimate, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		full, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	estimate := 0
+	if _, err := os.Stat(filepath.Join(o.Dir, "vmlinux")); err != nil {
+		estimate = full
 	}
 	mon := newMonitor(progress, estimate, o.Src)
 	progress("build: make -j%d %s (log: %s)", o.Jobs, strings.Join(o.Targets, " "), o.LogPath)
@@ -376,13 +384,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if mon.compiled > 0 && res.Reconfig {
+	if mon.compiled > full {
 		os.WriteFile(countFile, []byte(strconv.Itoa(mon.compiled)), 0o644)
+	}
+	if mon.compiled > 0 && res.Reconfig {
 		// A build right after (re)configuring is the cold build of this
 		// directory: kcheck bench reports it.
 		os.WriteFile(filepath.Join(o.Dir, ColdStamp), []byte(fmt.Sprintf("%d %d\n", res.Duration.Milliseconds(), mon.compiled)), 0o644)
-	} else if estimate == 0 {
-		os.WriteFile(countFile, []byte(strconv.Itoa(mon.compiled)), 0o644)
 	}
 	for _, t := range o.Targets {
 		if t == "bzImage" || t == "all" {
@@ -693,10 +701,14 @@ func (m *monitor) report() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	est := ""
-	if m.estimate > 0 {
+	if m.estimate > 0 && m.compiled <= m.estimate {
 		est = fmt.Sprintf("/~%d", m.estimate)
 	}
-	m.progress("build: %s: %d%s files compiled (last: %s)", m.stage, m.compiled, est, m.last)
+	last := ""
+	if m.last != "" {
+		last = " (last: " + m.last + ")"
+	}
+	m.progress("build: %s: %d%s files compiled%s", m.stage, m.compiled, est, last)
 }
 
 func (m *monitor) line(l string) {
@@ -709,7 +721,8 @@ func (m *monitor) line(l string) {
 		return
 	}
 	if s := reStage.FindStringSubmatch(l); s != nil {
-		m.last = s[2]
+		// Only compiled files are "last": a stage line names a script or
+		// an image, which the stage already says.
 		switch {
 		case s[1] == "LD" && strings.HasPrefix(s[2], "vmlinux"), s[1] == "KSYMS", s[1] == "SYSMAP":
 			m.stage = "link"

@@ -3,6 +3,7 @@ package kbuild
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,26 @@ func TestParseConfigRejectsJunk(t *testing.T) {
 	m, order, err := ParseConfig("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\n")
 	if err != nil || m["B"] != "" || m["CONFIG_B"] != "n" || len(order) != 3 {
 		t.Fatalf("%v %v %v", m, order, err)
+	}
+}
+
+// The progress line names only compiled files as "last", and shows the
+// estimate only while it can still hold.
+func TestMonitorProgress(t *testing.T) {
+	var lines []string
+	m := &monitor{progress: func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) },
+		estimate: 2, stage: "prepare", seen: map[string]bool{}}
+	m.line("  CC      kernel/unwind/deferred.o")
+	m.line("  CALL    ../scripts/checksyscalls.sh")
+	m.report()
+	m.line("  CC      kernel/fork.o")
+	m.line("  CC      kernel/exit.o")
+	m.report()
+	want := []string{
+		"build: compile: 1/~2 files compiled (last: kernel/unwind/deferred.o)",
+		"build: compile: 3 files compiled (last: kernel/exit.o)",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("progress:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
