@@ -4,8 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/kdefer/kdefer/internal/cachedir"
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/capi"
@@ -91,19 +90,4 @@ func firstLine(s string) string {
 
 // defaultBuildDir is the cache directory for a tool's builds of a tree:
 // ${XDG_CACHE_HOME:-~/.cache}/kdefer/builds/<kind>-<hash of the tree path>.
-func defaultBuildDir(tree, kind string) string {
-	abs, err := filepath.Abs(tree)
-	if err != nil {
-		abs = tree
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		h, _ := os.UserHomeDir()
-		cache = filepath.Join(h, ".cache")
-	}
-	var sum uint32 = 2166136261
-	for i := 0; i < len(abs); i++ {
-		sum = (sum ^ uint32(abs[i])) * 16777619
-	}
-	return filepath.Join(cache, "kdefer", "builds", fmt.Sprintf("%s-%08x", kind, sum))
-}
+func defaultBuildDir(tree, kind string) string { return cachedir.ForTree("builds", kind+"-", tree) }

@@ -51,8 +51,8 @@ package kerneltree
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+
+	"github.com/kdefer/kdefer/internal/cachedir"
 )
 
 // Options say which tree to obtain and how.
@@ -81,15 +81,7 @@ type Options struct {
 
 // CacheDir returns the kdefer cache directory,
 // ${XDG_CACHE_HOME:-$HOME/.cache}/kdefer.
-func CacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "kdefer")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".cache", "kdefer")
-	}
-	return filepath.Join(os.TempDir(), "kdefer-cache")
-}
+func CacheDir() string { return cachedir.Dir() }
 
 // Get returns the path of a complete kernel tree for o.Version, fetching
 // and extracting it into the cache first when needed.

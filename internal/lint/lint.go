@@ -23,9 +23,8 @@ package lint
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/cachedir"
 	"os"
 	"path/filepath"
 	"sort"
@@ -470,16 +469,4 @@ func firstLine(s string) string {
 
 // WorkDir is the per-tree cache directory of lint and bisect:
 // ${XDG_CACHE_HOME:-~/.cache}/kdefer/lint/<hash of the tree path>.
-func WorkDir(tree string) string {
-	abs, err := filepath.Abs(tree)
-	if err != nil {
-		abs = tree
-	}
-	sum := sha256.Sum256([]byte(abs))
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		h, _ := os.UserHomeDir()
-		cache = filepath.Join(h, ".cache")
-	}
-	return filepath.Join(cache, "kdefer", "lint", hex.EncodeToString(sum[:6]))
-}
+func WorkDir(tree string) string { return cachedir.ForTree("lint", "", tree) }
