@@ -27,6 +27,7 @@ import (
 
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/hostcheck"
 	"github.com/kdefer/kdefer/internal/initramfs"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/kerneltree"
@@ -108,8 +109,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	for _, tool := range []string{qemuBin, "make", "gcc"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fail(fmt.Errorf("%s not found in PATH: install it (Debian: apt-get install %s)", tool,
-				map[string]string{qemuBin: "qemu-system-x86", "make": "make", "gcc": "gcc libc6-dev"}[tool]))
+			pkg := hostcheck.Package(filepath.Base(tool))
+			return fail(fmt.Errorf("%s not found in PATH: install it (Debian: apt-get install %s; kcheck doctor --install installs everything)", tool, pkg))
 		}
 	}
 	if !hasSeries(o.Tree) {

@@ -49,6 +49,17 @@ var Tools = []Tool{
 	{Name: "ccache", Binary: "ccache", Package: "ccache", Required: false, Purpose: "faster rebuilds (optional)"},
 }
 
+// Package returns the Debian package that provides binary, or binary
+// itself when the list does not know it.
+func Package(binary string) string {
+	for _, t := range Tools {
+		if t.Binary == binary {
+			return t.Package
+		}
+	}
+	return binary
+}
+
 // ToolResult is the state of one tool.
 type ToolResult struct {
 	Tool
