@@ -52,6 +52,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/proc"
 	"io"
 	"os"
 	"os/exec"
@@ -553,8 +554,7 @@ func runMake(ctx context.Context, o Options, logf io.Writer, mon *monitor, targe
 			name = nice
 		}
 	}
-	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := proc.Command(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	if dir := ccacheDir(o); dir != "" {
 		// ccache masquerades as gcc from a directory early in PATH, so
@@ -590,16 +590,12 @@ func runMake(ctx context.Context, o Options, logf io.Writer, mon *monitor, targe
 	}()
 	waitc := make(chan error, 1)
 	go func() { waitc <- cmd.Wait(); pw.Close() }()
-	var err error
-	select {
-	case err = <-waitc:
-	case <-ctx.Done():
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-waitc
-		<-done
+	// Ending ctx kills make's whole process group (internal/proc).
+	err := <-waitc
+	<-done
+	if ctx.Err() != nil {
 		return fmt.Errorf("kbuild: make %s interrupted: %w", strings.Join(targets, " "), ctx.Err())
 	}
-	<-done
 	if err != nil {
 		be := &BuildError{FirstError: first.text(), ExitCode: cmd.ProcessState.ExitCode()}
 		if lf, ok := logf.(*os.File); ok {

@@ -17,13 +17,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/proc"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -158,8 +158,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer logf.Close()
 
 	args := Args(o)
-	cmd := exec.Command(path, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The context ends only with Run: the timers below decide when QEMU
+	// is killed, and proc kills its whole process group.
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cmd := proc.Command(runCtx, path, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -224,7 +227,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		<-readDone
 		waitErr <- cmd.Wait()
 	}()
-	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	kill := func() { proc.KillGroup(cmd) }
 	timer := time.NewTimer(o.Timeout)
 	defer timer.Stop()
 	var silence <-chan time.Time
@@ -261,7 +264,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	// Children of QEMU (none expected) go with the group.
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	proc.KillGroup(cmd)
 	res.Duration = time.Since(start)
 	res.Stderr = strings.TrimSpace(stderr.String())
 	res.ExitCode = cmd.ProcessState.ExitCode()
