@@ -52,6 +52,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/proc"
 	"io"
 	"os"
@@ -63,7 +64,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kdefer/kdefer/internal/kerneltree"
@@ -773,26 +773,12 @@ func ccacheDir(o Options) string {
 	return dir
 }
 
-// lock takes an exclusive flock on path, waiting (with a progress
-// line) while another build holds it.
+// lock takes the build directory's lock, with a progress line while
+// another build holds it.
 func lock(ctx context.Context, path string, progress func(string, ...any)) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := flock.Lock(ctx, path, func() { progress("build: waiting for another build in %s", filepath.Dir(path)) })
 	if err != nil {
-		return nil, fmt.Errorf("kbuild: lock: %w", err)
+		return nil, fmt.Errorf("kbuild: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-		return func() { f.Close() }, nil
-	}
-	progress("build: waiting for another build in %s", filepath.Dir(path))
-	for {
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-			return func() { f.Close() }, nil
-		}
-	}
+	return unlock, nil
 }

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/flock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // Meta describes a cached tree; it is kept in trees/.meta/<release>.json.
@@ -452,34 +452,10 @@ func cleanStale(trees string, progress func(string, ...any)) {
 	}
 }
 
-// lockFile takes an exclusive flock on name, waiting (and saying so) while
-// another run holds it; ctx cancels the wait.
+// lockFile takes the tree cache's lock, saying so while another run
+// holds it; ctx cancels the wait.
 func lockFile(ctx context.Context, name string, progress func(string, ...any)) (func(), error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening the lock file: %w", err)
-	}
-	said := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", name, err)
-		}
-		if !said {
-			progress("waiting for another run holding %s", name)
-			said = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return flock.Lock(ctx, name, func() { progress("waiting for another run holding %s", name) })
 }
 
 // checkSpace fails early when dir's file system has less than need bytes.

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/flock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // Scratch is a private work tree of a kernel tree, where the series is
@@ -18,20 +17,18 @@ import (
 // only the files the series touches are rewritten: the user's tree and
 // its branches are never modified.
 type Scratch struct {
-	Dir  string
-	Base string // commit id of the tree's HEAD
-	lock *os.File
+	Dir    string
+	Base   string // commit id of the tree's HEAD
+	unlock func()
 }
 
 // Close releases the scratch tree for other runs.
 func (s *Scratch) Close() error {
-	if s.lock == nil {
-		return nil
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
 	}
-	syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
-	err := s.lock.Close()
-	s.lock = nil
-	return err
+	return nil
 }
 
 // OpenScratch returns the scratch tree dir for tree, creating it on first
@@ -62,26 +59,16 @@ func OpenScratchAt(ctx context.Context, tree, base, dir string) (*Scratch, error
 	}
 	// One run at a time per scratch tree (lint, build --each and ci all
 	// apply patches in it).
-	lf, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := flock.Lock(ctx, dir+".lock", func() {
+		fmt.Fprintf(os.Stderr, "waiting for another kcheck run using %s\n", dir)
+	})
 	if err != nil {
 		return nil, err
-	}
-	for i := 0; syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil; i++ {
-		if i == 0 {
-			fmt.Fprintf(os.Stderr, "waiting for another kcheck run using %s\n", dir)
-		}
-		select {
-		case <-ctx.Done():
-			lf.Close()
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-			lf.Close()
+			unlock()
 		}
 	}()
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
@@ -97,7 +84,7 @@ func OpenScratchAt(ctx context.Context, tree, base, dir string) (*Scratch, error
 			return nil, err
 		}
 	}
-	s := &Scratch{Dir: dir, Base: head, lock: lf}
+	s := &Scratch{Dir: dir, Base: head, unlock: unlock}
 	if err := s.Reset(ctx); err != nil {
 		return nil, err
 	}
