@@ -112,7 +112,7 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			}
 			now := time.Now()
 			if err := os.Chtimes(filepath.Join(tree, touch), now, now); err != nil {
-				return cli.Errorf(cli.ExitHarness, "touch: %v", err)
+				return cli.Errorf(cli.ExitHarness, "touch: %w", err)
 			}
 			r, err = kbuild.Build(ctx, bo)
 			if err != nil {

@@ -92,17 +92,17 @@ not start).`,
 			if junitPath != "" {
 				f, ferr := os.Create(junitPath)
 				if ferr != nil {
-					return cli.Errorf(cli.ExitHarness, "--junit: %v", ferr)
+					return cli.Errorf(cli.ExitHarness, "--junit: %w", ferr)
 				}
 				rep.JUnit(f)
 				if ferr := f.Close(); ferr != nil {
-					return cli.Errorf(cli.ExitHarness, "--junit: %v", ferr)
+					return cli.Errorf(cli.ExitHarness, "--junit: %w", ferr)
 				}
 			}
 			if ktapPath != "" && res.KTAPPath != "" {
 				data, _ := os.ReadFile(res.KTAPPath)
 				if werr := os.WriteFile(ktapPath, data, 0o644); werr != nil {
-					return cli.Errorf(cli.ExitHarness, "--ktap: %v", werr)
+					return cli.Errorf(cli.ExitHarness, "--ktap: %w", werr)
 				}
 			}
 			if err != nil {

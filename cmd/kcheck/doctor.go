@@ -136,10 +136,10 @@ func runInstall(ctx context.Context, r hostcheck.Report) error {
 	if err := run(inst...); err != nil {
 		// Stale or missing package lists on a fresh machine: update once.
 		if err := run("apt-get", "update"); err != nil {
-			return cli.Errorf(cli.ExitHarness, "apt-get update failed: %v", err)
+			return cli.Errorf(cli.ExitHarness, "apt-get update failed: %w", err)
 		}
 		if err := run(inst...); err != nil {
-			return cli.Errorf(cli.ExitHarness, "%s failed: %v", line, err)
+			return cli.Errorf(cli.ExitHarness, "%s failed: %w", line, err)
 		}
 	}
 	return nil

@@ -45,14 +45,14 @@ Exit codes: 0 no splat; 1 at least one splat; 2 a LOG could not be read.`,
 				if name != "-" {
 					f, err := os.Open(name)
 					if err != nil {
-						return cli.Errorf(cli.ExitHarness, "%v", err)
+						return cli.Errorf(cli.ExitHarness, "%w", err)
 					}
 					defer f.Close()
 					r = f
 				}
 				fs, err := splat.Scan(r)
 				if err != nil {
-					return cli.Errorf(cli.ExitHarness, "%s: %v", name, err)
+					return cli.Errorf(cli.ExitHarness, "%s: %w", name, err)
 				}
 				if fs == nil {
 					fs = []splat.Finding{}

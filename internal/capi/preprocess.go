@@ -55,7 +55,7 @@ func (k *kbuild) make(ctx context.Context, targets ...string) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("make O=%s %s in %s: %v\n%s", k.build, strings.Join(targets, " "), k.tree, err, tail(out.String(), 15))
+		return fmt.Errorf("make O=%s %s in %s: %w\n%s", k.build, strings.Join(targets, " "), k.tree, err, tail(out.String(), 15))
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (k *kbuild) savedArgv(cmdFile string) ([]string, error) {
 	cmd := exec.Command("sh", "-c", `eval "set -- $1"; printf '%s\0' "$@"`, "sh", string(m[1]))
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("split the command in %s: %v", cmdFile, err)
+		return nil, fmt.Errorf("split the command in %s: %w", cmdFile, err)
 	}
 	words := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
 	var argv []string
@@ -150,7 +150,7 @@ func (k *kbuild) cpp(ctx context.Context, argv []string, view, src, out string) 
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("preprocess %s: %v\n%s", src, err, tail(stderr.String(), 15))
+		return "", fmt.Errorf("preprocess %s: %w\n%s", src, err, tail(stderr.String(), 15))
 	}
 	b, err := os.ReadFile(out)
 	return string(b), err

@@ -117,7 +117,7 @@ func (e *Edit) Validate() error {
 			l = strings.TrimSpace(l)
 			re, err := regexp.Compile(l)
 			if err != nil {
-				return fmt.Errorf("anchor line %q: bad regex: %v", l, err)
+				return fmt.Errorf("anchor line %q: bad regex: %w", l, err)
 			}
 			e.re = append(e.re, re)
 		}

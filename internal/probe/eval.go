@@ -49,7 +49,7 @@ func Parse(name string, data []byte) ([]Def, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&defs); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	seen := map[string]bool{}
 	for i := range defs {
@@ -71,13 +71,13 @@ func Parse(name string, data []byte) ([]Def, error) {
 			}
 			for j := range d.Choice {
 				if err := d.Choice[j].compile(); err != nil {
-					return nil, fmt.Errorf("%s: choice %d: %v", where, j+1, err)
+					return nil, fmt.Errorf("%s: choice %d: %w", where, j+1, err)
 				}
 			}
 			continue
 		}
 		if err := d.Check.compile(); err != nil {
-			return nil, fmt.Errorf("%s: %v", where, err)
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
 	return defs, nil
@@ -92,7 +92,7 @@ func (c *Check) compile() error {
 		n++
 		re, err := regexp.Compile("(?m)" + c.Regex)
 		if err != nil {
-			return fmt.Errorf("bad regex %q: %v", c.Regex, err)
+			return fmt.Errorf("bad regex %q: %w", c.Regex, err)
 		}
 		c.re = re
 	}
@@ -160,7 +160,7 @@ func ReadVersion(src Source) (Version, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Version{}, errors.New("not a kernel tree: no top-level Makefile")
 		}
-		return Version{}, fmt.Errorf("reading Makefile: %v", err)
+		return Version{}, fmt.Errorf("reading Makefile: %w", err)
 	}
 	vals := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -212,7 +212,7 @@ func Run(tree string, src Source, defs []Def) (*Results, error) {
 					err = nil
 				}
 				if err != nil {
-					return nil, fmt.Errorf("probe %s: %v", d.Name, err)
+					return nil, fmt.Errorf("probe %s: %w", d.Name, err)
 				}
 				if ok {
 					res.Value = d.Choice[j].Value
@@ -239,7 +239,7 @@ func Run(tree string, src Source, defs []Def) (*Results, error) {
 					return nil, &CannotDecide{d.Name, nf.path + " is absent but the probe is required"}
 				}
 				if !errors.As(err, &nf) {
-					return nil, fmt.Errorf("probe %s: %v", d.Name, err)
+					return nil, fmt.Errorf("probe %s: %w", d.Name, err)
 				}
 			}
 			res.Bool, res.Evidence = ok, ev
@@ -263,7 +263,7 @@ func (c *Check) eval(fc *cache) (bool, string, error) {
 			}
 			return false, c.File + ": absent", &notFound{c.File}
 		}
-		return false, "", fmt.Errorf("reading %s: %v", c.File, err)
+		return false, "", fmt.Errorf("reading %s: %w", c.File, err)
 	}
 	if c.Exists {
 		return true, c.File + ": exists", nil
