@@ -1,11 +1,13 @@
 package ci
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/jstemmer/go-junit-report/v2/junit"
 	"io"
 	"os"
 	"os/exec"
@@ -409,121 +411,60 @@ func pathSeg(s string) string {
 
 // ---- JUnit ----
 
-type jSuites struct {
-	XMLName  xml.Name `xml:"testsuites"`
-	Name     string   `xml:"name,attr"`
-	Tests    int      `xml:"tests,attr"`
-	Failures int      `xml:"failures,attr"`
-	Errors   int      `xml:"errors,attr"`
-	Skipped  int      `xml:"skipped,attr"`
-	Time     string   `xml:"time,attr"`
-	Suites   []jSuite `xml:"testsuite"`
-}
-
-type jSuite struct {
-	Name      string  `xml:"name,attr"`
-	Tests     int     `xml:"tests,attr"`
-	Failures  int     `xml:"failures,attr"`
-	Errors    int     `xml:"errors,attr"`
-	Skipped   int     `xml:"skipped,attr"`
-	Time      string  `xml:"time,attr"`
-	Cases     []jCase `xml:"testcase"`
-	SystemOut string  `xml:"system-out,omitempty"`
-}
-
-type jCase struct {
-	Name      string `xml:"name,attr"`
-	Classname string `xml:"classname,attr"`
-	Time      string `xml:"time,attr"`
-	Skipped   *jMsg  `xml:"skipped,omitempty"`
-	Failure   *jMsg  `xml:"failure,omitempty"`
-	Error     *jMsg  `xml:"error,omitempty"`
-	SystemOut string `xml:"system-out,omitempty"`
-}
-
-type jMsg struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
-}
-
-func (s *jSuite) add(c jCase) {
-	s.Cases = append(s.Cases, c)
-	s.Tests++
-	switch {
-	case c.Failure != nil:
-		s.Failures++
-	case c.Error != nil:
-		s.Errors++
-	case c.Skipped != nil:
-		s.Skipped++
-	}
-}
-
-func jcase(class, name, status, detail string, d time.Duration) jCase {
-	c := jCase{Name: name, Classname: class, Time: fmt.Sprintf("%.3f", d.Seconds())}
+func jcase(class, name, status, detail string, d time.Duration) junit.Testcase {
+	c := junit.Testcase{Name: name, Classname: class, Time: fmt.Sprintf("%.3f", d.Seconds())}
 	switch status {
 	case Pass, "warn":
 		if detail != "" {
-			c.SystemOut = detail
+			c.SystemOut = &junit.Output{Data: detail}
 		}
 	case Fail:
-		c.Failure = &jMsg{Message: firstLine(detail), Type: class, Text: detail}
+		c.Failure = &junit.Result{Message: firstLine(detail), Type: class, Data: detail}
 	case Error:
-		c.Error = &jMsg{Message: firstLine(detail), Type: class, Text: detail}
+		c.Error = &junit.Result{Message: firstLine(detail), Type: class, Data: detail}
 	default:
-		c.Skipped = &jMsg{Message: "not run: " + firstLine(detail)}
+		c.Skipped = &junit.Result{Message: "not run: " + firstLine(detail)}
 	}
 	return c
 }
 
 // JUnit returns the run as JUnit XML: a suite per stage, a case per
-// patch for the per-patch checks, and the boot self-tests (as kcheck boot
-// writes them) as further suites.
+// patch for the per-patch checks, and the boot's suites (as kcheck boot
+// writes them, named boot.*).
 func (r *Result) JUnit() ([]byte, error) {
-	doc := jSuites{Name: "kcheck ci", Time: fmt.Sprintf("%.3f", r.Elapsed.Seconds())}
-	stages := jSuite{Name: "ci.stages"}
-	for _, s := range r.Stages {
-		stages.add(jcase("ci.stages", s.Name, s.Status, s.Detail, s.Duration))
+	doc := junit.Testsuites{Name: "kcheck ci", Time: fmt.Sprintf("%.3f", r.Elapsed.Seconds())}
+	add := func(s junit.Testsuite) {
+		if s.Time == "" {
+			s.Time = "0.000"
+		}
+		s.ID = len(doc.Suites)
+		doc.AddSuite(s)
 	}
-	doc.Suites = append(doc.Suites, stages)
+	stages := junit.Testsuite{Name: "ci.stages"}
+	for _, s := range r.Stages {
+		stages.AddTestcase(jcase("ci.stages", s.Name, s.Status, s.Detail, s.Duration))
+	}
+	add(stages)
 	if r.Series != nil {
 		for _, col := range r.columns() {
 			class := "ci." + col
-			s := jSuite{Name: class}
+			s := junit.Testsuite{Name: class}
 			for _, p := range r.Series.Patches {
 				c := r.cell(col, p.Index)
-				s.add(jcase(class, p.Label(len(r.Series.Patches)), c.status, c.detail, 0))
+				s.AddTestcase(jcase(class, p.Label(len(r.Series.Patches)), c.status, c.detail, 0))
 			}
-			doc.Suites = append(doc.Suites, s)
+			add(s)
 		}
 	}
 	if r.Boot != nil && r.Boot.Report != nil {
-		var b strings.Builder
-		if err := r.Boot.Report.JUnit(&b); err == nil {
-			var boot jSuites
-			if err := xml.Unmarshal([]byte(b.String()), &boot); err == nil {
-				for _, s := range boot.Suites {
-					s.Name = "boot." + s.Name
-					doc.Suites = append(doc.Suites, s)
-				}
-			}
+		for _, s := range r.Boot.Report.JUnitSuites("boot.").Suites {
+			add(s)
 		}
 	}
-	for _, s := range doc.Suites {
-		doc.Tests += s.Tests
-		doc.Failures += s.Failures
-		doc.Errors += s.Errors
-		doc.Skipped += s.Skipped
-	}
-	for i := range doc.Suites {
-		if doc.Suites[i].Time == "" {
-			doc.Suites[i].Time = "0"
-		}
-	}
-	out, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	if err := doc.WriteXML(&b); err != nil {
 		return nil, err
 	}
-	return append([]byte(xml.Header), append(out, '\n')...), nil
+	return b.Bytes(), nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/jstemmer/go-junit-report/v2/junit"
 	"io"
 	"regexp"
 	"strings"
@@ -192,141 +193,103 @@ func (r *Report) JSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// JUnit XML, in the shape Jenkins, GitLab and GitHub reporters read.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Cases     []junitCase `xml:"testcase"`
-	SystemOut string      `xml:"system-out,omitempty"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
-}
-
-// JUnit writes the report as JUnit XML: one <testsuite> per KTAP suite
-// (nested suites are flattened with dotted names) holding its leaf
-// cases, a "boot" suite for how the guest ended, and a "console" suite
-// with one failing case per splat.
+// JUnit writes the report as JUnit XML (see JUnitSuites).
 func (r *Report) JUnit(w io.Writer) error {
-	secs := func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-	top := junitSuites{Name: "kcheck boot", Time: secs(r.Build + r.Boot)}
-	add := func(s junitSuite) {
-		for _, c := range s.Cases {
-			s.Tests++
-			switch {
-			case c.Failure != nil:
-				s.Failures++
-			case c.Error != nil:
-				s.Errors++
-			case c.Skipped != nil:
-				s.Skipped++
-			}
-		}
-		top.Tests += s.Tests
-		top.Failures += s.Failures
-		top.Errors += s.Errors
-		top.Skipped += s.Skipped
-		top.Suites = append(top.Suites, s)
+	doc := r.JUnitSuites("")
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
 	}
-	boot := junitSuite{Name: "boot", Time: secs(r.Boot)}
-	bc := junitCase{Name: "guest_runs_to_poweroff", Classname: "boot", Time: secs(r.Boot)}
+	return doc.WriteXML(w)
+}
+
+// JUnitSuites returns the report as JUnit test suites, in the model of
+// go-junit-report (the shape Jenkins, GitLab and GitHub reporters read):
+// a "boot" suite for how the guest ended (its output names the
+// accelerator), one suite per KTAP suite (nested suites flattened with
+// dotted names) holding its leaf cases, and a "console" suite with one
+// failing case per splat. prefix is put before every suite name (kcheck
+// ci nests the boot's suites as "boot.*").
+func (r *Report) JUnitSuites(prefix string) junit.Testsuites {
+	top := junit.Testsuites{Name: "kcheck boot", Time: seconds(r.Build + r.Boot)}
+	add := func(s junit.Testsuite) {
+		s.Name = prefix + s.Name
+		if s.Time == "" {
+			s.Time = "0.000"
+		}
+		s.ID = len(top.Suites)
+		top.AddSuite(s)
+	}
+	boot := junit.Testsuite{Name: "boot", Time: seconds(r.Boot)}
+	bc := junit.Testcase{Name: "guest_runs_to_poweroff", Classname: "boot", Time: seconds(r.Boot)}
 	switch {
 	case r.HarnessError != "":
-		bc.Error = &junitMessage{Message: "harness error", Type: "harness", Text: r.HarnessError}
+		bc.Error = &junit.Result{Message: "harness error", Type: "harness", Data: r.HarnessError}
 	case r.Outcome != "" && r.Outcome != "poweroff" && r.Outcome != "reboot":
-		bc.Failure = &junitMessage{Message: "guest ended with " + r.Outcome, Type: r.Outcome, Text: r.ConsoleTail}
+		bc.Failure = &junit.Result{Message: "guest ended with " + r.Outcome, Type: r.Outcome, Data: r.ConsoleTail}
 	}
 	if r.Accel != "" {
-		bc.SystemOut = r.AccelLine()
+		bc.SystemOut = &junit.Output{Data: r.AccelLine()}
+		boot.AddProperty("accelerator", r.Accel)
 	}
-	boot.Cases = append(boot.Cases, bc)
+	boot.AddTestcase(bc)
 	add(boot)
 
 	if r.KTAP != nil && r.KTAP.Found {
-		var loose []junitCase
-		var walk func(prefix string, t *ktap.Test) []junitCase
-		walk = func(prefix string, t *ktap.Test) []junitCase {
-			var cases []junitCase
+		var walk func(prefix string, t *ktap.Test) []junit.Testcase
+		walk = func(prefix string, t *ktap.Test) []junit.Testcase {
+			var cases []junit.Testcase
 			for _, s := range t.Subtests {
 				if len(s.Subtests) > 0 {
 					name := s.Name
 					if prefix != "" {
 						name = prefix + "." + s.Name
 					}
-					cs := walk(name, s)
-					add(junitSuite{Name: name, Cases: cs, Time: "0.000"})
+					suite := junit.Testsuite{Name: name}
+					for _, c := range walk(name, s) {
+						suite.AddTestcase(c)
+					}
+					add(suite)
 					continue
 				}
 				cases = append(cases, leafCase(prefix, s))
 			}
 			return cases
 		}
-		loose = walk("", r.KTAP.Root)
-		if len(loose) > 0 {
-			add(junitSuite{Name: "ktap", Cases: loose, Time: "0.000"})
+		if loose := walk("", r.KTAP.Root); len(loose) > 0 {
+			suite := junit.Testsuite{Name: "ktap"}
+			for _, c := range loose {
+				suite.AddTestcase(c)
+			}
+			add(suite)
 		}
 	} else if r.HarnessError == "" {
-		add(junitSuite{Name: "ktap", Time: "0.000", Cases: []junitCase{{Name: "ktap_output", Classname: "ktap", Time: "0.000",
-			Failure: &junitMessage{Message: "no KTAP output on the console", Type: "missing"}}}})
+		suite := junit.Testsuite{Name: "ktap"}
+		suite.AddTestcase(junit.Testcase{Name: "ktap_output", Classname: "ktap", Time: "0.000",
+			Failure: &junit.Result{Message: "no KTAP output on the console", Type: "missing"}})
+		add(suite)
 	}
 
-	console := junitSuite{Name: "console", Time: "0.000"}
+	console := junit.Testsuite{Name: "console"}
 	if len(r.Splats) == 0 {
-		console.Cases = append(console.Cases, junitCase{Name: "no_splat", Classname: "console", Time: "0.000"})
+		console.AddTestcase(junit.Testcase{Name: "no_splat", Classname: "console", Time: "0.000"})
 	}
 	for i, s := range r.Splats {
-		console.Cases = append(console.Cases, junitCase{
+		console.AddTestcase(junit.Testcase{
 			Name: fmt.Sprintf("splat_%d_%s", i+1, s.Kind), Classname: "console", Time: "0.000",
-			Failure: &junitMessage{Message: s.Title, Type: s.Kind, Text: strings.Join(s.Lines, "\n")},
+			Failure: &junit.Result{Message: s.Title, Type: s.Kind, Data: strings.Join(s.Lines, "\n")},
 		})
 	}
 	add(console)
-
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(top); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return top
 }
 
-func leafCase(class string, t *ktap.Test) junitCase {
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+func leafCase(class string, t *ktap.Test) junit.Testcase {
 	if class == "" {
 		class = "ktap"
 	}
-	c := junitCase{Name: t.Name, Classname: class, Time: "0.000"}
+	c := junit.Testcase{Name: t.Name, Classname: class, Time: "0.000"}
 	diag := strings.Join(t.Diagnostics, "\n")
 	switch t.Status {
 	case ktap.Fail:
@@ -334,13 +297,15 @@ func leafCase(class string, t *ktap.Test) junitCase {
 		if len(t.Diagnostics) > 0 {
 			msg = t.Diagnostics[0]
 		}
-		c.Failure = &junitMessage{Message: msg, Type: "fail", Text: diag}
+		c.Failure = &junit.Result{Message: msg, Type: "fail", Data: diag}
 	case ktap.Missing:
-		c.Failure = &junitMessage{Message: "never reported (the run was cut short)", Type: "missing"}
+		c.Failure = &junit.Result{Message: "never reported (the run was cut short)", Type: "missing"}
 	case ktap.Skip:
-		c.Skipped = &junitMessage{Message: t.Reason}
+		c.Skipped = &junit.Result{Message: t.Reason}
 	default:
-		c.SystemOut = diag
+		if diag != "" {
+			c.SystemOut = &junit.Output{Data: diag}
+		}
 	}
 	return c
 }

@@ -104,7 +104,7 @@ func TestJUnitValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, w := range []string{`<testsuite name="nmi" tests="3" failures="1" errors="0" skipped="1"`,
+	for _, w := range []string{`<testsuite name="nmi" tests="3" failures="1" errors="0" id="1" skipped="1"`,
 		`<testcase name="nmi_request" classname="nmi"`, `<failure message="WARNING: CPU: 0`, `&lt;&amp;&gt;`,
 		`<testcase name="fork" classname="ktap"`, `<testcase name="guest_runs_to_poweroff"`} {
 		if !strings.Contains(out, w) {
