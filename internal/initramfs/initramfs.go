@@ -23,7 +23,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cavaliergopher/cpio"
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // Entry is one file system object in the archive.
@@ -101,55 +101,40 @@ func (a *Archive) AddDevice(name string, mode os.FileMode, major, minor uint32) 
 	return a.add(&Entry{Name: name, Mode: mode | os.ModeDevice, Major: major, Minor: minor})
 }
 
-// Write writes the archive to w.
+// Write writes the archive to w with u-root's newc writer, which
+// writes every kind of entry, device nodes included (rdevmajor and
+// rdevminor), with reproducible metadata.
 func (a *Archive) Write(w io.Writer) error {
 	names := make([]string, 0, len(a.entries))
 	for n := range a.entries {
 		names = append(names, n)
 	}
 	sort.Strings(names) // parents sort before their children
-	cw := cpio.NewWriter(w)
-	ino := int64(0)
-	for _, n := range names {
+	rw := cpio.Newc.Writer(w)
+	for i, n := range names {
 		e := a.entries[n]
-		ino++
-		if e.Mode&os.ModeDevice != 0 {
-			// cavaliergopher/cpio does not write rdevmajor/rdevminor,
-			// so device nodes get a header written here, between the
-			// library's entries (it is 4-byte aligned after Flush).
-			if err := cw.Flush(); err != nil {
-				return err
-			}
-			if err := writeDevice(w, ino, e); err != nil {
-				return err
-			}
-			continue
-		}
-		hdr := &cpio.Header{Name: n, Inode: ino, Mode: cpioMode(e.Mode)}
+		info := cpio.Info{Name: n, Ino: uint64(i + 1), Mode: linuxMode(e.Mode), NLink: 1}
+		var rec cpio.Record
 		switch {
 		case e.Mode.IsDir():
-			hdr.Links = 2
+			info.NLink = 2
+			rec = cpio.Record{Info: info}
 		case e.Mode&os.ModeSymlink != 0:
-			hdr.Links, hdr.Linkname, hdr.Size = 1, e.Target, int64(len(e.Target))
+			rec = cpio.StaticRecord([]byte(e.Target), info)
+		case e.Mode&os.ModeDevice != 0:
+			info.Rmajor, info.Rminor = uint64(e.Major), uint64(e.Minor)
+			rec = cpio.Record{Info: info}
 		default:
-			hdr.Links, hdr.Size = 1, int64(len(e.Data))
+			rec = cpio.StaticRecord(e.Data, info)
 		}
-		if err := cw.WriteHeader(hdr); err != nil {
+		if err := rw.WriteRecord(cpio.MakeReproducible(rec)); err != nil {
 			return fmt.Errorf("initramfs: %s: %w", n, err)
 		}
-		var body []byte
-		if e.Mode&os.ModeSymlink != 0 {
-			body = []byte(e.Target)
-		} else if e.Mode.IsRegular() {
-			body = e.Data
-		}
-		if len(body) > 0 {
-			if _, err := cw.Write(body); err != nil {
-				return fmt.Errorf("initramfs: %s: %w", n, err)
-			}
-		}
 	}
-	return cw.Close()
+	if err := cpio.WriteTrailer(rw); err != nil {
+		return fmt.Errorf("initramfs: trailer: %w", err)
+	}
+	return nil
 }
 
 // Bytes returns the archive as a byte slice.
@@ -172,48 +157,31 @@ func (a *Archive) WriteFile(name string) error {
 	return os.Rename(tmp, name)
 }
 
-func cpioMode(m os.FileMode) cpio.FileMode {
-	c := cpio.FileMode(m.Perm())
+// linuxMode is m as st_mode bits (type and permissions).
+func linuxMode(m os.FileMode) uint64 {
+	c := uint64(m.Perm())
 	if m&os.ModeSetuid != 0 {
-		c |= cpio.ModeSetuid
+		c |= 0o4000
 	}
 	if m&os.ModeSetgid != 0 {
-		c |= cpio.ModeSetgid
+		c |= 0o2000
 	}
 	if m&os.ModeSticky != 0 {
-		c |= cpio.ModeSticky
+		c |= 0o1000
 	}
 	switch {
 	case m.IsDir():
-		c |= cpio.TypeDir
+		c |= cpio.S_IFDIR
 	case m&os.ModeSymlink != 0:
-		c |= cpio.TypeSymlink
+		c |= cpio.S_IFLNK
 	case m&os.ModeDevice != 0 && m&os.ModeCharDevice != 0:
-		c |= cpio.TypeChar
+		c |= cpio.S_IFCHR
 	case m&os.ModeDevice != 0:
-		c |= cpio.TypeBlock
+		c |= cpio.S_IFBLK
 	case m&os.ModeNamedPipe != 0:
-		c |= cpio.TypeFifo
+		c |= cpio.S_IFIFO
 	default:
-		c |= cpio.TypeReg
+		c |= cpio.S_IFREG
 	}
 	return c
-}
-
-// writeDevice writes a complete newc header for a device node (size 0,
-// so no data follows) padded to 4 bytes.
-func writeDevice(w io.Writer, ino int64, e *Entry) error {
-	f := []int64{ino, int64(cpioMode(e.Mode)), 0, 0, 1, 0, 0, 0, 0, int64(e.Major), int64(e.Minor), int64(len(e.Name) + 1), 0}
-	var b bytes.Buffer
-	b.WriteString("070701")
-	for _, v := range f {
-		fmt.Fprintf(&b, "%08X", v)
-	}
-	b.WriteString(e.Name)
-	b.WriteByte(0)
-	for b.Len()%4 != 0 {
-		b.WriteByte(0)
-	}
-	_, err := w.Write(b.Bytes())
-	return err
 }
