@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/kconfig"
 	"os"
 	"path/filepath"
 	"sort"
@@ -391,17 +392,11 @@ func objects(tree string, cfg map[string]string, files []string, skipped *[]stri
 }
 
 func readConfig(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+	c, err := kconfig.ParseFile(path)
 	if err != nil {
 		return nil, err
 	}
-	m := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok && strings.HasPrefix(k, "CONFIG_") {
-			m[k] = strings.Trim(v, `"`)
-		}
-	}
-	return m, nil
+	return c.Values, nil
 }
 
 func contains(s []string, x string) bool {

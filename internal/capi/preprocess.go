@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/kdefer/kdefer/internal/kconfig"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -39,18 +42,15 @@ func (k *kbuild) ensureConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b = regexp.MustCompile(`(?m)^# CONFIG_64BIT is not set$`).ReplaceAll(b, []byte("CONFIG_64BIT=y"))
-	if !bytes.Contains(b, []byte("\nCONFIG_64BIT=y")) {
-		b = append(b, "CONFIG_64BIT=y\n"...)
-	}
-	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+	want, _ := kconfig.Parse("CONFIG_64BIT=y\n")
+	if err := os.WriteFile(cfg, []byte(kconfig.Merge(string(b), want)), 0o644); err != nil {
 		return err
 	}
 	return k.make(ctx, "olddefconfig")
 }
 
 func (k *kbuild) make(ctx context.Context, targets ...string) error {
-	args := append([]string{"-n", "10", "make", "-C", k.tree, "O=" + k.build, "-j2"}, targets...)
+	args := append([]string{"-n", "10", "make", "-C", k.tree, "O=" + k.build, "-j" + strconv.Itoa(runtime.NumCPU())}, targets...)
 	cmd := exec.CommandContext(ctx, "nice", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

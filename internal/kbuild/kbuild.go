@@ -53,6 +53,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/kdefer/kdefer/internal/flock"
+	"github.com/kdefer/kdefer/internal/kconfig"
 	"github.com/kdefer/kdefer/internal/proc"
 	"io"
 	"os"
@@ -60,7 +61,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,14 +148,8 @@ func (e *BuildError) Error() string {
 	return fmt.Sprintf("kernel build failed:\n%s\nfull log: %s", e.FirstError, e.LogPath)
 }
 
-// Dropped is an option Kconfig did not keep.
-type Dropped struct {
-	Option  string // CONFIG_FOO
-	Want    string // requested value
-	Got     string // final value ("n" when unset)
-	Depends string // its "depends on" expression(s), when found
-	Unmet   []string
-}
+// Dropped is an option Kconfig did not keep (see internal/kconfig).
+type Dropped = kconfig.Dropped
 
 // ConfigError lists requested options that olddefconfig dropped.
 type ConfigError struct {
@@ -168,6 +162,9 @@ func (e *ConfigError) Error() string {
 	fmt.Fprintf(&b, "%d requested config option(s) did not survive olddefconfig (%s):", len(e.Dropped), e.Config)
 	for _, d := range e.Dropped {
 		fmt.Fprintf(&b, "\n  %s: wanted %s, got %s", d.Option, d.Want, d.Got)
+		if d.Where != "" {
+			fmt.Fprintf(&b, " (%s)", d.Where)
+		}
 		if d.Depends != "" {
 			fmt.Fprintf(&b, "; depends on %s", d.Depends)
 		}
@@ -244,40 +241,6 @@ func fragmentText(o Options) (string, error) {
 	return b.String(), nil
 }
 
-var (
-	reSet   = regexp.MustCompile(`^(CONFIG_[A-Za-z0-9_]+)=(.*)$`)
-	reUnset = regexp.MustCompile(`^# (CONFIG_[A-Za-z0-9_]+) is not set$`)
-)
-
-// ParseConfig reads .config or fragment text into option → value ("n"
-// for "is not set").
-func ParseConfig(text string) (map[string]string, []string, error) {
-	m := map[string]string{}
-	var order []string
-	for i, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(l)
-		if s := reSet.FindStringSubmatch(l); s != nil {
-			if _, ok := m[s[1]]; !ok {
-				order = append(order, s[1])
-			}
-			m[s[1]] = s[2]
-			continue
-		}
-		if s := reUnset.FindStringSubmatch(l); s != nil {
-			if _, ok := m[s[1]]; !ok {
-				order = append(order, s[1])
-			}
-			m[s[1]] = "n"
-			continue
-		}
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		return nil, nil, fmt.Errorf("line %d: %q is not CONFIG_X=value or \"# CONFIG_X is not set\"", i+1, l)
-	}
-	return m, order, nil
-}
-
 // Build configures (when needed) and builds the kernel; see the package
 // documentation.
 func Build(ctx context.Context, o Options) (*Result, error) {
@@ -328,7 +291,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	defer logf.Close()
 
 	frag, _ := fragmentText(o)
-	want, order, err := ParseConfig(frag)
+	want, err := kconfig.Parse(frag)
 	if err != nil {
 		return nil, fmt.Errorf("kbuild: config fragment %s: %w", o.Fragment, err)
 	}
@@ -336,7 +299,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	input := fmt.Sprintf("base=%s arch=%s\n%s", o.Base, o.Arch, frag)
 	old, _ := os.ReadFile(stamp)
 	if _, err := os.Stat(res.Config); err != nil || string(old) != input {
-		progress("build: configuring (%s + %d options) in %s", o.Base, len(order), o.Dir)
+		progress("build: configuring (%s + %d options) in %s", o.Base, len(want.Order), o.Dir)
 		os.Remove(stamp)
 		if err := runMake(ctx, o, logf, nil, o.Base); err != nil {
 			return nil, err
@@ -345,7 +308,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(res.Config, []byte(merge(string(cfg), want, order)), 0o644); err != nil {
+		if err := os.WriteFile(res.Config, []byte(kconfig.Merge(string(cfg), want)), 0o644); err != nil {
 			return nil, err
 		}
 		if err := runMake(ctx, o, logf, nil, "olddefconfig"); err != nil {
@@ -353,7 +316,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Reconfig = true
 	}
-	if err := verify(o.Src, res.Config, want, order); err != nil {
+	if err := verify(o, res.Config, want, progress); err != nil {
 		return nil, err
 	}
 	if res.Reconfig {
@@ -406,137 +369,26 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// merge applies want over a .config text.
-func merge(cfg string, want map[string]string, order []string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(cfg, "\n") {
-		t := strings.TrimSpace(l)
-		if s := reSet.FindStringSubmatch(t); s != nil {
-			if _, ok := want[s[1]]; ok {
-				continue
-			}
-		} else if s := reUnset.FindStringSubmatch(t); s != nil {
-			if _, ok := want[s[1]]; ok {
-				continue
-			}
-		}
-		b.WriteString(l + "\n")
-	}
-	for _, k := range order {
-		if want[k] == "n" {
-			fmt.Fprintf(&b, "# %s is not set\n", k)
-		} else {
-			fmt.Fprintf(&b, "%s=%s\n", k, want[k])
-		}
-	}
-	return strings.TrimRight(b.String(), "\n") + "\n"
-}
-
-func verify(src, config string, want map[string]string, order []string) error {
-	data, err := os.ReadFile(config)
+// verify checks that the final configuration holds every option of the
+// fragment; the dropped ones are explained from the tree's Kconfig.
+func verify(o Options, config string, want *kconfig.Config, progress func(string, ...any)) error {
+	got, err := kconfig.ParseFile(config)
 	if err != nil {
-		return err
+		return fmt.Errorf("kbuild: %w", err)
 	}
-	got, _, err := ParseConfig(string(data))
-	if err != nil {
-		return fmt.Errorf("kbuild: %s: %w", config, err)
-	}
-	var dropped []Dropped
-	for _, k := range order {
-		w, g := want[k], got[k]
-		if g == "" {
-			g = "n"
-		}
-		if w == g || (strings.Trim(w, `"`) == strings.Trim(g, `"`)) {
-			continue
-		}
-		dropped = append(dropped, Dropped{Option: k, Want: w, Got: g})
-	}
+	dropped := kconfig.Compare(got, want)
 	if len(dropped) == 0 {
 		return nil
 	}
-	deps := findDepends(src, dropped)
-	for i := range dropped {
-		d := &dropped[i]
-		d.Depends = deps[strings.TrimPrefix(d.Option, "CONFIG_")]
-		for _, sym := range reSym.FindAllString(d.Depends, -1) {
-			if sym == "y" || sym == "m" || sym == "n" || sym == "if" {
-				continue
-			}
-			if v := got["CONFIG_"+sym]; v == "" || v == "n" {
-				d.Unmet = append(d.Unmet, sym)
-			}
-		}
-		d.Unmet = uniq(d.Unmet)
+	arch := o.Arch
+	if arch == "x86_64" || arch == "i386" {
+		arch = "x86"
+	}
+	if err := kconfig.Explain(o.Src, arch, got, dropped); err != nil {
+		// The list of dropped options is the error; why is a bonus.
+		progress("build: cannot explain the dropped options: %v", err)
 	}
 	return &ConfigError{Dropped: dropped, Config: config}
-}
-
-var reSym = regexp.MustCompile(`\b[A-Z][A-Z0-9_]+\b`)
-
-func uniq(s []string) []string {
-	sort.Strings(s)
-	var out []string
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// findDepends looks up the "depends on" lines of the dropped symbols in
-// the tree's Kconfig files (only done on error, so a walk is fine).
-func findDepends(src string, dropped []Dropped) map[string]string {
-	want := map[string]bool{}
-	for _, d := range dropped {
-		want[strings.TrimPrefix(d.Option, "CONFIG_")] = true
-	}
-	out := map[string]string{}
-	reConfig := regexp.MustCompile(`^\s*(menu)?config\s+([A-Za-z0-9_]+)\s*$`)
-	reDep := regexp.MustCompile(`^\s*depends on\s+(.*?)\s*$`)
-	filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if e.IsDir() {
-			if n := e.Name(); n == ".git" || n == "Documentation" || n == "tools" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasPrefix(e.Name(), "Kconfig") {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return nil
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		cur := ""
-		for sc.Scan() {
-			l := sc.Text()
-			if m := reConfig.FindStringSubmatch(l); m != nil {
-				cur = ""
-				if want[m[2]] {
-					cur = m[2]
-				}
-				continue
-			}
-			if cur == "" {
-				continue
-			}
-			if m := reDep.FindStringSubmatch(l); m != nil {
-				if out[cur] != "" {
-					out[cur] += " && "
-				}
-				out[cur] += "(" + m[1] + ")"
-			}
-		}
-		return nil
-	})
-	return out
 }
 
 // runMake runs make in the source tree with O=Dir, copying all output
