@@ -15,11 +15,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/kdefer/kdefer/internal/flock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/kdefer/kdefer"
@@ -139,15 +139,11 @@ func MutationDir(t testing.TB) string {
 // lock takes an exclusive flock on path and returns its release.
 func lock(t testing.TB, path string) func() {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := flock.Lock(context.Background(), path, func() { t.Logf("waiting for %s", path) })
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
 		t.Fatalf("locking %s: %v", path, err)
 	}
-	return func() { f.Close() }
+	return unlock
 }
 
 func run(t testing.TB, dir string, name string, args ...string) {
