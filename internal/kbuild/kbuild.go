@@ -14,13 +14,19 @@
 //	// res.Image is the bzImage, res.Warnings the compiler warnings,
 //	// res.Duration the wall time, res.Compiled the files compiled.
 //
-// Dir, the build directory (make O=), defaults to
-// ${XDG_CACHE_HOME:-~/.cache}/kdefer/builds/<key>, where the key is a
-// hash of the absolute source path, the architecture, the base config,
-// the fragment text, ExtraConfig and W1: the same tree with the same
+// Dir, the build directory (make O=), defaults to SRC/.kdefer-build-<key>,
+// where the key is a hash of the architecture, the base config, the
+// fragment text, ExtraConfig and W1: the same tree with the same
 // configuration always builds in the same directory, so a second build
 // only recompiles what changed. Builds in one directory are serialised
-// with a lock file.
+// with a lock file. The directory sits exactly one level below the
+// source tree because kbuild then calls the source tree ".." and every
+// compiler command holds relative paths only: another clone of the same
+// sources gets the same commands, so ccache hits across clones (with the
+// tree's absolute path in every command, a fresh clone rebuilt cold).
+// kbuild writes a .gitignore of "*" into every build directory, so git
+// does not see it. A tree that cannot be written builds in
+// ${XDG_CACHE_HOME:-~/.cache}/kdefer/builds/<key with the tree's path>.
 //
 // # Configuration
 //
@@ -55,6 +61,7 @@ import (
 	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/kconfig"
 	"github.com/kdefer/kdefer/internal/proc"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"os/exec"
@@ -175,19 +182,26 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// DefaultDir is the build directory of a configuration (its Key) in the
+// source tree src: src/.kdefer-build-<key> when src can be written, else
+// a directory in the kdefer cache keyed by src's path too.
+func DefaultDir(src, key string) string {
+	if unix.Access(src, unix.W_OK) == nil {
+		return filepath.Join(src, ".kdefer-build-"+key)
+	}
+	h := sha256.Sum256([]byte(src))
+	return filepath.Join(kerneltree.CacheDir(), "builds", key+"-"+hex.EncodeToString(h[:4]))
+}
+
 // Key returns the cache key of o (see the package documentation).
 func Key(o Options) (string, error) {
 	o = defaults(o)
-	src, err := filepath.Abs(o.Src)
-	if err != nil {
-		return "", err
-	}
 	frag, err := fragmentText(o)
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "src=%s\narch=%s\nbase=%s\nw1=%v\n%s", src, o.Arch, o.Base, o.W1, frag)
+	fmt.Fprintf(h, "arch=%s\nbase=%s\nw1=%v\n%s", o.Arch, o.Base, o.W1, frag)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
@@ -261,7 +275,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if o.Dir == "" {
-		o.Dir = filepath.Join(kerneltree.CacheDir(), "builds", key)
+		o.Dir = DefaultDir(src, key)
 	}
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return nil, err

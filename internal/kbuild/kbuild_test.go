@@ -111,8 +111,23 @@ func TestKeyAndDefaultDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(dir, "cache", "kdefer", "builds", k1); r.Dir != want {
+	// One level below the tree, so that kbuild's srctree is "..".
+	if want := filepath.Join(o.Src, ".kdefer-build-"+k1); r.Dir != want {
 		t.Fatalf("dir %s, want %s", r.Dir, want)
+	}
+	// Another clone of the same sources: the same key, its own directory.
+	o2 := o
+	o2.Src = filepath.Join(dir, "clone")
+	if k, _ := Key(o2); k != k1 {
+		t.Fatalf("the key depends on the tree's path: %s vs %s", k, k1)
+	}
+	// A tree that cannot be written builds in the cache.
+	if os.Geteuid() != 0 {
+		ro := t.TempDir()
+		os.Chmod(ro, 0o555)
+		if d := DefaultDir(ro, k1); !strings.HasPrefix(d, filepath.Join(dir, "cache", "kdefer", "builds", k1+"-")) {
+			t.Fatalf("read-only tree builds in %s", d)
+		}
 	}
 }
 

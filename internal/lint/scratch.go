@@ -93,12 +93,13 @@ func OpenScratchAt(ctx context.Context, tree, base, dir string) (*Scratch, error
 }
 
 // Reset puts the scratch tree back to the base commit: tracked files as
-// committed, untracked files removed (build directories live elsewhere).
+// committed, untracked files removed, except the kernel build
+// directories kbuild keeps in the tree (kbuild.DefaultDir).
 func (s *Scratch) Reset(ctx context.Context) error {
 	if _, err := gitOut(ctx, s.Dir, "checkout", "-q", "-f", "--detach", s.Base); err != nil {
 		return err
 	}
-	_, err := gitOut(ctx, s.Dir, "clean", "-fdxq")
+	_, err := gitOut(ctx, s.Dir, "clean", "-fdxq", "-e", "/.kdefer-build-*/")
 	return err
 }
 
