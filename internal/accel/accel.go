@@ -76,6 +76,16 @@ type Options struct {
 // ErrSilent is returned when the guest printed nothing at all.
 var ErrSilent = errors.New("the guest printed nothing on its console")
 
+// ErrStarved is returned when the host kept the guest off the CPU for
+// so long that even the stretched timeout ran out (qemu.Starved).
+var ErrStarved = errors.New("the host starved the guest of CPU time")
+
+func starved(r *qemu.Result, q qemu.Options) error {
+	return fmt.Errorf("%w: QEMU's threads waited %s for a CPU in a %s run, and the %s timeout counts only the time the guest could run; "+
+		"the run says nothing about the kernel: rerun on a less loaded machine or raise --timeout",
+		ErrStarved, r.Waited.Round(time.Second), r.Duration.Round(time.Second), q.Timeout)
+}
+
 // Boot runs the guest described by q with the accelerator chosen as the
 // package documentation says. The error is non-nil only for harness
 // failures (QEMU cannot run, the kernel never printed), never for what
@@ -94,6 +104,9 @@ func Boot(ctx context.Context, q qemu.Options, o Options) (*qemu.Result, Decisio
 		r, err := qemu.Run(ctx, q)
 		if err == nil && r.Outcome == qemu.Silent {
 			err = fmt.Errorf("%w under KVM within %s (--accel kvm was requested; use --accel auto to fall back to TCG)", ErrSilent, KVMSilence)
+		}
+		if err == nil && r.Outcome == qemu.Starved {
+			err = starved(r, q)
 		}
 		return r, d, err
 	case "", "auto":
@@ -121,6 +134,9 @@ func Boot(ctx context.Context, q qemu.Options, o Options) (*qemu.Result, Decisio
 	switch {
 	case errors.Is(err, qemu.ErrNoQEMU):
 		return r, Decision{Accel: qemu.KVM}, err
+	case r.Outcome == qemu.Starved:
+		// A loaded host, not a broken KVM: TCG would only be slower.
+		return r, Decision{Accel: qemu.KVM, Why: "KVM started the kernel"}, starved(r, q)
 	case err != nil:
 		attempt = "QEMU refused KVM: " + oneLine(err.Error())
 	case r.Outcome == qemu.Silent:
@@ -157,6 +173,9 @@ func runTCG(ctx context.Context, q qemu.Options, d Decision) (*qemu.Result, Deci
 	d.Accel = qemu.TCG
 	q.Accel, q.FirstOutput = qemu.TCG, TCGSilence
 	r, err := qemu.Run(ctx, q)
+	if err == nil && r.Outcome == qemu.Starved {
+		err = starved(r, q)
+	}
 	if err == nil && r.Outcome == qemu.Silent {
 		err = fmt.Errorf("%w within %s under TCG: the kernel never got to its console "+
 			"(QEMU did not run it, the host starved it, or the config lacks CONFIG_SERIAL_8250_CONSOLE); "+

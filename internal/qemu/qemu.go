@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +69,11 @@ const (
 	// console: the kernel never got to print (a half-working accelerator,
 	// a starved host, or a kernel without a serial console).
 	Silent Outcome = "silent"
-	Died   Outcome = "died" // QEMU exited without a shutdown message
+	// Starved: the timeout ran out while the host kept the guest off the
+	// CPU (QEMU's threads waited on the run queue for much of the run),
+	// so the run says nothing about the kernel.
+	Starved Outcome = "starved"
+	Died    Outcome = "died" // QEMU exited without a shutdown message
 )
 
 // Result of Run.
@@ -77,12 +82,50 @@ type Result struct {
 	Accel      Accel
 	Duration   time.Duration
 	ConsoleLog string
+	// Waited is how long QEMU's threads waited for a CPU, summed, as of
+	// the timeout (0 when the guest ended before it).
+	Waited time.Duration
 	// FirstOutput is when the first console byte arrived (0: never).
 	FirstOutput time.Duration
 	ExitCode    int    // QEMU's exit status (-1 when killed)
 	Stderr      string // QEMU's own messages
 	PanicLine   string // the "Kernel panic" line, when Outcome is Panic
 	Args        []string
+}
+
+// MaxStretch bounds how far a starved guest's timeout is stretched: the
+// run ends at MaxStretch times Options.Timeout of wall time at the most.
+var MaxStretch = 3
+
+// available returns how much of the wall time since start the guest
+// could run (the wall time less its threads' run-queue wait per vCPU),
+// and the wall time.
+func available(pid int, start time.Time, smp int) (avail, wall time.Duration) {
+	if smp == 0 {
+		smp = 2
+	}
+	wall = time.Since(start)
+	return wall - RunQueueWait(pid)/time.Duration(smp), wall
+}
+
+// RunQueueWait returns how long the threads of process pid waited on a
+// run queue for a CPU, summed (the second field of
+// /proc/PID/task/*/schedstat; 0 where the kernel does not keep it).
+func RunQueueWait(pid int) time.Duration {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) >= 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += n
+		}
+	}
+	return time.Duration(sum)
 }
 
 // Args returns the QEMU command line for o (without the binary).
@@ -231,10 +274,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	timer := time.NewTimer(o.Timeout)
 	defer timer.Stop()
 	var silence <-chan time.Time
+	silenceTimer := time.NewTimer(o.FirstOutput)
+	defer silenceTimer.Stop()
 	if o.FirstOutput > 0 {
-		t := time.NewTimer(o.FirstOutput)
-		defer t.Stop()
-		silence = t.C
+		silence = silenceTimer.C
 	}
 	var werr error
 	killed := ""
@@ -247,6 +290,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			spoke, silence = nil, nil
 			done = false
 		case <-silence:
+			// Like the timeout, the wait for the first line counts only
+			// the time the guest could run.
+			if avail, wall := available(cmd.Process.Pid, start, o.SMP); avail < o.FirstOutput && wall < time.Duration(MaxStretch)*o.FirstOutput {
+				silenceTimer.Reset(min(o.FirstOutput-avail, time.Duration(MaxStretch)*o.FirstOutput-wall) + time.Millisecond)
+				done = false
+				continue
+			}
 			killed = "silent"
 			kill()
 			werr = <-waitErr
@@ -254,7 +304,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			kill()
 			werr = <-waitErr
 		case <-timer.C:
+			// The timeout counts the time the guest could run: time its
+			// threads spent waiting for a CPU is given back, up to
+			// MaxStretch times the timeout in all.
+			avail, wall := available(cmd.Process.Pid, start, o.SMP)
+			res.Waited = RunQueueWait(cmd.Process.Pid)
+			if avail < o.Timeout && wall < time.Duration(MaxStretch)*o.Timeout {
+				timer.Reset(min(o.Timeout-avail, time.Duration(MaxStretch)*o.Timeout-wall) + time.Millisecond)
+				done = false
+				continue
+			}
 			killed = "timeout"
+			if avail < o.Timeout {
+				killed = "starved"
+			}
 			kill()
 			werr = <-waitErr
 		case <-ctx.Done():
@@ -273,6 +336,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	switch {
 	case killed == "cancel":
 		return res, ctx.Err()
+	case killed == "starved":
+		res.Outcome = Starved
 	case killed == "timeout" && res.FirstOutput > 0:
 		res.Outcome = Timeout
 	case killed == "silent", killed == "timeout":

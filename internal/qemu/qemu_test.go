@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,5 +143,44 @@ func TestFirstOutputBound(t *testing.T) {
 	o.Timeout = time.Second
 	if r, err = Run(context.Background(), o); err != nil || r.Outcome != Silent {
 		t.Fatalf("silent at timeout: %v %v", err, r.Outcome)
+	}
+}
+
+// A guest the host keeps off the CPU is not hung: its timeout stretches
+// by the time it waited for a CPU, and if that is not enough the run
+// ends Starved, never Timeout. Six spinners share CPU 0 with the fake
+// QEMU; a sleeping guest, which never waits for a CPU, still times out
+// at the plain timeout.
+func TestStarvedIsNotAHang(t *testing.T) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("taskset (util-linux) not installed")
+	}
+	if RunQueueWait(os.Getpid()) == 0 {
+		t.Skip("the kernel keeps no schedstat here")
+	}
+	for i := 0; i < 6; i++ {
+		spin := exec.Command("taskset", "-c", "0", "sh", "-c", "while :; do :; done")
+		if err := spin.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { spin.Process.Kill(); spin.Wait() }()
+	}
+	o := fake(t, "echo booting\nexec taskset -c 0 sh -c 'while :; do :; done'\n")
+	o.SMP, o.Timeout = 1, time.Second
+	start := time.Now()
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != Starved || r.Waited == 0 {
+		t.Fatalf("outcome %s, waited %s", r.Outcome, r.Waited)
+	}
+	if el := time.Since(start); el < 2*time.Second || el > 10*time.Second {
+		t.Errorf("ended after %s: want the timeout stretched to about %d s", el, MaxStretch)
+	}
+	o = fake(t, "echo booting\nexec sleep 60\n")
+	o.SMP, o.Timeout = 1, time.Second
+	if r, err = Run(context.Background(), o); err != nil || r.Outcome != Timeout {
+		t.Fatalf("sleeping guest: %v %v (waited %s)", err, r.Outcome, r.Waited)
 	}
 }
