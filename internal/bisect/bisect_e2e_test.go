@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/lint"
-	"github.com/kdefer/kdefer/internal/lint/linttest"
 )
 
 // buildEach renders the templates in dir for the 6.12 tree and runs
@@ -17,7 +17,7 @@ import (
 // directories stay warm between runs).
 func buildEach(t testing.TB, templates string, configs []Config) (*lint.Series, *Result) {
 	t.Helper()
-	tree := linttest.GitTree612(t)
+	tree := e2e.GitTree612(t)
 	ctx := context.Background()
 	s, _, err := lint.Render(ctx, tree, os.DirFS(templates), t.TempDir())
 	if err != nil {
@@ -43,7 +43,7 @@ func buildEach(t testing.TB, templates string, configs []Config) (*lint.Series, 
 // 2-core machine). It needs a 6.12 tree and minutes of builds: run with
 // KDEFER_E2E=1 go test -run '^$' -bench BuildEach -benchtime 1x -timeout 60m.
 func BenchmarkBuildEach(b *testing.B) {
-	if !linttest.E2E() {
+	if !e2e.On() {
 		b.Skip("builds the series after every patch (minutes): set KDEFER_E2E=1")
 	}
 	for i := 0; i < b.N; i++ {
@@ -62,10 +62,10 @@ func BenchmarkBuildEach(b *testing.B) {
 // introduced two patches later is reported at that patch, with the
 // compiler's message.
 func TestBuildEachCallFromTheFuture(t *testing.T) {
-	if !linttest.E2E() {
+	if !e2e.On() {
 		t.Skip("builds the series after every patch (minutes): set KDEFER_E2E=1")
 	}
-	dir := linttest.CopyTemplates(t, "../../templates")
+	dir := e2e.CopyTemplates(t, "../../templates")
 	// kernel/exit.c starts calling unwind_deferred_task_exit() in
 	// "used-bit", two patches before "task-exit" introduces it.
 	b, err := os.ReadFile(filepath.Join(dir, "edits/kernel/exit.c.yaml"))

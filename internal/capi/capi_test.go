@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/lint/linttest"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // buildDir is a configured out-of-tree build directory for the 6.12
@@ -19,7 +19,7 @@ func buildDir(t *testing.T) string {
 	if d := os.Getenv("KDEFER_CAPI_BUILD"); d != "" {
 		return d
 	}
-	if !linttest.E2E() {
+	if !e2e.On() {
 		t.Skip("needs a configured kernel build directory (30 s to prepare): set KDEFER_E2E=1 or KDEFER_CAPI_BUILD=DIR")
 	}
 	cache := os.Getenv("XDG_CACHE_HOME")
@@ -49,7 +49,7 @@ static inline int kt_count(int a) { return 0; }
 `
 
 func TestHeaderStubs(t *testing.T) {
-	tree := linttest.Tree612(t)
+	tree := e2e.Tree612(t)
 	dir := t.TempDir()
 	h := filepath.Join(dir, "kt.h")
 	if err := os.WriteFile(h, []byte(testHeader), 0o644); err != nil {
@@ -82,7 +82,7 @@ func TestHeaderStubs(t *testing.T) {
 
 // A real 6.12 header with !CONFIG stubs agrees with itself.
 func TestRealHeaders(t *testing.T) {
-	tree := linttest.Tree612(t)
+	tree := e2e.Tree612(t)
 	rep, err := Check(context.Background(), Options{Tree: tree, Build: buildDir(t), ConfigOff: []string{"CONFIG_KCOV"}}, []string{"include/linux/kcov.h"})
 	if err != nil {
 		t.Fatal(err)

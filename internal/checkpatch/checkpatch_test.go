@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/lint/linttest"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 func TestParse(t *testing.T) {
@@ -66,7 +66,7 @@ func TestMatchMaintainers(t *testing.T) {
 func gitSeries(t *testing.T) []string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		linttest.Need(t, "git not installed")
+		e2e.Require(t, "git not installed")
 	}
 	dir := t.TempDir()
 	run := func(args ...string) {
@@ -112,7 +112,7 @@ func gitSeries(t *testing.T) []string {
 }
 
 func TestRunRealCheckpatch(t *testing.T) {
-	tree := linttest.Tree612(t)
+	tree := e2e.Tree612(t)
 	ps := gitSeries(t)
 	var all []Finding
 	for _, p := range ps {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/boot"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/lint"
-	"github.com/kdefer/kdefer/internal/lint/linttest"
 	"github.com/kdefer/kdefer/internal/report"
 )
 
@@ -161,7 +161,7 @@ func ValidateJUnit(t *testing.T, data []byte) {
 	t.Helper()
 	xl, err := exec.LookPath("xmllint")
 	if err != nil {
-		linttest.Need(t, "xmllint not installed (apt-get install libxml2-utils)")
+		e2e.Require(t, "xmllint not installed (apt-get install libxml2-utils)")
 	}
 	f := filepath.Join(t.TempDir(), "junit.xml")
 	os.WriteFile(f, data, 0o644)

@@ -1,5 +1,6 @@
-// Package e2e is the switch for the end-to-end tests (KDEFER_E2E=1) and
-// the real Debian kernel trees they run on. It depends on kerneltree
+// Package e2e is the switch for the end-to-end tests (KDEFER_E2E=1), the
+// real Debian kernel trees they run on, and the small helpers the lint
+// tests share (copying and mutating the templates). It depends on kerneltree
 // only, so the tests of any package can use it, the probe and render
 // packages included.
 package e2e
@@ -7,6 +8,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,4 +53,92 @@ func Tree(t testing.TB, version string) string {
 		t.Fatalf("getting the Linux %s tree: %v", version, err)
 	}
 	return p
+}
+
+// Require skips t with reason, or fails it under KDEFER_E2E=1, where
+// every resource an end-to-end test needs must be there.
+func Require(t testing.TB, reason string) {
+	t.Helper()
+	if On() {
+		t.Fatalf("KDEFER_E2E=1 but %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// Tree612 returns a Linux 6.12 source tree to test against: $KDEFER_TREE
+// if set, else the Debian 6.12 git tree of the kdefer cache (fetched under
+// KDEFER_E2E=1, see internal/testkit).
+func Tree612(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("KDEFER_TREE"); d != "" {
+		if isTree(d) {
+			return d
+		}
+		t.Fatalf("KDEFER_TREE=%s is not a kernel tree (no Makefile and scripts/checkpatch.pl)", d)
+	}
+	return Tree(t, "6.12")
+}
+
+func isTree(d string) bool {
+	for _, f := range []string{"Makefile", "scripts/checkpatch.pl"} {
+		if _, err := os.Stat(filepath.Join(d, f)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// CopyTemplates copies the template directory src into a new temporary
+// directory and returns it, for tests that mutate the series.
+func CopyTemplates(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// Mutate replaces the one occurrence of old by new in dir/file; it fails
+// the test when old does not occur exactly once.
+func Mutate(t testing.TB, dir, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), old); n != 1 {
+		t.Fatalf("mutation of %s: %q occurs %d times, want 1", file, old, n)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// GitTree612 is Tree612, but it must be a git work tree whose HEAD is the
+// unmodified baseline (the series is rendered onto HEAD): the kdefer
+// cache's tree, or $KDEFER_TREE.
+func GitTree612(t testing.TB) string {
+	t.Helper()
+	d := Tree612(t)
+	if _, err := os.Stat(filepath.Join(d, ".git")); err != nil {
+		Need(t, d+" is not a git tree (run kgen tree get 6.12 --git)")
+	}
+	return d
 }

@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/lint/linttest"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 func TestRealKernelDoc(t *testing.T) {
-	tree := linttest.Tree612(t)
+	tree := e2e.Tree612(t)
 	h := filepath.Join(t.TempDir(), "kd.h")
 	src := "/**\n * foo() - do it\n * @a: first\n */\nint foo(int a, int b);\n\n/**\n * bar() - fine\n * @a: the a\n *\n * Return: a\n */\nint bar(int a);\n"
 	if err := os.WriteFile(h, []byte(src), 0o644); err != nil {

@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/lint/linttest"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // lintSeries renders the templates in dir for tree and lints them in the
 // per-tree scratch clone (shared with kcheck, so warm after one run).
 func lintSeries(t *testing.T, tree, templates string) *Result {
 	t.Helper()
-	if !linttest.E2E() {
+	if !e2e.On() {
 		t.Skip("renders and lints the whole series on a kernel tree (minutes): set KDEFER_E2E=1")
 	}
 	ctx := context.Background()
@@ -54,7 +54,7 @@ func patchIndex(t *testing.T, r *Result, name string) int {
 }
 
 func TestLintSeriesClean(t *testing.T) {
-	tree := linttest.GitTree612(t)
+	tree := e2e.GitTree612(t)
 	r := lintSeries(t, tree, "../../templates")
 	if r.Failed() {
 		t.Fatal("the series has lint findings (see the log)")
@@ -65,18 +65,18 @@ func TestLintSeriesClean(t *testing.T) {
 // and one stub whose parameter type differs from its prototype fails with
 // exactly those three findings, each at its patch.
 func TestLintSeriesThreeMutations(t *testing.T) {
-	tree := linttest.GitTree612(t)
-	dir := linttest.CopyTemplates(t, "../../templates")
+	tree := e2e.GitTree612(t)
+	dir := e2e.CopyTemplates(t, "../../templates")
 	// 1. Style: trailing whitespace on a line the "faultable" patch adds.
-	linttest.Mutate(t, dir, "files/kernel/unwind/deferred.c.tmpl",
+	e2e.Mutate(t, dir, "files/kernel/unwind/deferred.c.tmpl",
 		"#include <linux/kernel.h>\n", "#include <linux/kernel.h> \n")
 	// 2. No Signed-off-by on the "srcu" patch.
-	linttest.Mutate(t, dir, "series.yaml",
+	e2e.Mutate(t, dir, "series.yaml",
 		"      - \"Link: https://lore.kernel.org/linux-trace-kernel/20250708012239.268642741@kernel.org/\"\n      - \"Signed-off-by: kdefer project <kdefer@example.org>\"\n  - name: task-exit",
 		"      - \"Link: https://lore.kernel.org/linux-trace-kernel/20250708012239.268642741@kernel.org/\"\n  - name: task-exit")
 	// 3. The !CONFIG_UNWIND_USER stub of unwind_deferred_request() takes
 	// a u32 * where the prototype takes a u64 * ("deferred" patch).
-	linttest.Mutate(t, dir, "files/include/linux/unwind_deferred.h.tmpl",
+	e2e.Mutate(t, dir, "files/include/linux/unwind_deferred.h.tmpl",
 		"  u64 *cookie)\n{", "  u32 *cookie)\n{")
 	r := lintSeries(t, tree, dir)
 	var got []string
