@@ -49,11 +49,11 @@ const (
 )
 
 // Checks lists the check names in report order.
-var Checks = []string{CheckCommit, CheckCheckpatch, CheckIndent, CheckKernelDoc, CheckAPI}
+var Checks = []string{CheckCommit, CheckCheckpatch, CheckIndent, CheckKernelDoc, CheckAPI, CheckUAPI}
 
 // stepChecks are the checks that look at the files in the scratch tree
 // after each patch.
-var stepChecks = []string{CheckIndent, CheckKernelDoc, CheckAPI}
+var stepChecks = []string{CheckIndent, CheckKernelDoc, CheckAPI, CheckUAPI}
 
 // Finding is one problem in one patch.
 type Finding struct {
@@ -91,6 +91,8 @@ type Result struct {
 	Elapsed  map[string]time.Duration // per check
 	// APICompared counts the declaration pairs capi compared.
 	APICompared int
+	// UAPICompared counts the uapi fields compared with upstream.
+	UAPICompared int
 	// APIUnchecked lists the functions capi could not compare (a
 	// prototype without a stub, a stub that is a macro), first patch
 	// that shows each.
@@ -142,9 +144,12 @@ type Options struct {
 	// ConfigOff adds Kconfig options to the ones the series defines,
 	// for the capi off view.
 	ConfigOff []string
-	Strict    bool     // checkpatch --strict
-	Skip      []string // checks not to run (reported as not run: skipped)
-	Progress  func(format string, args ...any)
+	// Upstream is a Linux 7.x tree for the uapi check; default the newest
+	// cached one.
+	Upstream string
+	Strict   bool     // checkpatch --strict
+	Skip     []string // checks not to run (reported as not run: skipped)
+	Progress func(format string, args ...any)
 }
 
 // Run lints series s.
@@ -179,7 +184,7 @@ func Run(ctx context.Context, s *Series, opt Options) (*Result, error) {
 				r.NotRun = append(r.NotRun, NotRun{Check: c, Reason: "no scratch tree to apply the series in"})
 			}
 		}
-	} else if !(skip[CheckIndent] && skip[CheckKernelDoc] && skip[CheckAPI]) {
+	} else if !(skip[CheckIndent] && skip[CheckKernelDoc] && skip[CheckAPI] && skip[CheckUAPI]) {
 		if err := r.steps(ctx, s, opt, skip); err != nil {
 			return nil, err
 		}
@@ -281,6 +286,7 @@ func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[str
 	}
 	seen := map[string]bool{} // finding keys already reported
 	apiCache := capi.NewCache()
+	uapiAt := lastTouch(s)
 	for _, p := range s.Patches {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -326,6 +332,13 @@ func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[str
 			t := time.Now()
 			r.indent(sc.Dir, p)
 			r.Elapsed[CheckIndent] += time.Since(t)
+		}
+		for _, h := range uapiHeaders {
+			if !skip[CheckUAPI] && uapiAt[h] == p.Index {
+				t := time.Now()
+				r.uapi(sc.Dir, h, p.Index, opt)
+				r.Elapsed[CheckUAPI] += time.Since(t)
+			}
 		}
 		if !skip[CheckKernelDoc] && len(docFiles) > 0 {
 			t := time.Now()

@@ -104,3 +104,30 @@ func TestLintSeriesThreeMutations(t *testing.T) {
 		}
 	}
 }
+
+// The uapi check compares the series' perf_event.h with upstream 7.x's:
+// a series whose PERF_RECORD_CALLCHAIN_DEFERRED is 23 instead of 22 fails
+// with one uapi finding, at the patch that last changes the header.
+func TestLintUAPIAgainstUpstream(t *testing.T) {
+	tree := e2e.GitTree612(t)
+	e2e.Tree(t, "7") // the upstream side of the comparison
+	dir := e2e.CopyTemplates(t, "../../templates")
+	e2e.Mutate(t, dir, "edits/include/uapi/linux/perf_event.h.yaml",
+		"PERF_RECORD_CALLCHAIN_DEFERRED		= 22,", "PERF_RECORD_CALLCHAIN_DEFERRED		= 23,")
+	r := lintSeries(t, tree, dir)
+	if r.UAPICompared == 0 {
+		t.Fatal("no uapi field was compared")
+	}
+	var got []string
+	for _, f := range r.Findings {
+		if f.Check == CheckUAPI {
+			got = append(got, f.File+": "+f.Message)
+			if !f.Fails() || !strings.Contains(f.Message, "ours 23, upstream 22") {
+				t.Errorf("finding %+v", f)
+			}
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "include/uapi/linux/perf_event.h: ") {
+		t.Fatalf("uapi findings:\n%s", strings.Join(got, "\n"))
+	}
+}

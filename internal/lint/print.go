@@ -78,8 +78,8 @@ func (r *Result) WriteText(w io.Writer) {
 	case len(r.NotRun) > 0:
 		verdict = "INCOMPLETE"
 	}
-	fmt.Fprintf(w, "lint: %d patches, %d findings that fail, %d tolerated or advisory, %d checks not run, %d C declarations compared: %s\n",
-		len(s.Patches), fails, tol, len(r.NotRun), r.APICompared, verdict)
+	fmt.Fprintf(w, "lint: %d patches, %d findings that fail, %d tolerated or advisory, %d checks not run, %d C declarations compared, %d uapi fields compared with upstream: %s\n",
+		len(s.Patches), fails, tol, len(r.NotRun), r.APICompared, r.UAPICompared, verdict)
 }
 
 func trunc(s string, n int) string {
