@@ -27,10 +27,10 @@ import (
 
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/cachedir"
 	"github.com/kdefer/kdefer/internal/hostcheck"
 	"github.com/kdefer/kdefer/internal/initramfs"
 	"github.com/kdefer/kdefer/internal/kbuild"
-	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/qemu"
 	"github.com/kdefer/kdefer/internal/report"
@@ -177,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	cache := o.AccelCache
 	if cache == "" {
-		cache = kerneltree.CacheDir()
+		cache = cachedir.Dir()
 	} else if cache == "-" {
 		cache = ""
 	}

@@ -73,7 +73,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/cachedir"
 )
 
 // Options for Build.
@@ -190,7 +190,7 @@ func DefaultDir(src, key string) string {
 		return filepath.Join(src, ".kdefer-build-"+key)
 	}
 	h := sha256.Sum256([]byte(src))
-	return filepath.Join(kerneltree.CacheDir(), "builds", key+"-"+hex.EncodeToString(h[:4]))
+	return filepath.Join(cachedir.Dir(), "builds", key+"-"+hex.EncodeToString(h[:4]))
 }
 
 // Key returns the cache key of o (see the package documentation).
