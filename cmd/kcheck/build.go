@@ -8,7 +8,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/cli"
-	"github.com/kdefer/kdefer/internal/lint"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 func init() {
@@ -82,10 +82,10 @@ func pickConfigs(only string) ([]bisect.Config, error) {
 	return nil, cli.Errorf(cli.ExitHarness, "--config %q: want on or off", only)
 }
 
-func runBuildEach(ctx context.Context, tree, base string, s *lint.Series, configs []bisect.Config, full bool) (*bisect.Result, error) {
-	work := lint.WorkDir(tree)
+func runBuildEach(ctx context.Context, tree, base string, s *workspace.Series, configs []bisect.Config, full bool) (*bisect.Result, error) {
+	work := workspace.WorkDir(tree)
 	cli.Progress("preparing the scratch clone %s", filepath.Join(work, "src"))
-	sc, err := lint.OpenScratchAt(ctx, tree, base, filepath.Join(work, "src"))
+	sc, err := workspace.OpenScratchAt(ctx, tree, base, filepath.Join(work, "src"))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/lint"
+	"github.com/kdefer/kdefer/internal/workspace"
 	"github.com/kdefer/kdefer/templates"
 )
 
@@ -30,7 +31,7 @@ func (sf *seriesFlags) register(fs *flag.FlagSet) {
 }
 
 // load renders (or reads) the series for tree, and settles sf.base.
-func (sf *seriesFlags) load(ctx context.Context, tree string) (*lint.Series, error) {
+func (sf *seriesFlags) load(ctx context.Context, tree string) (*workspace.Series, error) {
 	var tfs fs.FS = templates.FS
 	if sf.templates != "" {
 		if _, err := os.Stat(filepath.Join(sf.templates, "series.yaml")); err != nil {
@@ -39,7 +40,7 @@ func (sf *seriesFlags) load(ctx context.Context, tree string) (*lint.Series, err
 		tfs = os.DirFS(sf.templates)
 	}
 	if sf.base == "" && sf.patches == "" {
-		base, applied, err := lint.FindBase(ctx, tree, tfs)
+		base, applied, err := workspace.FindBase(ctx, tree, tfs)
 		if err != nil {
 			return nil, err
 		}
@@ -49,14 +50,14 @@ func (sf *seriesFlags) load(ctx context.Context, tree string) (*lint.Series, err
 		}
 	}
 	if sf.patches != "" {
-		return lint.ReadSeries(sf.patches)
+		return workspace.ReadSeries(sf.patches)
 	}
 	out := sf.out
 	if out == "" {
-		out = filepath.Join(lint.WorkDir(tree), "patches")
+		out = filepath.Join(workspace.WorkDir(tree), "patches")
 	}
 	cli.Progress("rendering the series for %s into %s", tree, out)
-	s, _, err := lint.RenderAt(ctx, tree, sf.base, tfs, out)
+	s, _, err := workspace.RenderAt(ctx, tree, sf.base, tfs, out)
 	if err != nil {
 		return nil, cli.WithHint(err, "render it by hand with kgen render, or pass --patches DIR")
 	}
@@ -114,9 +115,9 @@ func runLint(ctx context.Context, tree string, sf *seriesFlags, opt lint.Options
 	if err != nil {
 		return nil, err
 	}
-	work := lint.WorkDir(tree)
+	work := workspace.WorkDir(tree)
 	cli.Progress("preparing the scratch clone %s", filepath.Join(work, "src"))
-	sc, err := lint.OpenScratchAt(ctx, tree, sf.base, filepath.Join(work, "src"))
+	sc, err := workspace.OpenScratchAt(ctx, tree, sf.base, filepath.Join(work, "src"))
 	if err != nil {
 		return nil, err
 	}

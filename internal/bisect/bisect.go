@@ -39,7 +39,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/kbuild"
-	"github.com/kdefer/kdefer/internal/lint"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // Config is one configuration to build every patch with.
@@ -65,7 +65,7 @@ func DefaultConfigs() []Config {
 
 // Options configure Run.
 type Options struct {
-	Scratch  *lint.Scratch
+	Scratch  *workspace.Scratch
 	Configs  []Config // default DefaultConfigs()
 	Jobs     int      // make -j (default 2)
 	Full     bool     // build vmlinux in full after every patch
@@ -120,7 +120,7 @@ func (r *Result) At(config string, patch int) *Step {
 }
 
 // Run builds the series s in opt.Scratch.
-func Run(ctx context.Context, s *lint.Series, opt Options) (*Result, error) {
+func Run(ctx context.Context, s *workspace.Series, opt Options) (*Result, error) {
 	start := time.Now()
 	if opt.Configs == nil {
 		opt.Configs = DefaultConfigs()
@@ -145,7 +145,7 @@ type wkey struct{ file, flag, msg string }
 
 func keyOf(w kbuild.Warning) wkey { return wkey{w.File, w.Flag, w.Message} }
 
-func runConfig(ctx context.Context, s *lint.Series, opt Options, c Config, r *Result) error {
+func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, r *Result) error {
 	sc := opt.Scratch
 	if err := sc.Reset(ctx); err != nil {
 		return err
@@ -294,7 +294,7 @@ func runConfig(ctx context.Context, s *lint.Series, opt Options, c Config, r *Re
 
 // bisectFull finds the first patch whose full build fails, when only the
 // full build after the last patch showed the failure.
-func bisectFull(ctx context.Context, s *lint.Series, opt Options, c Config, build func(int, []string) (*kbuild.Result, error), r *Result) error {
+func bisectFull(ctx context.Context, s *workspace.Series, opt Options, c Config, build func(int, []string) (*kbuild.Result, error), r *Result) error {
 	sc := opt.Scratch
 	lo, hi := 0, len(s.Patches) // lo builds (base assumed good), hi fails
 	var hiErr error

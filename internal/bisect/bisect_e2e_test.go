@@ -9,21 +9,21 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/lint"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // buildEach renders the templates in dir for the 6.12 tree and runs
 // build --each in the per-tree scratch clone kcheck uses (so build
 // directories stay warm between runs).
-func buildEach(t testing.TB, templates string, configs []Config) (*lint.Series, *Result) {
+func buildEach(t testing.TB, templates string, configs []Config) (*workspace.Series, *Result) {
 	t.Helper()
 	tree := e2e.GitTree612(t)
 	ctx := context.Background()
-	s, _, err := lint.Render(ctx, tree, os.DirFS(templates), t.TempDir())
+	s, _, err := workspace.Render(ctx, tree, os.DirFS(templates), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := lint.OpenScratch(ctx, tree, filepath.Join(lint.WorkDir(tree), "src"))
+	sc, err := workspace.OpenScratch(ctx, tree, filepath.Join(workspace.WorkDir(tree), "src"))
 	if err != nil {
 		t.Fatal(err)
 	}

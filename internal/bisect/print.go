@@ -5,11 +5,11 @@ import (
 	"io"
 	"strings"
 
-	"github.com/kdefer/kdefer/internal/lint"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // WriteText writes the patch × configuration table and the breaks.
-func (r *Result) WriteText(w io.Writer, s *lint.Series, configs []Config) {
+func (r *Result) WriteText(w io.Writer, s *workspace.Series, configs []Config) {
 	if configs == nil {
 		configs = DefaultConfigs()
 	}

@@ -6,7 +6,7 @@
 // Every stage that does not run is reported as "not run: <reason>" (and
 // makes the exit code 2 unless something failed), never as passed. The
 // tree given is never modified: the series is applied in a private
-// scratch clone (see lint.OpenScratch).
+// scratch clone (see workspace.OpenScratch).
 package ci
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // Stage statuses.
@@ -78,7 +79,7 @@ type Result struct {
 	Start    time.Time
 	Elapsed  time.Duration
 	Stages   []Stage
-	Series   *lint.Series
+	Series   *workspace.Series
 	Render   *render.Result
 	Applied  []string // per patch: "" applied, else the error
 	Lint     *lint.Result
@@ -125,7 +126,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	r := &Result{Tree: opt.Tree, TreeName: opt.TreeName, Start: time.Now(), Configs: opt.Configs}
 	defer func() { r.Elapsed = time.Since(r.Start) }()
-	work := lint.WorkDir(opt.Tree)
+	work := workspace.WorkDir(opt.Tree)
 	stage := func(name string, f func() (status, detail string)) Stage {
 		opt.Progress("ci: %s", name)
 		st := Stage{Name: name, Start: time.Now()}
@@ -143,7 +144,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	rest := []string{StageApply, StageLint, StageBuild, StageBoot}
 	base := opt.Base
 	if base == "" && opt.Patches == "" {
-		b, applied, err := lint.FindBase(ctx, opt.Tree, opt.Templates)
+		b, applied, err := workspace.FindBase(ctx, opt.Tree, opt.Templates)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +159,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		r.Stages = append(r.Stages,
 			Stage{Name: StageProbe, Status: NotRun, Detail: "--patches given: the series was not rendered", Start: time.Now()},
 			Stage{Name: StageRender, Status: NotRun, Detail: "--patches given: using " + opt.Patches, Start: time.Now()})
-		s, err := lint.ReadSeries(opt.Patches)
+		s, err := workspace.ReadSeries(opt.Patches)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +169,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		var renderErr error
 		outDir := filepath.Join(work, "patches")
 		st := stage(StageRender, func() (string, string) {
-			s, rr, err := lint.RenderAt(ctx, opt.Tree, base, opt.Templates, outDir)
+			s, rr, err := workspace.RenderAt(ctx, opt.Tree, base, opt.Templates, outDir)
 			if err != nil {
 				renderErr = err
 				return Fail, err.Error()
@@ -195,7 +196,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 
-	sc, err := lint.OpenScratchAt(ctx, opt.Tree, base, filepath.Join(work, "src"))
+	sc, err := workspace.OpenScratchAt(ctx, opt.Tree, base, filepath.Join(work, "src"))
 	if err != nil {
 		return nil, err
 	}

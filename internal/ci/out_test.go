@@ -16,6 +16,7 @@ import (
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/report"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // fakeResult is a finished run over a real two-patch format-patch series:
@@ -46,7 +47,7 @@ func fakeResult(t *testing.T) *Result {
 		git("commit", "-qm", "x: Patch "+string(rune('1'+i))+"\n\nBody.\n\nSigned-off-by: Jane Dev <jane@example.com>")
 	}
 	git("format-patch", "-q", "--cover-letter", "-o", "out", "HEAD~2")
-	s, err := lint.ReadSeries(filepath.Join(dir, "out"))
+	s, err := workspace.ReadSeries(filepath.Join(dir, "out"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func TestIndentOnlyAddedLines(t *testing.T) {
 	git(t, dir, "commit", "-q", "-a", "-m", "f: take the guard\n\nSigned-off-by: t <t@example.org>")
 	out := t.TempDir()
 	git(t, dir, "format-patch", "-q", "-1", "-o", out)
-	s, err := ReadSeries(out)
+	s, err := workspace.ReadSeries(out)
 	if err != nil {
 		t.Fatal(err)
 	}

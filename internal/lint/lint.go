@@ -24,7 +24,7 @@ package lint
 import (
 	"context"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/cachedir"
+	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"path/filepath"
 	"sort"
@@ -85,7 +85,7 @@ type NotRun struct {
 
 // Result of a lint run.
 type Result struct {
-	Series   *Series
+	Series   *workspace.Series
 	Findings []Finding
 	NotRun   []NotRun
 	Elapsed  map[string]time.Duration // per check
@@ -137,7 +137,7 @@ type Options struct {
 	Tree string
 	// Scratch is the private work tree (see OpenScratch); needed for the
 	// capi and kernel-doc checks.
-	Scratch *Scratch
+	Scratch *workspace.Scratch
 	// APIBuild is the out-of-tree build directory for capi
 	// preprocessing (configured on first use).
 	APIBuild string
@@ -153,7 +153,7 @@ type Options struct {
 }
 
 // Run lints series s.
-func Run(ctx context.Context, s *Series, opt Options) (*Result, error) {
+func Run(ctx context.Context, s *workspace.Series, opt Options) (*Result, error) {
 	if opt.Progress == nil {
 		opt.Progress = func(string, ...any) {}
 	}
@@ -198,7 +198,7 @@ func Run(ctx context.Context, s *Series, opt Options) (*Result, error) {
 }
 
 // commit runs the metadata checks.
-func (r *Result) commit(s *Series) error {
+func (r *Result) commit(s *workspace.Series) error {
 	var mails []*commitcheck.Mail
 	index := map[string]int{}
 	if s.Cover != "" {
@@ -228,7 +228,7 @@ func (r *Result) commit(s *Series) error {
 }
 
 // checkpatch runs the tree's checkpatch.pl on every patch, two at a time.
-func (r *Result) checkpatch(ctx context.Context, s *Series, opt Options) error {
+func (r *Result) checkpatch(ctx context.Context, s *workspace.Series, opt Options) error {
 	opt.Progress("lint: checkpatch.pl on %d patches", len(s.Patches))
 	res := make([][]checkpatch.Finding, len(s.Patches))
 	errs := make([]error, len(s.Patches))
@@ -270,7 +270,7 @@ func (r *Result) checkpatch(ctx context.Context, s *Series, opt Options) error {
 
 // steps applies the series patch by patch in the scratch tree and runs
 // kernel-doc and capi where a patch changes a file the series adds.
-func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[string]bool) error {
+func (r *Result) steps(ctx context.Context, s *workspace.Series, opt Options, skip map[string]bool) error {
 	sc := opt.Scratch
 	if err := sc.Reset(ctx); err != nil {
 		return err
@@ -403,7 +403,7 @@ func (r *Result) steps(ctx context.Context, s *Series, opt Options, skip map[str
 
 // indent reports the lines p adds to function bodies of C files that
 // start in column 1, reading the files as they are after p in dir.
-func (r *Result) indent(dir string, p *Patch) {
+func (r *Result) indent(dir string, p *workspace.Patch) {
 	files := make([]string, 0, len(p.AddedLines))
 	for f := range p.AddedLines {
 		if ext := filepath.Ext(f); ext == ".c" || ext == ".h" {
@@ -479,7 +479,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-// WorkDir is the per-tree cache directory of lint and bisect:
-// ${XDG_CACHE_HOME:-~/.cache}/kdefer/lint/<hash of the tree path>.
-func WorkDir(tree string) string { return cachedir.ForTree("lint", "", tree) }

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"context"
+	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,12 +20,12 @@ func lintSeries(t *testing.T, tree, templates string) *Result {
 		t.Skip("renders and lints the whole series on a kernel tree (minutes): set KDEFER_E2E=1")
 	}
 	ctx := context.Background()
-	s, _, err := Render(ctx, tree, os.DirFS(templates), t.TempDir())
+	s, _, err := workspace.Render(ctx, tree, os.DirFS(templates), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := WorkDir(tree)
-	sc, err := OpenScratch(ctx, tree, filepath.Join(work, "src"))
+	work := workspace.WorkDir(tree)
+	sc, err := workspace.OpenScratch(ctx, tree, filepath.Join(work, "src"))
 	if err != nil {
 		t.Fatal(err)
 	}

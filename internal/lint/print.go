@@ -6,14 +6,6 @@ import (
 	"strings"
 )
 
-// Label names patch i of s in reports ("series" for 0).
-func (s *Series) Label(i int) string {
-	if i == 0 || i > len(s.Patches) {
-		return "series"
-	}
-	return s.Patches[i-1].Label(len(s.Patches))
-}
-
 // String is the one-line form of a finding (without the patch).
 func (f Finding) String() string {
 	loc := ""

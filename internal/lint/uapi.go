@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func upstreamTree(opt Options) string {
 
 // lastTouch returns, for each uapi header, the index of the last patch
 // that changes it (0: none).
-func lastTouch(s *Series) map[string]int {
+func lastTouch(s *workspace.Series) map[string]int {
 	last := map[string]int{}
 	for _, p := range s.Patches {
 		for _, f := range p.Touches() {

@@ -1,4 +1,4 @@
-package lint
+package workspace
 
 import (
 	"context"
@@ -17,6 +17,14 @@ import (
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/internal/series"
 )
+
+// Label names patch i of s in reports ("series" for 0).
+func (s *Series) Label(i int) string {
+	if i == 0 || i > len(s.Patches) {
+		return "series"
+	}
+	return s.Patches[i-1].Label(len(s.Patches))
+}
 
 // FindBase returns the commit the series applies to in tree: HEAD, or,
 // when the series is already committed on top of it (kgen apply), the
