@@ -103,6 +103,9 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if head.Branch == "" {
 		return cli.Errorf(exitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
 	}
+	if ip := r.InProgress(); ip != nil {
+		return cli.Errorf(exitDirty, "%s: %v", tree, ip)
+	}
 	cur := head.Branch.Short()
 	subjects, ser, err := seriesSubjects(templatesFS(tdir))
 	if err != nil {
@@ -143,13 +146,10 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		From: head.Commit, To: ref.Hash(), Branch: target,
 		Delete: head.Branch, DeleteAt: head.Commit,
 		Message: "checkout: moving from " + cur + " to " + to, Committer: committer,
+		Command: "kgen drop",
 	})
 	if err != nil {
-		var de *gitapply.DirtyError
-		if errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged) {
-			return cli.Errorf(exitDirty, "%s: %v", tree, err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v", tree, err)
+		return prepareErr(tree, err)
 	}
 	note := ""
 	if ref.Hash() != base {
@@ -162,11 +162,9 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	killHook()
 	if err := plan.Execute(); err != nil {
-		if strings.Contains(err.Error(), "index.lock exists") {
-			return cli.Errorf(exitLocked, "%v", err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", tree, err)
+		return executeErr(tree, err)
 	}
 	fmt.Printf("dropped %d series commits: on %s now, deleted branch %s (was %s); %d files updated in %v%s\n",
 		n, to, cur, head.Commit.String()[:12], len(plan.Changes), time.Since(start).Round(time.Millisecond), note)

@@ -293,7 +293,7 @@ func TestDirtyRule(t *testing.T) {
 // TestRollbackAtEveryPoint fails the transaction at each of its points and
 // checks that nothing changed.
 func TestRollbackAtEveryPoint(t *testing.T) {
-	for _, point := range []string{"journal", "staged", "worktree", "index", "head"} {
+	for _, point := range []string{"locked", "journal", "staged", "worktree", "index", "ref", "head"} {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
@@ -330,7 +330,7 @@ func TestRollbackAtEveryPoint(t *testing.T) {
 // TestRecoverAfterCrash simulates a crash (the process dies: no deferred
 // rollback) at every point, then runs Recover as the next kgen would.
 func TestRecoverAfterCrash(t *testing.T) {
-	for _, point := range []string{"journal", "staged", "worktree", "index", "head", "committed"} {
+	for _, point := range []string{"locked", "journal", "staged", "worktree", "index", "ref", "head", "committed", "installed"} {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
@@ -342,12 +342,12 @@ func TestRecoverAfterCrash(t *testing.T) {
 			if _, err := os.Stat(JournalDir(f.r.GitDir)); err != nil {
 				t.Fatal("no journal after the crash")
 			}
-			msg, err := Recover(f.r)
+			msg, err := Recover(f.r, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			after := state(t, f.dir)
-			if point == "committed" {
+			if point == "committed" || point == "installed" {
 				if !strings.Contains(msg, "completed") || !strings.Contains(after, "refs/heads/series") || strings.Contains(after, "status: M") {
 					t.Fatalf("want roll forward, got %q:\n%s", msg, after)
 				}
