@@ -349,7 +349,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	found, _, err := gitapply.FindSeries(r.S, base, subjects, 2*len(ser.Patches)+50)
+	found, _, err := gitapply.FindSeries(r.Objects, base, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
@@ -361,7 +361,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res, err := render.Render(ctx, render.Options{Templates: o.templates, Tree: o.tree, Base: base})
+	res, err := render.Render(ctx, render.Options{Templates: o.templates, Tree: o.tree, Base: base, Objects: r.Objects})
 	if err != nil {
 		return renderErr(ctx, err)
 	}
@@ -375,7 +375,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
-	ov := gitapply.NewOverlay(r.S)
+	ov := gitapply.NewOverlay(r.Objects)
 	commits, err := res.Build(ov, &committer)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "building the commits: %v", err)

@@ -111,7 +111,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	found, _, err := gitapply.FindSeries(r.S, head.Commit, subjects, len(ser.Patches)+1)
+	found, _, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, len(ser.Patches)+1)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
@@ -142,7 +142,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		committer.Name, committer.Email = "kgen", "kgen@localhost"
 	}
 	committer.When = time.Now()
-	plan, err := gitapply.Prepare(r, r.S, gitapply.Switch{
+	plan, err := gitapply.Prepare(r, r.Objects, gitapply.Switch{
 		From: head.Commit, To: ref.Hash(), Branch: target,
 		Delete: head.Branch, DeleteAt: head.Commit,
 		Message: "checkout: moving from " + cur + " to " + to, Committer: committer,

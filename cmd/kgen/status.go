@@ -72,7 +72,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	if err != nil {
 		return err
 	}
-	found, walked, err := gitapply.FindSeries(r.S, head.Commit, subjects, 2*len(ser.Patches)+50)
+	found, walked, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
@@ -80,7 +80,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	if len(found) > 0 {
 		base = found[len(found)-1].Parent
 	}
-	res, err := render.Render(ctx, render.Options{Templates: tfs, Tree: tree, Base: base})
+	res, err := render.Render(ctx, render.Options{Templates: tfs, Tree: tree, Base: base, Objects: r.Objects})
 	if err != nil {
 		return renderErr(ctx, err)
 	}
@@ -111,7 +111,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 		if m, ok := changesOf[c.Hash]; ok {
 			return m, nil
 		}
-		m, err := gitapply.CommitChanges(r.S, c)
+		m, err := gitapply.CommitChanges(r.Objects, c)
 		changesOf[c.Hash] = m
 		return m, err
 	}
@@ -122,7 +122,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 			want[c.Path] = c.Hash
 		}
 		if f, ok := bySubject[p.Subject]; ok {
-			c, err := object.GetCommit(r.S, f.Commit)
+			c, err := object.GetCommit(r.Objects, f.Commit)
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "%v", err)
 			}

@@ -110,7 +110,7 @@ func matchesBefore(r *Repo, ck *checker, e jentry, st string, data []byte) bool 
 // and their backups are kept in a directory it returns.
 func rollback(r *Repo, j *journal, keep bool) (string, error) {
 	jdir := JournalDir(r.GitDir)
-	ck := newChecker(r, r.S, &rawIndex{})
+	ck := newChecker(r, r.Objects, &rawIndex{})
 	own, exists := ownLock(r, j)
 	if exists && !own {
 		return "", &LockError{filepath.Join(r.GitDir, "index.lock")}

@@ -28,8 +28,12 @@ var ErrNotGit = render.ErrNotGit
 // GitDir and CommonDir are the same directory.
 type Repo struct {
 	WorkTree, GitDir, CommonDir string
-	S                           storage.Storer
-	Config                      *Config
+	// S is go-git's storage, used for references only: its object
+	// store loads every pack index whole (see ObjectStore).
+	S storage.Storer
+	// Objects reads and writes objects by need.
+	Objects *ObjectStore
+	Config  *Config
 }
 
 // Open opens the git work tree dir (the main one or a linked worktree).
@@ -83,7 +87,11 @@ func Open(dir string) (*Repo, error) {
 	if cfg.Bool("core", "bare", false) {
 		return nil, fmt.Errorf("%s: core.bare is true; kgen needs a work tree", abs)
 	}
-	return &Repo{WorkTree: abs, GitDir: gd, CommonDir: common, S: st, Config: cfg}, nil
+	objs, err := OpenObjectStore(common)
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{WorkTree: abs, GitDir: gd, CommonDir: common, S: st, Objects: objs, Config: cfg}, nil
 }
 
 // Linked reports whether r is a linked worktree.

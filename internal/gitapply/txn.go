@@ -157,7 +157,7 @@ func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
 // am would, that the switch may run: no git operation in progress, the
 // branch name free and clean of directory/file conflicts, the branch
 // not checked out in another work tree, and every changed path clean.
-// It writes nothing. objs holds the objects (an Overlay, or r.S).
+// It writes nothing. objs holds the objects (an Overlay, or r.Objects).
 func Prepare(r *Repo, objs storer.EncodedObjectStorer, sw Switch) (*Plan, error) {
 	if ip := r.InProgress(); ip != nil {
 		return nil, ip
