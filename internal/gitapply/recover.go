@@ -108,12 +108,12 @@ func matchesBefore(r *Repo, ck *checker, e jentry, st string, data []byte) bool 
 // wrote was changed by someone else, and rollback refuses (writing
 // nothing) — unless keep is set, when such paths are left as they are
 // and their backups are kept in a directory it returns.
-func rollback(r *Repo, j *journal, keep bool) (string, error) {
+func rollback(r *Repo, j *journal, keep bool) (kept string, conflicts []string, err error) {
 	jdir := JournalDir(r.GitDir)
 	ck := newChecker(r, r.Objects, &rawIndex{})
 	own, exists := ownLock(r, j)
 	if exists && !own {
-		return "", &LockError{filepath.Join(r.GitDir, "index.lock")}
+		return "", nil, &LockError{filepath.Join(r.GitDir, "index.lock")}
 	}
 	type act int
 	const (
@@ -122,12 +122,11 @@ func rollback(r *Repo, j *journal, keep bool) (string, error) {
 		remove
 	)
 	acts := make([]act, len(j.Entries))
-	var conflicts []string
 	for i, e := range j.Entries {
 		dst := filepath.Join(r.WorkTree, filepath.FromSlash(e.Path))
 		st, data, err := wtState(dst)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		switch {
 		case matchesBefore(r, ck, e, st, data):
@@ -150,7 +149,7 @@ func rollback(r *Repo, j *journal, keep bool) (string, error) {
 		}
 	}
 	if len(conflicts) > 0 && !keep {
-		return "", &ConflictError{Paths: conflicts, Dir: jdir}
+		return "", conflicts, &ConflictError{Paths: conflicts, Dir: jdir}
 	}
 	var errs []error
 	for i := len(j.Entries) - 1; i >= 0; i-- {
@@ -190,20 +189,19 @@ func rollback(r *Repo, j *journal, keep bool) (string, error) {
 		os.Remove(filepath.Join(r.GitDir, "HEAD.lock"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return "", err
+		return "", conflicts, err
 	}
 	if own {
 		os.Remove(filepath.Join(r.GitDir, "index.lock"))
 	}
-	kept := ""
 	if len(conflicts) > 0 {
 		kept = fmt.Sprintf("%s-kept-%d", jdir, time.Now().Unix())
 		if err := os.Rename(jdir, kept); err != nil {
-			return "", err
+			return "", conflicts, err
 		}
-		return kept, nil
+		return kept, conflicts, nil
 	}
-	return "", os.RemoveAll(jdir)
+	return "", nil, os.RemoveAll(jdir)
 }
 
 // finish completes a committed transaction (also after a crash). The
@@ -371,13 +369,13 @@ func Recover(r *Repo, keep bool) (string, error) {
 		}
 		return msg, nil
 	case j.HeadBefore:
-		kept, err := rollback(r, &j, keep)
+		kept, conflicts, err := rollback(r, &j, keep)
 		if err != nil {
 			return "", err
 		}
 		msg := "rolled back " + what + " (HEAD, index and work tree are as before it)"
 		if kept != "" {
-			msg = "rolled back " + what + " except for the files you changed since, which are kept as they are; kgen's backups of them are in " + kept
+			msg = "rolled back " + what + " except for the files you changed since, which are kept as they are: " + listPaths(conflicts) + "; kgen's backups are in " + kept
 		}
 		return msg, nil
 	}

@@ -493,7 +493,7 @@ func (p *Plan) Execute() (err error) {
 	defer func() {
 		if err != nil && !committed {
 			lf.Close()
-			if _, rerr := rollback(r, j, false); rerr != nil {
+			if _, _, rerr := rollback(r, j, false); rerr != nil {
 				err = fmt.Errorf("%v; restoring failed too: %v (the journal in %s is kept; run kgen recover %s)", err, rerr, jdir, r.WorkTree)
 			}
 		}
