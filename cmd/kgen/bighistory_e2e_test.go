@@ -18,8 +18,9 @@ import (
 //
 // bigHistory builds (once, cached) a repository whose baseline commit
 // has the real 6.12 tree on top of a synthetic history made with git
-// fast-import: commits each changing one file in a three-level directory
-// tree, about 6 objects per commit, in one pack. The 6.12 objects come
+// fast-import: commits each changing one file four directories deep
+// (16 entries a level, so trees stay small), 7 objects per commit (the
+// commit, the blob, 5 trees), in one pack. The 6.12 objects come
 // from the golden copy through objects/info/alternates (as "git clone
 // --shared" makes). The work tree is a hard-link farm of the golden one
 // with its index (same inodes, so git status is clean at once).
@@ -49,10 +50,10 @@ func bigHistory(t testing.TB, objects int) string {
 		t.Fatal(err)
 	}
 	w := bufio.NewWriterSize(stdin, 1<<20)
-	commits := objects / 6
+	commits := objects / 7
 	when := int64(1000000000)
 	for i := 0; i < commits; i++ {
-		p := fmt.Sprintf("synthetic/d%02x/d%02x/f%x", i%251, (i/251)%241, (i/60491)%16)
+		p := fmt.Sprintf("synthetic/%x/%x/%x/f%x", i%16, (i/16)%16, (i/256)%16, (i/4096)%64)
 		body := fmt.Sprintf("synthetic history, commit %d\npath %s\nvalue %d\n", i, p, i*7919%100003)
 		msg := fmt.Sprintf("synthetic %d\n", i)
 		fmt.Fprintf(w, "commit refs/heads/main\ncommitter Synth <synth@example.org> %d +0000\ndata %d\n%s", when+int64(i), len(msg), msg)

@@ -358,7 +358,7 @@ func TestE2EInProgress(t *testing.T) {
 	env := []string{"GIT_EDITOR=true", "GIT_SEQUENCE_EDITOR=sed -i 1ibreak"}
 	commitFile := func(dir, name, content, msg string) {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
-		run(t, dir, "git", "add", name)
+		run(t, dir, "git", "add", "-f", name)
 		run(t, dir, "git", "commit", "-q", "-m", msg)
 	}
 	for _, c := range []struct {
@@ -389,14 +389,14 @@ func TestE2EInProgress(t *testing.T) {
 			commitFile(dir, "kgen-test", "main\n", "main")
 			cmdOut(t, dir, env, "git", "cherry-pick", "side")
 			run(t, dir, "git", "checkout", "--theirs", "kgen-test")
-			run(t, dir, "git", "add", "kgen-test")
+			run(t, dir, "git", "add", "-f", "kgen-test")
 		}},
 		{"revert", "REVERT_HEAD", "git revert --abort", func(dir, mb string) {
 			commitFile(dir, "kgen-test", "1\n", "one")
 			commitFile(dir, "kgen-test", "2\n", "two")
 			cmdOut(t, dir, env, "git", "revert", "--no-edit", "HEAD~1")
 			run(t, dir, "git", "checkout", "--ours", "kgen-test")
-			run(t, dir, "git", "add", "kgen-test")
+			run(t, dir, "git", "add", "-f", "kgen-test")
 		}},
 		{"bisect", "BISECT_LOG", "git bisect reset", func(dir, mb string) {
 			run(t, dir, "git", "bisect", "start")
