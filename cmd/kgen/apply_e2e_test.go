@@ -112,8 +112,13 @@ var (
 	kgenBin     string
 )
 
-// builtKgen builds the kgen binary once per test process.
+// builtKgen builds the kgen binary once per test process
+// ($KGEN_TEST_BIN instead names a binary to test, e.g. an older build to
+// show that a test fails without a fix).
 func builtKgen(t testing.TB) string {
+	if b := os.Getenv("KGEN_TEST_BIN"); b != "" {
+		return b
+	}
 	kgenBinOnce.Do(func() {
 		d, err := os.MkdirTemp("", "kgen-bin")
 		if err != nil {
