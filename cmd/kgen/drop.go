@@ -33,8 +33,9 @@ updating only the files that differ, then deletes the series branch. It
 is the same transaction as kgen apply: an interrupt changes nothing.
 
 Exit codes: 0 dropped; 2 usage or I/O error; 10, 11, 12, 13, 19 as for
-kgen apply; 20 the current branch does not end with series commits, or
-there is no branch to go back to.`,
+kgen apply; 14 the branch to go back to is checked out in another work
+tree (git allows a branch in one work tree only); 20 the current branch
+does not end with series commits, or there is no branch to go back to.`,
 		Flags: func(fs *flag.FlagSet) {
 			to = fs.String("to", "", "branch to check out (default: the one kgen apply came from)")
 			dryRun = fs.Bool("dry-run", false, "print what would happen, write nothing")
@@ -100,11 +101,11 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
-	if head.Branch == "" {
-		return cli.Errorf(exitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
-	}
 	if ip := r.InProgress(); ip != nil {
 		return cli.Errorf(exitDirty, "%s: %v", tree, ip)
+	}
+	if head.Branch == "" {
+		return cli.Errorf(exitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
 	}
 	cur := head.Branch.Short()
 	subjects, ser, err := seriesSubjects(templatesFS(tdir))
