@@ -58,6 +58,8 @@ func TestConversionAgreesWithGit(t *testing.T) {
 		"crlf=input (legacy)": {attrs: "*.c crlf=input\n"},
 		"binary macro":        {config: [][2]string{{"core.autocrlf", "true"}}, attrs: "lf.c binary\n"},
 		"subdir pattern":      {config: [][2]string{{"core.autocrlf", "true"}}, attrs: "sub/** -text\n"},
+		"filter driver": {config: [][2]string{{"filter.tag.smudge", "sed 's/^/S:/'"}, {"filter.tag.clean", "sed 's/^S://'"}, {"core.autocrlf", "true"}},
+			attrs: "*.c filter=tag\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := newRepo(t)
