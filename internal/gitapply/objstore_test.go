@@ -17,6 +17,14 @@ import (
 // alternate (git clone --shared), and compares type and content with
 // git cat-file.
 func TestObjectStoreMatchesGit(t *testing.T) {
+	for _, ofs := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ofs-delta=%v", ofs), func(t *testing.T) { objectStoreMatchesGit(t, ofs) })
+	}
+}
+
+// objectStoreMatchesGit: with ofs false the pack holds deltas by base
+// id (REF_DELTA, as repack.useDeltaBaseOffset=false writes them).
+func objectStoreMatchesGit(t *testing.T, ofs bool) {
 	src := newRepo(t)
 	for i := 0; i < 30; i++ {
 		var b strings.Builder
@@ -26,7 +34,7 @@ func TestObjectStoreMatchesGit(t *testing.T) {
 		os.WriteFile(filepath.Join(src, "kernel/fork.c"), []byte(b.String()), 0o644)
 		git(t, src, "commit", "-qam", fmt.Sprintf("v%d", i))
 	}
-	git(t, src, "gc", "-q", "--aggressive")
+	git(t, src, "-c", fmt.Sprintf("repack.useDeltaBaseOffset=%v", ofs), "repack", "-q", "-a", "-d", "-f", "--depth=50", "--window=50")
 	dir := filepath.Join(t.TempDir(), "clone")
 	git(t, "/", "clone", "-q", "--shared", src, dir)
 	// Loose objects in the clone itself.
@@ -39,6 +47,7 @@ func TestObjectStoreMatchesGit(t *testing.T) {
 	defer s.Close()
 	all := git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)")
 	n, deltas := 0, 0
+	kinds := map[int]int{}
 	for _, l := range strings.Split(strings.TrimSpace(all), "\n") {
 		id, typ, _ := strings.Cut(l, " ")
 		want, err := exec.Command("git", "-C", dir, "cat-file", typ, id).Output()
@@ -56,6 +65,14 @@ func TestObjectStoreMatchesGit(t *testing.T) {
 			t.Fatalf("%s: got %s %d bytes, git has %s %d bytes", id, o.Type(), got.Len(), typ, len(want))
 		}
 		n++
+		if p, off, _ := s.locate(plumbing.NewHash(id)); p != nil {
+			if typ, _, _, _, _, _ := p.entryAt(off); typ == objOfsDelta || typ == objRefDelta {
+				kinds[typ]++
+			}
+		}
+	}
+	if ofs && (kinds[objOfsDelta] == 0 || kinds[objRefDelta] > 0) || !ofs && (kinds[objRefDelta] == 0 || kinds[objOfsDelta] > 0) {
+		t.Fatalf("delta kinds %v, want only %s", kinds, map[bool]string{true: "offset deltas", false: "deltas by id"}[ofs])
 	}
 	out := git(t, src, "verify-pack", "-v", mustGlob(t, filepath.Join(src, ".git/objects/pack/*.idx")))
 	for _, l := range strings.Split(out, "\n") {
