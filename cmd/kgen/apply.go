@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -42,10 +43,17 @@ const applyCodes = `Exit codes:
   11  not a git repository (a plain extracted tarball): run
       "kgen tree get VERSION --git", or "kgen apply TREE --init"
   12  local changes in a file the series touches (index or work tree
-      differ from HEAD there; an untracked file where the series creates
-      one), or unmerged entries in the index
+      differ from HEAD there as git status decides it; an untracked file
+      where the series creates one), unmerged entries in the index, a
+      git operation in progress (am, rebase, merge, cherry-pick, revert,
+      bisect: named, with how to finish it), or an interrupted kgen
+      transaction that cannot be recovered without overwriting files
+      changed since (named; see kgen recover)
   13  HEAD is detached (check out a branch first)
-  14  the branch name is taken (--branch NAME, or kgen drop)
+  14  the branch name is taken: it exists, or clashes with an existing
+      ref as a directory or file (unwind-deferred vs unwind-deferred/v1,
+      loose or packed); for drop, the branch to go back to is checked
+      out in another work tree
   15  the series is already applied (a commit with a series subject on
       the base's history, or the tree already has the series' files)
   16  the tree already contains the infrastructure upstream (every patch
@@ -55,7 +63,8 @@ const applyCodes = `Exit codes:
       can place it
   18  a template or anchor failed for this tree (the renderer's error)
   19  another kgen works on this tree (.git/kgen.lock; kgen refuses
-      rather than waits) or .git/index.lock exists
+      rather than waits) or .git/index.lock exists; for kgen status, an
+      interrupted kgen transaction waits for kgen recover
   130 interrupted before the point of no return: nothing changed`
 
 func init() {
@@ -76,12 +85,18 @@ read or written (the rest of the work tree is never walked).
 Everything is rendered and checked before anything is written. The
 switch is one transaction (see internal/gitapply): an error, SIGINT or
 SIGTERM leaves HEAD, refs, index and work tree as they were; after a
-SIGKILL or a crash the next kgen apply/status/drop rolls the journal in
-.git/kgen-journal back (or forward, if HEAD had already moved).
+SIGKILL or a crash, kgen recover (or the next kgen apply or drop) rolls
+the journal in .git/kgen-journal back (or forward, if HEAD had already
+moved), refusing, with the files named, where that would overwrite a
+change made since. Every move of HEAD and every new branch gets its
+reflog entry, as git writes them. TREE may be a linked worktree.
 
-Dirty rule: every file the switch changes must equal HEAD in the index
-and in the work tree, and a file the series creates must not exist; other
-files may carry local changes, which are kept.
+Dirty rule (git's): every file the switch changes must equal HEAD in the
+index and in the work tree (index stat data first, then the content after
+git's clean conversion: core.autocrlf, core.eol, text/eol attributes,
+filter drivers, core.fileMode), and a file the series creates must not
+exist; other files may carry local changes, which are kept. Files are
+written as git checkout writes them (CRLF where configured).
 
 ` + applyCodes,
 		Flags: func(fs *flag.FlagSet) {
@@ -125,33 +140,115 @@ func kernelTree(dir string) error {
 	return nil
 }
 
-// openLocked opens the repository, takes the kgen lock and recovers an
-// interrupted transaction.
-func openLocked(tree string) (*gitapply.Repo, *gitapply.Lock, error) {
+// openRepo opens the repository (main work tree or linked worktree).
+func openRepo(tree string) (*gitapply.Repo, error) {
 	r, err := gitapply.Open(tree)
 	if err != nil {
 		if errors.Is(err, gitapply.ErrNotGit) {
-			return nil, nil, cli.WithHint(cli.Errorf(exitNotGit, "%s is not a git repository (a plain extracted tree)", tree),
+			return nil, cli.WithHint(cli.Errorf(exitNotGit, "%s is not a git repository (a plain extracted tree)", tree),
 				"make a git baseline: kgen tree get "+treeVersion(tree)+" --git (a fresh tree), or kgen apply "+tree+" --init (this tree, in place)")
 		}
-		return nil, nil, cli.Errorf(cli.ExitHarness, "%v", err)
+		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
 	}
+	return r, nil
+}
+
+func lockRepo(r *gitapply.Repo) (*gitapply.Lock, error) {
 	lk, err := gitapply.Acquire(r.GitDir)
 	if err != nil {
 		if errors.Is(err, gitapply.ErrLocked) {
-			return nil, nil, cli.Errorf(exitLocked, "%v", err)
+			return nil, cli.Errorf(exitLocked, "%v", err)
 		}
-		return nil, nil, cli.Errorf(cli.ExitHarness, "%v", err)
+		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
 	}
-	msg, err := gitapply.Recover(r)
+	return lk, nil
+}
+
+// openLocked opens the repository, takes the kgen lock and recovers an
+// interrupted transaction (proving what it overwrites; see
+// gitapply.Recover).
+func openLocked(tree string) (*gitapply.Repo, *gitapply.Lock, error) {
+	r, err := openRepo(tree)
+	if err != nil {
+		return nil, nil, err
+	}
+	lk, err := lockRepo(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	msg, err := gitapply.Recover(r, false)
 	if err != nil {
 		lk.Release()
-		return nil, nil, cli.Errorf(cli.ExitHarness, "recovering an interrupted transaction in %s: %v", tree, err)
+		return nil, nil, recoverErr(tree, err)
 	}
 	if msg != "" {
 		cli.Progress("%s: %s", tree, msg)
 	}
 	return r, lk, nil
+}
+
+// recoverErr maps a recovery failure to an exit code.
+func recoverErr(tree string, err error) error {
+	var ce *gitapply.ConflictError
+	var le *gitapply.LockError
+	switch {
+	case errors.As(err, &ce):
+		hint := "save your version of these files, then either put back what was there (git -C " + tree + " checkout HEAD -- FILE) and run kgen recover " + tree + " again, or keep your version and recover the rest: kgen recover " + tree + " --keep-changes"
+		if ce.Forward {
+			hint = "look at git -C " + tree + " diff --cached; kgen recover " + tree + " --keep-changes completes the transaction and keeps those entries"
+		}
+		return cli.WithHint(cli.Errorf(exitDirty, "%s: %v", tree, err), hint)
+	case errors.As(err, &le):
+		return cli.Errorf(exitLocked, "%s: %v", tree, err)
+	}
+	return cli.Errorf(cli.ExitHarness, "recovering an interrupted transaction in %s: %v", tree, err)
+}
+
+// prepareErr maps a refusal of gitapply.Prepare to an exit code.
+func prepareErr(tree string, err error) error {
+	var de *gitapply.DirtyError
+	var ip *gitapply.InProgressError
+	var rc *gitapply.RefConflictError
+	var co *gitapply.CheckedOutError
+	switch {
+	case errors.As(err, &ip):
+		return cli.Errorf(exitDirty, "%s: %v", tree, err)
+	case errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged):
+		return cli.WithHint(cli.Errorf(exitDirty, "%s: %v", tree, err), "commit or stash those changes (git -C "+tree+" stash), then run kgen again")
+	case errors.As(err, &rc):
+		return cli.WithHint(cli.Errorf(exitBranchTaken, "%s: %v", tree, err), "choose another name with --branch NAME, or delete "+rc.Other+" (git branch -D)")
+	case errors.As(err, &co):
+		return cli.WithHint(cli.Errorf(exitBranchTaken, "%s: %v", tree, err), "run kgen drop in that work tree, or check out another branch there first, or name another with --to BRANCH")
+	}
+	return cli.Errorf(cli.ExitHarness, "%s: %v", tree, err)
+}
+
+// executeErr maps a failed transaction to an exit code.
+func executeErr(tree string, err error) error {
+	var le *gitapply.LockError
+	if strings.Contains(err.Error(), "index.lock exists") || errors.As(err, &le) {
+		return cli.Errorf(exitLocked, "%v", err)
+	}
+	return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", tree, err)
+}
+
+// killHook arms the test hooks of the transaction (KGEN_TEST_PAUSE_MS
+// widens the windows between its steps; KGEN_TEST_KILL_AT=POINT makes
+// the process SIGKILL itself there). Tests only.
+func killHook() {
+	ms, at := os.Getenv("KGEN_TEST_PAUSE_MS"), os.Getenv("KGEN_TEST_KILL_AT")
+	if ms == "" && at == "" {
+		return
+	}
+	d, _ := time.ParseDuration(ms + "ms")
+	gitapply.Hook = func(p string) error {
+		if p == at {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		time.Sleep(d)
+		return nil
+	}
 }
 
 func seriesSubjects(t fs.FS) (map[string]bool, *series.Series, error) {
@@ -167,7 +264,11 @@ func seriesSubjects(t fs.FS) (map[string]bool, *series.Series, error) {
 }
 
 // renderErr maps a renderer error to an exit code.
-func renderErr(err error) error {
+func renderErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		// An interrupt is an interrupt, whatever the step (exit 130).
+		return ctx.Err()
+	}
 	if e := unsupported(err); e != nil {
 		return e
 	}
@@ -214,6 +315,9 @@ func runApply(ctx context.Context, o applyOpts) error {
 	defer lk.Release()
 
 	trace(start, "open+lock+recover")
+	if ip := r.InProgress(); ip != nil {
+		return cli.Errorf(exitDirty, "%s: %v", o.tree, ip)
+	}
 	head, err := r.Head()
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%s: reading HEAD: %v", o.tree, err)
@@ -225,12 +329,15 @@ func runApply(ctx context.Context, o applyOpts) error {
 		return cli.Errorf(cli.ExitHarness, "%s: %s has no commits", o.tree, head.Branch.Short())
 	}
 	newRef := plumbing.NewBranchReferenceName(o.branch)
-	if err := newRef.Validate(); err != nil || o.branch == "" {
-		return cli.Errorf(cli.ExitHarness, "--branch %q is not a valid branch name", o.branch)
+	if err := gitapply.CheckRefFormat(string(newRef)); err != nil || o.branch == "" || strings.HasPrefix(o.branch, "-") {
+		return cli.Errorf(cli.ExitHarness, "--branch %q is not a valid branch name (%v)", o.branch, err)
 	}
 	if ref, err := r.S.Reference(newRef); err == nil {
 		return cli.WithHint(cli.Errorf(exitBranchTaken, "%s: branch %s already exists (at %s)", o.tree, o.branch, ref.Hash().String()[:12]),
 			"choose another name with --branch NAME, or remove the old one with kgen drop "+o.tree+" (when it is checked out) or git branch -D "+o.branch)
+	}
+	if err := r.CheckNewRef(newRef); err != nil {
+		return prepareErr(o.tree, err)
 	}
 	base := head.Commit
 	if o.base != "" {
@@ -242,7 +349,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	found, _, err := gitapply.FindSeries(r.S, base, subjects, 2*len(ser.Patches)+50)
+	found, _, err := gitapply.FindSeries(r.Objects, base, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
@@ -254,9 +361,9 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res, err := render.Render(ctx, render.Options{Templates: o.templates, Tree: o.tree, Base: base})
+	res, err := render.Render(ctx, render.Options{Templates: o.templates, Tree: o.tree, Base: base, Objects: r.Objects})
 	if err != nil {
-		return renderErr(err)
+		return renderErr(ctx, err)
 	}
 	trace(start, "render")
 	if len(res.Patches) == 0 {
@@ -268,7 +375,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
-	ov := gitapply.NewOverlay(r.S)
+	ov := gitapply.NewOverlay(r.Objects)
 	commits, err := res.Build(ov, &committer)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "building the commits: %v", err)
@@ -278,16 +385,10 @@ func runApply(ctx context.Context, o applyOpts) error {
 	plan, err := gitapply.Prepare(r, ov, gitapply.Switch{
 		From: head.Commit, To: tip, Branch: newRef, Create: true,
 		Message: "checkout: moving from " + head.Branch.Short() + " to " + o.branch, Committer: committer,
+		CreateMessage: "branch: Created from " + base.String(), Command: "kgen apply",
 	})
 	if err != nil {
-		var de *gitapply.DirtyError
-		if errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged) {
-			return cli.WithHint(cli.Errorf(exitDirty, "%s: %v", o.tree, err), "commit or stash those changes (git -C "+o.tree+" stash), then run kgen apply again")
-		}
-		if strings.Contains(err.Error(), "already exists") {
-			return cli.Errorf(exitBranchTaken, "%s: %v", o.tree, err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v", o.tree, err)
+		return prepareErr(o.tree, err)
 	}
 	trace(start, "prepare (diff, index read, dirty check)")
 	printSkipped(os.Stdout, res.Skipped, len(res.Patches)+len(res.Skipped))
@@ -302,22 +403,14 @@ func runApply(ctx context.Context, o applyOpts) error {
 		fmt.Printf("dry run: would create branch %s at %s on %s and update %d files of the work tree; nothing written\n", o.branch, tip.String()[:12], describeBase(head, base), len(plan.Changes))
 		return nil
 	}
-	if ms := os.Getenv("KGEN_TEST_PAUSE_MS"); ms != "" {
-		// Test only (the kill test): widen the windows between the
-		// transaction's steps so that random kills land inside it.
-		d, _ := time.ParseDuration(ms + "ms")
-		gitapply.Hook = func(string) error { time.Sleep(d); return nil }
-	}
+	killHook()
 	// Last chance for an interrupt to stop us: from here the transaction
 	// runs to its end (a few milliseconds) and SIGINT/SIGTERM wait.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := plan.Execute(); err != nil {
-		if strings.Contains(err.Error(), "index.lock exists") {
-			return cli.Errorf(exitLocked, "%v", err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", o.tree, err)
+		return executeErr(o.tree, err)
 	}
 	trace(start, "execute")
 	fmt.Printf("applied %d patches of the series on branch %s (base %s, Linux %s); %d files updated in %v\n",

@@ -33,8 +33,9 @@ updating only the files that differ, then deletes the series branch. It
 is the same transaction as kgen apply: an interrupt changes nothing.
 
 Exit codes: 0 dropped; 2 usage or I/O error; 10, 11, 12, 13, 19 as for
-kgen apply; 20 the current branch does not end with series commits, or
-there is no branch to go back to.`,
+kgen apply; 14 the branch to go back to is checked out in another work
+tree (git allows a branch in one work tree only); 20 the current branch
+does not end with series commits, or there is no branch to go back to.`,
 		Flags: func(fs *flag.FlagSet) {
 			to = fs.String("to", "", "branch to check out (default: the one kgen apply came from)")
 			dryRun = fs.Bool("dry-run", false, "print what would happen, write nothing")
@@ -100,6 +101,9 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
+	if ip := r.InProgress(); ip != nil {
+		return cli.Errorf(exitDirty, "%s: %v", tree, ip)
+	}
 	if head.Branch == "" {
 		return cli.Errorf(exitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
 	}
@@ -108,7 +112,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	found, _, err := gitapply.FindSeries(r.S, head.Commit, subjects, len(ser.Patches)+1)
+	found, _, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, len(ser.Patches)+1)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
@@ -139,17 +143,14 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		committer.Name, committer.Email = "kgen", "kgen@localhost"
 	}
 	committer.When = time.Now()
-	plan, err := gitapply.Prepare(r, r.S, gitapply.Switch{
+	plan, err := gitapply.Prepare(r, r.Objects, gitapply.Switch{
 		From: head.Commit, To: ref.Hash(), Branch: target,
 		Delete: head.Branch, DeleteAt: head.Commit,
 		Message: "checkout: moving from " + cur + " to " + to, Committer: committer,
+		Command: "kgen drop",
 	})
 	if err != nil {
-		var de *gitapply.DirtyError
-		if errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged) {
-			return cli.Errorf(exitDirty, "%s: %v", tree, err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v", tree, err)
+		return prepareErr(tree, err)
 	}
 	note := ""
 	if ref.Hash() != base {
@@ -162,11 +163,9 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	killHook()
 	if err := plan.Execute(); err != nil {
-		if strings.Contains(err.Error(), "index.lock exists") {
-			return cli.Errorf(exitLocked, "%v", err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", tree, err)
+		return executeErr(tree, err)
 	}
 	fmt.Printf("dropped %d series commits: on %s now, deleted branch %s (was %s); %d files updated in %v%s\n",
 		n, to, cur, head.Commit.String()[:12], len(plan.Changes), time.Since(start).Round(time.Millisecond), note)

@@ -32,8 +32,9 @@ HEAD when none is found) and every patch is reported as:
   content    no commit has its subject, but one makes exactly its changes
   missing    neither
 
-Like every kgen command that writes to a tree, status first finishes or
-rolls back a transaction that a crash interrupted (.git/kgen-journal).
+status only reads: when a crash interrupted a kgen apply or drop
+(.git/kgen-journal exists), it says so and exits 19 without touching
+anything; kgen recover TREE finishes or undoes that transaction.
 
 Exit codes: 0 the branch carries the whole series as rendered now;
 1 some patch is missing or differs; 2 usage or I/O error; 10, 11, 17, 18,
@@ -54,11 +55,14 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	if err := kernelTree(tree); err != nil {
 		return err
 	}
-	r, lk, err := openLocked(tree)
+	r, err := openRepo(tree)
 	if err != nil {
 		return err
 	}
-	defer lk.Release()
+	// Read-only: an interrupted transaction is reported, not recovered.
+	if pe := gitapply.Pending(r); pe != nil {
+		return cli.WithHint(cli.Errorf(exitLocked, "%v", pe), "kgen recover "+tree)
+	}
 	head, err := r.Head()
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
@@ -68,7 +72,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	if err != nil {
 		return err
 	}
-	found, walked, err := gitapply.FindSeries(r.S, head.Commit, subjects, 2*len(ser.Patches)+50)
+	found, walked, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
@@ -76,10 +80,9 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	if len(found) > 0 {
 		base = found[len(found)-1].Parent
 	}
-	lk.Release() // rendering only reads
-	res, err := render.Render(ctx, render.Options{Templates: tfs, Tree: tree, Base: base})
+	res, err := render.Render(ctx, render.Options{Templates: tfs, Tree: tree, Base: base, Objects: r.Objects})
 	if err != nil {
-		return renderErr(err)
+		return renderErr(ctx, err)
 	}
 	where := head.Branch.Short()
 	if where == "" {
@@ -108,7 +111,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 		if m, ok := changesOf[c.Hash]; ok {
 			return m, nil
 		}
-		m, err := gitapply.CommitChanges(r.S, c)
+		m, err := gitapply.CommitChanges(r.Objects, c)
 		changesOf[c.Hash] = m
 		return m, err
 	}
@@ -119,7 +122,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 			want[c.Path] = c.Hash
 		}
 		if f, ok := bySubject[p.Subject]; ok {
-			c, err := object.GetCommit(r.S, f.Commit)
+			c, err := object.GetCommit(r.Objects, f.Commit)
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "%v", err)
 			}

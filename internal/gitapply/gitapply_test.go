@@ -293,7 +293,7 @@ func TestDirtyRule(t *testing.T) {
 // TestRollbackAtEveryPoint fails the transaction at each of its points and
 // checks that nothing changed.
 func TestRollbackAtEveryPoint(t *testing.T) {
-	for _, point := range []string{"journal", "staged", "worktree", "index", "head"} {
+	for _, point := range []string{"locked", "journal", "staged", "worktree", "index", "ref", "head"} {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
@@ -330,7 +330,7 @@ func TestRollbackAtEveryPoint(t *testing.T) {
 // TestRecoverAfterCrash simulates a crash (the process dies: no deferred
 // rollback) at every point, then runs Recover as the next kgen would.
 func TestRecoverAfterCrash(t *testing.T) {
-	for _, point := range []string{"journal", "staged", "worktree", "index", "head", "committed"} {
+	for _, point := range []string{"locked", "journal", "staged", "worktree", "index", "ref", "head", "committed", "installed"} {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
@@ -342,12 +342,12 @@ func TestRecoverAfterCrash(t *testing.T) {
 			if _, err := os.Stat(JournalDir(f.r.GitDir)); err != nil {
 				t.Fatal("no journal after the crash")
 			}
-			msg, err := Recover(f.r)
+			msg, err := Recover(f.r, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			after := state(t, f.dir)
-			if point == "committed" {
+			if point == "committed" || point == "installed" {
 				if !strings.Contains(msg, "completed") || !strings.Contains(after, "refs/heads/series") || strings.Contains(after, "status: M") {
 					t.Fatalf("want roll forward, got %q:\n%s", msg, after)
 				}
@@ -452,5 +452,84 @@ func TestIndexVersions(t *testing.T) {
 				t.Fatal("skip-worktree flag lost")
 			}
 		})
+	}
+}
+
+// TestRecoverNeverOverwritesAnEdit: a crash at each point, then an edit
+// to a changed file (in place, through the backup's hard link when
+// there is one, or as a new file), then Recover: it refuses naming the
+// file, or finishes without writing it; with keep it recovers the rest
+// and the edit stays.
+func TestRecoverNeverOverwritesAnEdit(t *testing.T) {
+	for _, point := range []string{"journal", "staged", "worktree", "index", "ref", "head", "committed", "installed"} {
+		for _, inPlace := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/inplace=%v", point, inPlace), func(t *testing.T) {
+				f := setup(t)
+				p, err := Prepare(f.r, f.ov, f.sw())
+				if err != nil {
+					t.Fatal(err)
+				}
+				crash(p, point)
+				path := filepath.Join(f.dir, "include/linux/a.h")
+				data, _ := os.ReadFile(path)
+				want := append(data, "/* edit */\n"...)
+				if inPlace {
+					fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fh.WriteString("/* edit */\n")
+					fh.Close()
+				} else {
+					os.Remove(path)
+					os.WriteFile(path, want, 0o644)
+				}
+				msg, err := Recover(f.r, false)
+				var ce *ConflictError
+				switch {
+				case errors.As(err, &ce):
+					if !strings.Contains(err.Error(), "include/linux/a.h") {
+						t.Fatalf("refusal does not name the file: %v", err)
+					}
+					if got, _ := os.ReadFile(path); string(got) != string(want) {
+						t.Fatalf("refused, but the edit is gone: %q", got)
+					}
+					if msg, err = Recover(f.r, true); err != nil {
+						t.Fatal(err)
+					}
+				case err != nil:
+					t.Fatal(err)
+				}
+				if got, _ := os.ReadFile(path); string(got) != string(want) {
+					t.Fatalf("%s: the edit is gone: %q", msg, got)
+				}
+				if got := git(t, f.dir, "status", "--porcelain", "include/linux/a.h"); !strings.Contains(got, "M include/linux/a.h") {
+					t.Fatalf("%s: git status does not show the edit: %q", msg, got)
+				}
+				git(t, f.dir, "fsck", "--strict")
+			})
+		}
+	}
+}
+
+// TestRollForwardAfterLockRemoved: killed past the point of no return,
+// then the user removes index.lock as git advises: recovery sets the new
+// entries in the index, and writes the reflogs.
+func TestRollForwardAfterLockRemoved(t *testing.T) {
+	f := setup(t)
+	p, err := Prepare(f.r, f.ov, f.sw())
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash(p, "committed")
+	os.Remove(filepath.Join(f.r.GitDir, "index.lock"))
+	if _, err := Recover(f.r, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := git(t, f.dir, "status", "--porcelain", "--untracked-files=all"); got != "" {
+		t.Fatalf("status: %q", got)
+	}
+	if got := git(t, f.dir, "reflog", "-1", "--format=%gs"); !strings.Contains(got, "checkout: moving from master to series") {
+		t.Fatalf("reflog: %q", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -26,6 +27,7 @@ import (
 // an index is decoded and encoded whole with go-git (slower, same result).
 type rawIndex struct {
 	data    []byte
+	mtime   time.Time // of the index file (racy-git check)
 	version uint32
 	offs    []int // entry start offsets; len = entry count
 	names   []string
@@ -48,6 +50,9 @@ func readRawIndex(gitDir string) (*rawIndex, error) {
 		return nil, fmt.Errorf("%s: not a git index", p)
 	}
 	ri := &rawIndex{data: data, version: binary.BigEndian.Uint32(data[4:8])}
+	if fi, err := os.Stat(p); err == nil {
+		ri.mtime = fi.ModTime()
+	}
 	if ri.version == 4 {
 		if ri.full, err = ReadIndex(gitDir); err != nil {
 			return nil, err
@@ -94,6 +99,59 @@ func readRawIndex(gitDir string) (*rawIndex, error) {
 		o += 8 + size
 	}
 	return ri, nil
+}
+
+// idxStat is the stat data and flags of an index entry.
+type idxStat struct {
+	ctimeS, ctimeNS, mtimeS, mtimeNS uint32
+	dev, ino, mode, uid, gid, size   uint32
+	assumeValid, skipWorktree        bool
+}
+
+// stat returns the stat data of the stage-0 entry named path.
+func (ri *rawIndex) stat(path string) (idxStat, bool) {
+	if ri.full != nil {
+		i := findEntry(ri.full, path)
+		if i < 0 {
+			return idxStat{}, false
+		}
+		e := ri.full.Entries[i]
+		return idxStat{
+			ctimeS: uint32(e.CreatedAt.Unix()), ctimeNS: uint32(e.CreatedAt.Nanosecond()),
+			mtimeS: uint32(e.ModifiedAt.Unix()), mtimeNS: uint32(e.ModifiedAt.Nanosecond()),
+			dev: e.Dev, ino: e.Inode, mode: uint32(e.Mode), uid: e.UID, gid: e.GID, size: e.Size,
+			skipWorktree: e.SkipWorktree,
+		}, true
+	}
+	i := ri.find(path)
+	if i < 0 {
+		return idxStat{}, false
+	}
+	d := ri.data[ri.offs[i]:]
+	u := func(o int) uint32 { return binary.BigEndian.Uint32(d[o : o+4]) }
+	flags := binary.BigEndian.Uint16(d[60:62])
+	st := idxStat{
+		ctimeS: u(0), ctimeNS: u(4), mtimeS: u(8), mtimeNS: u(12),
+		dev: u(16), ino: u(20), mode: u(24), uid: u(28), gid: u(32), size: u(36),
+		assumeValid: flags&0x8000 != 0,
+	}
+	if flags&0x4000 != 0 {
+		st.skipWorktree = binary.BigEndian.Uint16(d[62:64])&0x4000 != 0
+	}
+	return st, true
+}
+
+// hasAny reports whether the index has an entry named path at any stage.
+func (ri *rawIndex) hasAny(path string) bool {
+	if ri.full != nil {
+		for _, e := range ri.full.Entries {
+			if e.Name == path {
+				return true
+			}
+		}
+		return false
+	}
+	return ri.find(path) >= 0
 }
 
 // lookup returns the hash and mode of the stage-0 entry named path.

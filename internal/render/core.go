@@ -114,7 +114,7 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	repo, base, err := openBase(opts.Tree, opts.Base)
+	repo, base, err := openBase(opts.Tree, opts.Base, opts.Objects)
 	if err != nil {
 		if errors.Is(err, ErrNotGit) {
 			// A plain tree that already carries the whole series needs

@@ -84,7 +84,14 @@ func isGitDir(p string) bool {
 
 // openBase opens the repository at dir and returns its storage with the
 // base commit (base, or HEAD when zero).
-func openBase(dir string, base plumbing.Hash) (*filesystem.Storage, *object.Commit, error) {
+func openBase(dir string, base plumbing.Hash, objs storer.EncodedObjectStorer) (storer.EncodedObjectStorer, *object.Commit, error) {
+	if objs != nil && !base.IsZero() {
+		c, err := object.GetCommit(objs, base)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: base commit %s: %v", dir, base, err)
+		}
+		return objs, c, nil
+	}
 	st, err := OpenStorage(dir)
 	if err != nil {
 		return nil, nil, err

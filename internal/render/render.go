@@ -27,6 +27,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/kdefer/kdefer/internal/probe"
 )
@@ -45,6 +46,10 @@ type Options struct {
 	Tree string
 	// Base optionally names the base commit instead of HEAD.
 	Base plumbing.Hash
+	// Objects optionally reads the objects (kgen apply passes its
+	// by-need store, whose memory does not grow with the history);
+	// default: go-git's storage of Tree.
+	Objects storer.EncodedObjectStorer
 }
 
 // FileChange is one file changed by one patch.
