@@ -4,8 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/cachedir"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/cachedir"
 
 	"github.com/kdefer/kdefer/internal/capi"
 	"github.com/kdefer/kdefer/internal/cli"

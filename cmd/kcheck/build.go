@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"os"
-	"path/filepath"
 
 	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/cli"
@@ -56,7 +55,7 @@ Exit: 0 every patch builds cleanly, 1 a patch breaks or warns, 2 harness.`,
 			if err != nil {
 				return err
 			}
-			r, err := runBuildEach(ctx, tree, sf.base, s, configs, full)
+			r, err := runBuildEach(ctx, tree, &sf, s, configs, full)
 			if err != nil {
 				return err
 			}
@@ -82,10 +81,8 @@ func pickConfigs(only string) ([]bisect.Config, error) {
 	return nil, cli.Errorf(cli.ExitHarness, "--config %q: want on or off", only)
 }
 
-func runBuildEach(ctx context.Context, tree, base string, s *workspace.Series, configs []bisect.Config, full bool) (*bisect.Result, error) {
-	work := workspace.WorkDir(tree)
-	cli.Progress("preparing the scratch clone %s", filepath.Join(work, "src"))
-	sc, err := workspace.OpenScratchAt(ctx, tree, base, filepath.Join(work, "src"))
+func runBuildEach(ctx context.Context, tree string, sf *seriesFlags, s *workspace.Series, configs []bisect.Config, full bool) (*bisect.Result, error) {
+	sc, err := sf.openScratch(ctx, tree, s)
 	if err != nil {
 		return nil, err
 	}

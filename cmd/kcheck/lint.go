@@ -30,14 +30,45 @@ func (sf *seriesFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.base, "base", "", "the commit the series applies to (default: HEAD, or below the series when kgen apply committed it)")
 }
 
+// fs returns the templates the series is rendered from.
+func (sf *seriesFlags) fs() (fs.FS, error) {
+	if sf.templates == "" {
+		return templates.FS, nil
+	}
+	if _, err := os.Stat(filepath.Join(sf.templates, "series.yaml")); err != nil {
+		return nil, cli.Errorf(cli.ExitHarness, "--templates %s: no series.yaml there", sf.templates)
+	}
+	return os.DirFS(sf.templates), nil
+}
+
+// openScratch opens tree's scratch clone at sf.base and, for a rendered
+// series, commits it there through kgen apply's path (internal/apply), so
+// that every check runs on what kgen apply produces.
+func (sf *seriesFlags) openScratch(ctx context.Context, tree string, s *workspace.Series) (*workspace.Scratch, error) {
+	work := workspace.WorkDir(tree)
+	cli.Progress("preparing the scratch clone %s", filepath.Join(work, "src"))
+	sc, err := workspace.OpenScratchAt(ctx, tree, sf.base, filepath.Join(work, "src"))
+	if err != nil {
+		return nil, err
+	}
+	if sf.patches == "" {
+		tfs, err := sf.fs()
+		if err == nil {
+			err = sc.CommitSeries(ctx, tfs, s)
+		}
+		if err != nil {
+			sc.Close()
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
 // load renders (or reads) the series for tree, and settles sf.base.
 func (sf *seriesFlags) load(ctx context.Context, tree string) (*workspace.Series, error) {
-	var tfs fs.FS = templates.FS
-	if sf.templates != "" {
-		if _, err := os.Stat(filepath.Join(sf.templates, "series.yaml")); err != nil {
-			return nil, cli.Errorf(cli.ExitHarness, "--templates %s: no series.yaml there", sf.templates)
-		}
-		tfs = os.DirFS(sf.templates)
+	tfs, err := sf.fs()
+	if err != nil {
+		return nil, err
 	}
 	if sf.base == "" && sf.patches == "" {
 		base, applied, err := workspace.FindBase(ctx, tree, tfs)
@@ -116,8 +147,7 @@ func runLint(ctx context.Context, tree string, sf *seriesFlags, opt lint.Options
 		return nil, err
 	}
 	work := workspace.WorkDir(tree)
-	cli.Progress("preparing the scratch clone %s", filepath.Join(work, "src"))
-	sc, err := workspace.OpenScratchAt(ctx, tree, sf.base, filepath.Join(work, "src"))
+	sc, err := sf.openScratch(ctx, tree, s)
 	if err != nil {
 		return nil, err
 	}

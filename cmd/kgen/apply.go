@@ -10,30 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/kdefer/kdefer/internal/apply"
 	"github.com/kdefer/kdefer/internal/cli"
-	"github.com/kdefer/kdefer/internal/gitapply"
-	"github.com/kdefer/kdefer/internal/render"
-	"github.com/kdefer/kdefer/internal/series"
-)
-
-// Exit codes of kgen apply, status and drop (documented in their -h).
-const (
-	exitNotKernel   = 10 // not a kernel tree
-	exitNotGit      = 11 // a plain tree without .git
-	exitDirty       = 12 // local changes in files the series touches, or a merge in progress
-	exitDetached    = 13 // HEAD is detached
-	exitBranchTaken = 14 // the branch exists
-	exitApplied     = 15 // the series is already applied
-	exitUpstream    = 16 // the tree carries the infrastructure upstream
-	exitNoProbe     = 17 // the series does not support this tree (requires:), or no probe can place it
-	exitRender      = 18 // an anchor or template failed (the renderer's error)
-	exitLocked      = 19 // another kgen (kgen.lock) or git (index.lock) is at work
-	exitNothing     = 20 // drop: the branch carries no series commits
 )
 
 const applyCodes = `Exit codes:
@@ -121,183 +103,14 @@ type applyOpts struct {
 	templates          fs.FS
 }
 
-// kernelTree checks the top-level Makefile of dir.
-func kernelTree(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, "Makefile"))
-	if err != nil {
-		return cli.Errorf(exitNotKernel, "%s is not a kernel tree: no readable top-level Makefile", dir)
-	}
-	head := string(data)
-	if len(head) > 2000 {
-		head = head[:2000]
-	}
-	if !strings.Contains(head, "\nVERSION =") && !strings.HasPrefix(head, "VERSION =") || !strings.Contains(head, "PATCHLEVEL =") {
-		return cli.Errorf(exitNotKernel, "%s is not a kernel tree: its Makefile has no VERSION/PATCHLEVEL lines", dir)
-	}
-	if fi, err := os.Stat(filepath.Join(dir, "kernel")); err != nil || !fi.IsDir() {
-		return cli.Errorf(exitNotKernel, "%s is not a kernel tree: no kernel/ directory", dir)
-	}
-	return nil
-}
-
-// openRepo opens the repository (main work tree or linked worktree).
-func openRepo(tree string) (*gitapply.Repo, error) {
-	r, err := gitapply.Open(tree)
-	if err != nil {
-		if errors.Is(err, gitapply.ErrNotGit) {
-			return nil, cli.WithHint(cli.Errorf(exitNotGit, "%s is not a git repository (a plain extracted tree)", tree),
-				"make a git baseline: kgen tree get "+treeVersion(tree)+" --git (a fresh tree), or kgen apply "+tree+" --init (this tree, in place)")
-		}
-		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
-	}
-	return r, nil
-}
-
-func lockRepo(r *gitapply.Repo) (*gitapply.Lock, error) {
-	lk, err := gitapply.Acquire(r.GitDir)
-	if err != nil {
-		if errors.Is(err, gitapply.ErrLocked) {
-			return nil, cli.Errorf(exitLocked, "%v", err)
-		}
-		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
-	}
-	return lk, nil
-}
-
-// openLocked opens the repository, takes the kgen lock and recovers an
-// interrupted transaction (proving what it overwrites; see
-// gitapply.Recover).
-func openLocked(tree string) (*gitapply.Repo, *gitapply.Lock, error) {
-	r, err := openRepo(tree)
-	if err != nil {
-		return nil, nil, err
-	}
-	lk, err := lockRepo(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	msg, err := gitapply.Recover(r, false)
-	if err != nil {
-		lk.Release()
-		return nil, nil, recoverErr(tree, err)
-	}
-	if msg != "" {
-		cli.Progress("%s: %s", tree, msg)
-	}
-	return r, lk, nil
-}
-
-// recoverErr maps a recovery failure to an exit code.
-func recoverErr(tree string, err error) error {
-	var ce *gitapply.ConflictError
-	var le *gitapply.LockError
-	switch {
-	case errors.As(err, &ce):
-		hint := "save your version of these files, then either put back what was there (git -C " + tree + " checkout HEAD -- FILE) and run kgen recover " + tree + " again, or keep your version and recover the rest: kgen recover " + tree + " --keep-changes"
-		if ce.Forward {
-			hint = "look at git -C " + tree + " diff --cached; kgen recover " + tree + " --keep-changes completes the transaction and keeps those entries"
-		}
-		return cli.WithHint(cli.Errorf(exitDirty, "%s: %v", tree, err), hint)
-	case errors.As(err, &le):
-		return cli.Errorf(exitLocked, "%s: %v", tree, err)
-	}
-	return cli.Errorf(cli.ExitHarness, "recovering an interrupted transaction in %s: %v", tree, err)
-}
-
-// prepareErr maps a refusal of gitapply.Prepare to an exit code.
-func prepareErr(tree string, err error) error {
-	var de *gitapply.DirtyError
-	var ip *gitapply.InProgressError
-	var rc *gitapply.RefConflictError
-	var co *gitapply.CheckedOutError
-	switch {
-	case errors.As(err, &ip):
-		return cli.Errorf(exitDirty, "%s: %v", tree, err)
-	case errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged):
-		return cli.WithHint(cli.Errorf(exitDirty, "%s: %v", tree, err), "commit or stash those changes (git -C "+tree+" stash), then run kgen again")
-	case errors.As(err, &rc):
-		return cli.WithHint(cli.Errorf(exitBranchTaken, "%s: %v", tree, err), "choose another name with --branch NAME, or delete "+rc.Other+" (git branch -D)")
-	case errors.As(err, &co):
-		return cli.WithHint(cli.Errorf(exitBranchTaken, "%s: %v", tree, err), "run kgen drop in that work tree, or check out another branch there first, or name another with --to BRANCH")
-	}
-	return cli.Errorf(cli.ExitHarness, "%s: %v", tree, err)
-}
-
-// executeErr maps a failed transaction to an exit code.
-func executeErr(tree string, err error) error {
-	var le *gitapply.LockError
-	if strings.Contains(err.Error(), "index.lock exists") || errors.As(err, &le) {
-		return cli.Errorf(exitLocked, "%v", err)
-	}
-	return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", tree, err)
-}
-
-// killHook arms the test hooks of the transaction (KGEN_TEST_PAUSE_MS
-// widens the windows between its steps; KGEN_TEST_KILL_AT=POINT makes
-// the process SIGKILL itself there). Tests only.
-func killHook() {
-	ms, at := os.Getenv("KGEN_TEST_PAUSE_MS"), os.Getenv("KGEN_TEST_KILL_AT")
-	if ms == "" && at == "" {
-		return
-	}
-	d, _ := time.ParseDuration(ms + "ms")
-	gitapply.Hook = func(p string) error {
-		if p == at {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
-		}
-		time.Sleep(d)
-		return nil
-	}
-}
-
-func seriesSubjects(t fs.FS) (map[string]bool, *series.Series, error) {
-	s, err := series.Load(t)
-	if err != nil {
-		return nil, nil, cli.Errorf(cli.ExitHarness, "%v", err)
-	}
-	m := map[string]bool{}
-	for _, p := range s.Patches {
-		m[p.Subject] = true
-	}
-	return m, s, nil
-}
-
-// renderErr maps a renderer error to an exit code.
-func renderErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		// An interrupt is an interrupt, whatever the step (exit 130).
-		return ctx.Err()
-	}
-	if e := unsupported(err); e != nil {
-		return e
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "not a kernel tree"):
-		return cli.Errorf(exitNotKernel, "%v", err)
-	case strings.Contains(msg, "seems to carry the series"):
-		return cli.WithHint(cli.Errorf(exitApplied, "the series is already applied: %v", err), "kgen status TREE")
-	case errors.Is(err, render.ErrNotGit):
-		return cli.Errorf(exitNotGit, "%v", err)
-	}
-	return cli.WithHint(cli.Errorf(exitRender, "rendering failed, nothing written: %v", err), "kgen render --tree TREE -o DIR shows the same error; fix the anchor in templates/edits")
-}
-
-// trace prints phase timings when KGEN_TRACE is set.
-func trace(start time.Time, what string) {
-	if os.Getenv("KGEN_TRACE") != "" {
-		fmt.Fprintf(os.Stderr, "trace %8.1fms %s\n", float64(time.Since(start).Microseconds())/1000, what)
-	}
-}
-
+// runApply is kgen apply: --init, then internal/apply.Run, then what it
+// did, in git's words.
 func runApply(ctx context.Context, o applyOpts) error {
-	start := time.Now()
 	fi, err := os.Stat(o.tree)
 	if err != nil || !fi.IsDir() {
-		return cli.Errorf(exitNotKernel, "%s is not a directory", o.tree)
+		return cli.Errorf(apply.ExitNotKernel, "%s is not a directory", o.tree)
 	}
-	if err := kernelTree(o.tree); err != nil {
+	if err := apply.KernelTree(o.tree); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(o.tree, ".git")); errors.Is(err, os.ErrNotExist) && o.init {
@@ -308,140 +121,41 @@ func runApply(ctx context.Context, o applyOpts) error {
 			return err
 		}
 	}
-	r, lk, err := openLocked(o.tree)
-	if err != nil {
-		return err
-	}
-	defer lk.Release()
-
-	trace(start, "open+lock+recover")
-	if ip := r.InProgress(); ip != nil {
-		return cli.Errorf(exitDirty, "%s: %v", o.tree, ip)
-	}
-	head, err := r.Head()
-	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%s: reading HEAD: %v", o.tree, err)
-	}
-	if head.Branch == "" {
-		return cli.WithHint(cli.Errorf(exitDetached, "%s: HEAD is detached at %s; kgen apply creates a branch and needs to know where you come from", o.tree, head.Commit.String()[:12]), "git -C "+o.tree+" switch -c NAME (or check out a branch) first")
-	}
-	if head.Commit.IsZero() {
-		return cli.Errorf(cli.ExitHarness, "%s: %s has no commits", o.tree, head.Branch.Short())
-	}
-	newRef := plumbing.NewBranchReferenceName(o.branch)
-	if err := gitapply.CheckRefFormat(string(newRef)); err != nil || o.branch == "" || strings.HasPrefix(o.branch, "-") {
-		return cli.Errorf(cli.ExitHarness, "--branch %q is not a valid branch name (%v)", o.branch, err)
-	}
-	if ref, err := r.S.Reference(newRef); err == nil {
-		return cli.WithHint(cli.Errorf(exitBranchTaken, "%s: branch %s already exists (at %s)", o.tree, o.branch, ref.Hash().String()[:12]),
-			"choose another name with --branch NAME, or remove the old one with kgen drop "+o.tree+" (when it is checked out) or git branch -D "+o.branch)
-	}
-	if err := r.CheckNewRef(newRef); err != nil {
-		return prepareErr(o.tree, err)
-	}
-	base := head.Commit
+	var base plumbing.Hash
 	if o.base != "" {
-		if base, err = resolveRev(o.tree, o.base); err != nil {
+		if base, err = apply.ResolveRev(o.tree, o.base); err != nil {
 			return cli.Errorf(cli.ExitHarness, "--base: %v", err)
 		}
 	}
-	subjects, ser, err := seriesSubjects(o.templates)
+	res, err := apply.Run(ctx, apply.Options{Tree: o.tree, Templates: o.templates, Branch: o.branch, Base: base, DryRun: o.dryRun})
+	if res != nil && res.Render != nil {
+		printSkipped(os.Stdout, res.Render.Skipped, len(res.Render.Patches)+len(res.Render.Skipped))
+	}
 	if err != nil {
 		return err
 	}
-	found, _, err := gitapply.FindSeries(r.Objects, base, subjects, 2*len(ser.Patches)+50)
-	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
-	}
-	if len(found) > 0 {
-		return cli.WithHint(cli.Errorf(exitApplied, "%s: the series is already applied: %d of its commits are on %s (newest %s %q)", o.tree, len(found), describeBase(head, base), found[0].Commit.String()[:12], found[0].Subject),
-			"kgen status "+o.tree+" tells which patches and whether they match the templates; kgen drop "+o.tree+" removes them")
-	}
-	trace(start, "history walk")
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	res, err := render.Render(ctx, render.Options{Templates: o.templates, Tree: o.tree, Base: base, Objects: r.Objects})
-	if err != nil {
-		return renderErr(ctx, err)
-	}
-	trace(start, "render")
-	if len(res.Patches) == 0 {
-		printSkipped(os.Stdout, res.Skipped, len(res.Skipped))
-		return cli.WithHint(cli.Errorf(exitUpstream, "%s (Linux %s) already contains the deferred unwind infrastructure upstream: all %d patches are skipped (listed above); nothing to apply, nothing changed", o.tree, res.Probes.Version, len(res.Skipped)),
-			"kgen probe "+o.tree+" shows the probes; kgen render --tree "+o.tree+" -o DIR says the same")
-	}
-	committer, err := r.Committer()
-	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
-	}
-	ov := gitapply.NewOverlay(r.Objects)
-	commits, err := res.Build(ov, &committer)
-	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "building the commits: %v", err)
-	}
-	trace(start, "build")
-	tip := commits[len(commits)-1]
-	plan, err := gitapply.Prepare(r, ov, gitapply.Switch{
-		From: head.Commit, To: tip, Branch: newRef, Create: true,
-		Message: "checkout: moving from " + head.Branch.Short() + " to " + o.branch, Committer: committer,
-		CreateMessage: "branch: Created from " + base.String(), Command: "kgen apply",
-	})
-	if err != nil {
-		return prepareErr(o.tree, err)
-	}
-	trace(start, "prepare (diff, index read, dirty check)")
-	printSkipped(os.Stdout, res.Skipped, len(res.Patches)+len(res.Skipped))
 	verb := "commit"
 	if o.dryRun {
 		verb = "would commit"
 	}
-	for i, p := range res.Patches {
-		fmt.Printf("%s %s [%d/%d] %s (%d files)\n", verb, commits[i].String()[:12], p.Index, p.Total, p.Subject, len(p.Changes))
+	for i, p := range res.Render.Patches {
+		fmt.Printf("%s %s [%d/%d] %s (%d files)\n", verb, res.Commits[i].String()[:12], p.Index, p.Total, p.Subject, len(p.Changes))
 	}
 	if o.dryRun {
-		fmt.Printf("dry run: would create branch %s at %s on %s and update %d files of the work tree; nothing written\n", o.branch, tip.String()[:12], describeBase(head, base), len(plan.Changes))
+		fmt.Printf("dry run: would create branch %s at %s on %s and update %d files of the work tree; nothing written\n",
+			o.branch, res.Tip.String()[:12], apply.DescribeBase(res.Head, res.Base), res.Changes)
 		return nil
 	}
-	killHook()
-	// Last chance for an interrupt to stop us: from here the transaction
-	// runs to its end (a few milliseconds) and SIGINT/SIGTERM wait.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := plan.Execute(); err != nil {
-		return executeErr(o.tree, err)
-	}
-	trace(start, "execute")
 	fmt.Printf("applied %d patches of the series on branch %s (base %s, Linux %s); %d files updated in %v\n",
-		len(res.Patches), o.branch, base.String()[:12], res.Probes.Version, len(plan.Changes), time.Since(start).Round(time.Millisecond))
+		len(res.Render.Patches), o.branch, res.Base.String()[:12], res.Render.Probes.Version, res.Changes, res.Elapsed.Round(time.Millisecond))
 	return nil
 }
 
-func describeBase(head gitapply.HeadState, base plumbing.Hash) string {
-	if base == head.Commit {
-		return head.Branch.Short()
+// trace prints phase timings when KGEN_TRACE is set.
+func trace(start time.Time, what string) {
+	if os.Getenv("KGEN_TRACE") != "" {
+		fmt.Fprintf(os.Stderr, "trace %8.1fms %s\n", float64(time.Since(start).Microseconds())/1000, what)
 	}
-	return base.String()[:12]
-}
-
-// treeVersion returns "MAJOR.MINOR" from the tree's Makefile ("VERSION"
-// when unreadable).
-func treeVersion(tree string) string {
-	data, err := os.ReadFile(filepath.Join(tree, "Makefile"))
-	if err != nil {
-		return "VERSION"
-	}
-	v := map[string]string{}
-	for _, l := range strings.SplitN(string(data), "\n", 10) {
-		if k, val, ok := strings.Cut(l, "="); ok {
-			v[strings.TrimSpace(k)] = strings.TrimSpace(val)
-		}
-	}
-	if v["VERSION"] == "" || v["PATCHLEVEL"] == "" {
-		return "VERSION"
-	}
-	return v["VERSION"] + "." + v["PATCHLEVEL"]
 }
 
 // initBaseline turns a plain tree into a git repository with one commit

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/kdefer/kdefer/internal/kerneltree"
 )
 
@@ -125,7 +127,7 @@ func builtKgen(t testing.TB) string {
 			t.Fatal(err)
 		}
 		kgenBin = filepath.Join(d, "kgen")
-		if out, err := exec.Command("go", "build", "-o", kgenBin, ".").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-tags", "kgentest", "-o", kgenBin, ".").CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
 	})
@@ -231,8 +233,8 @@ func TestE2EDirtyRefused(t *testing.T) {
 	before := snap(t, dir)
 	cmd := exec.Command(builtKgen(t), "apply", dir)
 	out, err := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != exitDirty || !strings.Contains(string(out), "kernel/exit.c") {
-		t.Fatalf("want exit %d naming kernel/exit.c, got %v:\n%s", exitDirty, err, out)
+	if cmd.ProcessState.ExitCode() != apply.ExitDirty || !strings.Contains(string(out), "kernel/exit.c") {
+		t.Fatalf("want exit %d naming kernel/exit.c, got %v:\n%s", apply.ExitDirty, err, out)
 	}
 	if after := snap(t, dir); after != before {
 		t.Fatalf("tree changed:\n%+v\n%+v", before, after)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/kdefer/kdefer/internal/gitapply"
 )
 
@@ -119,38 +121,38 @@ func TestApplyBadInput(t *testing.T) {
 			d := t.TempDir()
 			gitOut(t, d, "init", "-q")
 			return []string{d}, nil
-		}, exitNotKernel, "is not a kernel tree"},
+		}, apply.ExitNotKernel, "is not a kernel tree"},
 		{"plain tarball", func(t *testing.T, dir string) ([]string, func()) {
 			os.Rename(filepath.Join(dir, ".git"), filepath.Join(dir, "..", "dotgit"))
 			return []string{dir}, func() { os.Rename(filepath.Join(dir, "..", "dotgit"), filepath.Join(dir, ".git")) }
-		}, exitNotGit, "is not a git repository"},
+		}, apply.ExitNotGit, "is not a git repository"},
 		{"dirty file the series touches", func(t *testing.T, dir string) ([]string, func()) {
 			p := filepath.Join(dir, "kernel/fork.c")
 			data, _ := os.ReadFile(p)
 			os.WriteFile(p, append(data, "/* local */\n"...), 0o644)
 			return []string{dir}, nil
-		}, exitDirty, "local changes in 1 file(s) that would be overwritten: kernel/fork.c"},
+		}, apply.ExitDirty, "local changes in 1 file(s) that would be overwritten: kernel/fork.c"},
 		{"staged change the series touches", func(t *testing.T, dir string) ([]string, func()) {
 			p := filepath.Join(dir, "include/linux/sched.h")
 			data, _ := os.ReadFile(p)
 			os.WriteFile(p, append(data, "/* local */\n"...), 0o644)
 			gitOut(t, dir, "add", "include/linux/sched.h")
 			return []string{dir}, nil
-		}, exitDirty, "include/linux/sched.h"},
+		}, apply.ExitDirty, "include/linux/sched.h"},
 		{"detached HEAD", func(t *testing.T, dir string) ([]string, func()) {
 			gitOut(t, dir, "checkout", "-q", "--detach")
 			return []string{dir}, nil
-		}, exitDetached, "HEAD is detached"},
+		}, apply.ExitDetached, "HEAD is detached"},
 		{"branch taken", func(t *testing.T, dir string) ([]string, func()) {
 			gitOut(t, dir, "branch", "mine")
 			return []string{dir, "--branch", "mine"}, nil
-		}, exitBranchTaken, "branch mine already exists"},
+		}, apply.ExitBranchTaken, "branch mine already exists"},
 		{"already applied", func(t *testing.T, dir string) ([]string, func()) {
 			if code, errs := runKgen(t, "apply", dir, "--templates", fixtureTemplates); code != 0 {
 				t.Fatalf("first apply: %d %s", code, errs)
 			}
 			return []string{dir, "--branch", "again"}, nil
-		}, exitApplied, "the series is already applied"},
+		}, apply.ExitApplied, "the series is already applied"},
 		{"infrastructure upstream", func(t *testing.T, dir string) ([]string, func()) {
 			os.MkdirAll(filepath.Join(dir, "kernel/unwind"), 0o755)
 			os.WriteFile(filepath.Join(dir, "kernel/unwind/deferred.c"), []byte("// upstream\n"), 0o644)
@@ -158,28 +160,28 @@ func TestApplyBadInput(t *testing.T) {
 			gitOut(t, dir, "add", "kernel/unwind")
 			gitOut(t, dir, "commit", "-qm", "upstream has it")
 			return []string{dir, "--templates", upstreamTemplates(t)}, nil
-		}, exitUpstream, "already contains the deferred unwind infrastructure upstream"},
+		}, apply.ExitUpstream, "already contains the deferred unwind infrastructure upstream"},
 		{"no probe can place the version", func(t *testing.T, dir string) ([]string, func()) {
 			return []string{dir, "--templates", ""}, nil // the real series: its entry probe finds nothing here
-		}, exitNoProbe, "no probe can place this tree"},
+		}, apply.ExitNoProbe, "no probe can place this tree"},
 		{"anchor fails", func(t *testing.T, dir string) ([]string, func()) {
 			p := filepath.Join(dir, "kernel/fork.c")
 			data, _ := os.ReadFile(p)
 			os.WriteFile(p, []byte(strings.Replace(string(data), "sched_fork(clone_flags, p);", "sched_fork(p);", 1)), 0o644)
 			gitOut(t, dir, "commit", "-qam", "moved on")
 			return []string{dir}, nil
-		}, exitRender, "rendering failed, nothing written"},
+		}, apply.ExitRender, "rendering failed, nothing written"},
 		{"another kgen running", func(t *testing.T, dir string) ([]string, func()) {
 			l, err := gitapply.Acquire(filepath.Join(dir, ".git"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return []string{dir}, l.Release
-		}, exitLocked, "another kgen is working on this tree"},
+		}, apply.ExitLocked, "another kgen is working on this tree"},
 		{"git running (index.lock)", func(t *testing.T, dir string) ([]string, func()) {
 			os.WriteFile(filepath.Join(dir, ".git/index.lock"), nil, 0o644)
 			return []string{dir}, func() { os.Remove(filepath.Join(dir, ".git/index.lock")) }
-		}, exitLocked, "index.lock exists"},
+		}, apply.ExitLocked, "index.lock exists"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,7 +195,7 @@ func TestApplyBadInput(t *testing.T) {
 				args = append(args, "--templates", fixtureTemplates)
 			}
 			var before string
-			if c.code != exitNotGit {
+			if c.code != apply.ExitNotGit {
 				before = treeState(t, dir)
 			}
 			code, errs := runKgen(t, append([]string{"apply"}, args...)...)
@@ -226,8 +228,8 @@ func TestDropRefusesForeignCommits(t *testing.T) {
 	gitOut(t, dir, "commit", "-q", "--allow-empty", "-m", "my own work")
 	before := treeState(t, dir)
 	code, errs := runKgen(t, "drop", dir, "--templates", fixtureTemplates)
-	if code != exitNothing || !strings.Contains(errs, "does not end with a commit of the series") {
-		t.Fatalf("want %d, got %d: %s", exitNothing, code, errs)
+	if code != apply.ExitNothing || !strings.Contains(errs, "does not end with a commit of the series") {
+		t.Fatalf("want %d, got %d: %s", apply.ExitNothing, code, errs)
 	}
 	if after := treeState(t, dir); after != before {
 		t.Fatal("drop changed the tree")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/kdefer/kdefer/internal/cli"
@@ -89,10 +91,10 @@ func previousBranch(gitDir, cur string, base plumbing.Hash, exists func(string) 
 
 func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	start := time.Now()
-	if err := kernelTree(tree); err != nil {
+	if err := apply.KernelTree(tree); err != nil {
 		return err
 	}
-	r, lk, err := openLocked(tree)
+	r, lk, err := apply.OpenLocked(tree)
 	if err != nil {
 		return err
 	}
@@ -102,13 +104,13 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
 	if ip := r.InProgress(); ip != nil {
-		return cli.Errorf(exitDirty, "%s: %v", tree, ip)
+		return cli.Errorf(apply.ExitDirty, "%s: %v", tree, ip)
 	}
 	if head.Branch == "" {
-		return cli.Errorf(exitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
+		return cli.Errorf(apply.ExitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
 	}
 	cur := head.Branch.Short()
-	subjects, ser, err := seriesSubjects(templatesFS(tdir))
+	subjects, ser, err := apply.SeriesSubjects(templatesFS(tdir))
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		n++
 	}
 	if n == 0 {
-		return cli.Errorf(exitNothing, "%s: branch %s does not end with a commit of the series; nothing to drop", tree, cur)
+		return cli.Errorf(apply.ExitNothing, "%s: branch %s does not end with a commit of the series; nothing to drop", tree, cur)
 	}
 	base := found[n-1].Parent
 	if to == "" {
@@ -131,12 +133,12 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		})
 	}
 	if to == "" {
-		return cli.WithHint(cli.Errorf(exitNothing, "%s: no branch to go back to (the reflog does not say where %s came from)", tree, cur), "give one: kgen drop "+tree+" --to BRANCH")
+		return cli.WithHint(cli.Errorf(apply.ExitNothing, "%s: no branch to go back to (the reflog does not say where %s came from)", tree, cur), "give one: kgen drop "+tree+" --to BRANCH")
 	}
 	target := plumbing.NewBranchReferenceName(to)
 	ref, err := r.S.Reference(target)
 	if err != nil || to == cur {
-		return cli.Errorf(exitNothing, "%s: cannot go back to branch %q: %v", tree, to, errors.Join(err))
+		return cli.Errorf(apply.ExitNothing, "%s: cannot go back to branch %q: %v", tree, to, errors.Join(err))
 	}
 	committer, err := r.Committer()
 	if err != nil {
@@ -150,7 +152,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		Command: "kgen drop",
 	})
 	if err != nil {
-		return prepareErr(tree, err)
+		return apply.PrepareErr(tree, err)
 	}
 	note := ""
 	if ref.Hash() != base {
@@ -163,9 +165,8 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	killHook()
 	if err := plan.Execute(); err != nil {
-		return executeErr(tree, err)
+		return apply.ExecuteErr(tree, err)
 	}
 	fmt.Printf("dropped %d series commits: on %s now, deleted branch %s (was %s); %d files updated in %v%s\n",
 		n, to, cur, head.Commit.String()[:12], len(plan.Changes), time.Since(start).Round(time.Millisecond), note)

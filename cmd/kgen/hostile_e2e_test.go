@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/apply"
 )
 
 // Issue 18: kgen apply, status, drop and recover on hostile clones of the
@@ -128,17 +130,17 @@ func TestE2ERecoveryProvesOverwrites(t *testing.T) {
 		// A read-only command reports, names the command that finishes
 		// it, and writes nothing.
 		code, out = kgen(t, dir, nil, "status", dir)
-		wantExit(t, "kgen status", code, exitLocked, out, "interrupted", "kgen recover")
+		wantExit(t, "kgen status", code, apply.ExitLocked, out, "interrupted", "kgen recover")
 		mustHave(t, dir, "MAINTAINERS", edited)
 		if _, err := os.Stat(filepath.Join(dir, ".git/kgen-journal/journal.json")); err != nil {
 			t.Fatal("kgen status removed the journal")
 		}
 		// Recovery refuses, naming the file.
 		code, out = kgen(t, dir, nil, "recover", dir)
-		wantExit(t, "kgen recover", code, exitDirty, out, "MAINTAINERS")
+		wantExit(t, "kgen recover", code, apply.ExitDirty, out, "MAINTAINERS")
 		mustHave(t, dir, "MAINTAINERS", edited)
 		code, out = kgen(t, dir, nil, "apply", dir)
-		wantExit(t, "kgen apply", code, exitDirty, out, "MAINTAINERS")
+		wantExit(t, "kgen apply", code, apply.ExitDirty, out, "MAINTAINERS")
 		mustHave(t, dir, "MAINTAINERS", edited)
 		// --keep-changes: everything else goes back, the edit stays.
 		code, out = kgen(t, dir, nil, "recover", dir, "--keep-changes")
@@ -162,7 +164,7 @@ func TestE2ERecoveryProvesOverwrites(t *testing.T) {
 		edited := userEdit(t, dir, "kernel/exit.c")
 		for _, args := range [][]string{{"apply", dir}, {"drop", dir}, {"recover", dir}} {
 			code, out = kgen(t, dir, nil, args...)
-			wantExit(t, "kgen "+args[0], code, exitDirty, out, "kernel/exit.c")
+			wantExit(t, "kgen "+args[0], code, apply.ExitDirty, out, "kernel/exit.c")
 			mustHave(t, dir, "kernel/exit.c", edited)
 		}
 		// Put the file back as git has it: recovery goes through.
@@ -208,10 +210,10 @@ func TestE2EKillEachStep(t *testing.T) {
 				code, out = kgen(t, dir, nil, args...)
 				t.Logf("kgen %s after the kill: exit %d\n%s", next, code, out)
 				mustHave(t, dir, file, edited)
-				if code == exitDirty && !strings.Contains(out, file) {
+				if code == apply.ExitDirty && !strings.Contains(out, file) {
 					t.Fatalf("kgen %s refused without naming %s:\n%s", next, file, out)
 				}
-				if next == "status" && point != "locked" && (code != exitLocked || !strings.Contains(out, "kgen recover")) {
+				if next == "status" && point != "locked" && (code != apply.ExitLocked || !strings.Contains(out, "kgen recover")) {
 					t.Fatalf("kgen status did not report the interrupted transaction:\n%s", out)
 				}
 				// Whatever is left, recover keeping the edit.
@@ -258,7 +260,7 @@ func TestE2ERefNameClash(t *testing.T) {
 				t.Fatal("git accepted the clashing name")
 			}
 			code, out = kgen(t, dir, nil, "apply", dir, "--branch", c.branch)
-			wantExit(t, "kgen apply", code, exitBranchTaken, out, c.existing, c.branch)
+			wantExit(t, "kgen apply", code, apply.ExitBranchTaken, out, c.existing, c.branch)
 			if strings.Contains(out, "commit ") {
 				t.Fatalf("kgen printed commits before refusing:\n%s", out)
 			}
@@ -342,7 +344,7 @@ func TestE2ELinkedWorktree(t *testing.T) {
 	}
 	before := snap(t, dir)
 	code, out = kgen(t, dir, nil, "drop", dir)
-	wantExit(t, "kgen drop", code, exitBranchTaken, out, mb, wt2)
+	wantExit(t, "kgen drop", code, apply.ExitBranchTaken, out, mb, wt2)
 	if s := snap(t, dir); s != before {
 		t.Fatalf("tree changed:\n%+v\n%+v", before, s)
 	}
@@ -421,7 +423,7 @@ func TestE2EInProgress(t *testing.T) {
 				run(t, dir, "git", "branch", "-q", "-D", "kgen-probe")
 			}
 			code, out = kgen(t, dir, nil, "apply", dir)
-			wantExit(t, "kgen apply", code, exitDirty, out, c.file, c.abort)
+			wantExit(t, "kgen apply", code, apply.ExitDirty, out, c.file, c.abort)
 			if s := snap(t, dir); s != before {
 				t.Fatalf("tree changed:\n%+v\n%+v", before, s)
 			}

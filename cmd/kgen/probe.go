@@ -120,7 +120,7 @@ type seriesVerdict struct {
 	Supported bool             `json:"supported"`
 	// Unsupported is the refusal kgen render and kgen apply would give
 	// (a requires: does not hold); empty when supported.
-	Unsupported string `json:"unsupported,omitempty"`
+	Unsupported string `json:"apply.Unsupported,omitempty"`
 	Verdict     string `json:"verdict"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/gitapply"
 )
@@ -47,18 +49,18 @@ kgen's.`,
 }
 
 func runRecover(tree string, keep bool) error {
-	r, err := openRepo(tree)
+	r, err := apply.OpenRepo(tree)
 	if err != nil {
 		return err
 	}
-	lk, err := lockRepo(r)
+	lk, err := apply.LockRepo(r)
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
 	msg, err := gitapply.Recover(r, keep)
 	if err != nil {
-		return recoverErr(tree, err)
+		return apply.RecoverErr(tree, err)
 	}
 	if msg == "" {
 		msg = "no interrupted kgen transaction; nothing to do"

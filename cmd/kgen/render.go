@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,13 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/kerneltree"
-	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -90,7 +88,7 @@ place it — nothing written.`,
 			var base plumbing.Hash
 			switch {
 			case *baseRev != "":
-				if base, err = resolveRev(t, *baseRev); err != nil {
+				if base, err = apply.ResolveRev(t, *baseRev); err != nil {
 					return cli.Errorf(cli.ExitHarness, "--base: %v", err)
 				}
 			case *check || *update:
@@ -104,7 +102,7 @@ place it — nothing written.`,
 				if errors.Is(err, render.ErrNotGit) {
 					return cli.WithHint(cli.Errorf(cli.ExitHarness, "%v", err), "kgen tree get VERSION --git  (or run: git init && git add -A && git commit -m base, in the tree)")
 				}
-				if e := unsupported(err); e != nil {
+				if e := apply.Unsupported(err); e != nil {
 					return e
 				}
 				return cli.Errorf(cli.ExitHarness, "%v", err)
@@ -148,21 +146,6 @@ func printSkipped(w io.Writer, skipped []render.Skipped, total int) {
 	}
 }
 
-// unsupported maps the renderer's "this tree is not supported" errors (a
-// requires: of the series does not hold, or a probe cannot decide) to
-// exit 17; nil for other errors.
-func unsupported(err error) error {
-	var ue *render.UnsupportedError
-	var cd *probe.CannotDecide
-	switch {
-	case errors.As(err, &ue):
-		return cli.WithHint(cli.Errorf(exitNoProbe, "%v\nnothing written", err), "kgen probe TREE shows every probe and the series' requirements")
-	case errors.As(err, &cd):
-		return cli.WithHint(cli.Errorf(exitNoProbe, "no probe can place this tree: %v", err), "kgen probe TREE shows every probe; a new kernel version needs a probe or anchor in templates/")
-	}
-	return nil
-}
-
 // referenceTree is the tree patches/ is rendered for: $KDEFER_TREE_612 or
 // the newest cached 6.12 git tree.
 func referenceTree() string {
@@ -176,27 +159,4 @@ func referenceTree() string {
 		}
 	}
 	return ""
-}
-
-// resolveRev resolves a full commit id or a branch/tag name in tree.
-func resolveRev(tree, rev string) (plumbing.Hash, error) {
-	if len(rev) == 40 {
-		if _, err := hex.DecodeString(rev); err == nil {
-			return plumbing.NewHash(rev), nil
-		}
-	}
-	st, err := render.OpenStorage(tree)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	for _, name := range []string{rev, "refs/heads/" + rev, "refs/tags/" + rev, "refs/remotes/" + rev} {
-		if ref, err := storer.ResolveReference(st, plumbing.ReferenceName(name)); err == nil {
-			h := ref.Hash()
-			if tag, err := object.GetTag(st, h); err == nil {
-				h = tag.Target
-			}
-			return h, nil
-		}
-	}
-	return plumbing.ZeroHash, fmt.Errorf("%s: no commit or ref %q (give a full 40-digit id or a branch/tag name)", tree, rev)
 }

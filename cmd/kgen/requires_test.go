@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/apply"
 )
 
 // requiresFixture returns a copy of the fixture templates whose
@@ -43,8 +45,8 @@ func TestUnsupportedTree(t *testing.T) {
 		{"apply", tree, "--templates", templates, "--dry-run"},
 	} {
 		code, msg := runKgen(t, args...)
-		if code != exitNoProbe {
-			t.Errorf("%v: exit %d, want %d:\n%s", args, code, exitNoProbe, msg)
+		if code != apply.ExitNoProbe {
+			t.Errorf("%v: exit %d, want %d:\n%s", args, code, apply.ExitNoProbe, msg)
 		}
 		for _, w := range want {
 			if !strings.Contains(msg, "kgen "+args[0]+": ") || !strings.Contains(msg, w) {

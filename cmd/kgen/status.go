@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
@@ -52,23 +54,23 @@ Exit codes: 0 the branch carries the whole series as rendered now;
 }
 
 func runStatus(ctx context.Context, tree, tdir string) error {
-	if err := kernelTree(tree); err != nil {
+	if err := apply.KernelTree(tree); err != nil {
 		return err
 	}
-	r, err := openRepo(tree)
+	r, err := apply.OpenRepo(tree)
 	if err != nil {
 		return err
 	}
 	// Read-only: an interrupted transaction is reported, not recovered.
 	if pe := gitapply.Pending(r); pe != nil {
-		return cli.WithHint(cli.Errorf(exitLocked, "%v", pe), "kgen recover "+tree)
+		return cli.WithHint(cli.Errorf(apply.ExitLocked, "%v", pe), "kgen recover "+tree)
 	}
 	head, err := r.Head()
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
 	tfs := templatesFS(tdir)
-	subjects, ser, err := seriesSubjects(tfs)
+	subjects, ser, err := apply.SeriesSubjects(tfs)
 	if err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 	}
 	res, err := render.Render(ctx, render.Options{Templates: tfs, Tree: tree, Base: base, Objects: r.Objects})
 	if err != nil {
-		return renderErr(ctx, err)
+		return apply.RenderErr(ctx, err)
 	}
 	where := head.Branch.Short()
 	if where == "" {

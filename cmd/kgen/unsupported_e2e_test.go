@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/apply"
+
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/series"
 	"github.com/kdefer/kdefer/templates"
@@ -77,8 +79,8 @@ func TestE2EUpstream7(t *testing.T) {
 			args = append(args, "--dry-run")
 		}
 		code, out, errs = kgenOut(t, args...)
-		if code != exitUpstream || !strings.Contains(errs, "already contains the deferred unwind infrastructure upstream") {
-			t.Errorf("kgen %v: exit %d, want %d:\n%s", args, code, exitUpstream, errs)
+		if code != apply.ExitUpstream || !strings.Contains(errs, "already contains the deferred unwind infrastructure upstream") {
+			t.Errorf("kgen %v: exit %d, want %d:\n%s", args, code, apply.ExitUpstream, errs)
 		}
 		if want := "already present, skipped (14 of 14 patches):"; len(ser.Patches) != 14 || !strings.Contains(out, want) {
 			t.Errorf("kgen %v: want %q (the series has %d patches):\n%s", args, want, len(ser.Patches), out)
@@ -119,8 +121,8 @@ func TestE2EUnsupported61(t *testing.T) {
 		{"apply", dir, "--dry-run"},
 	} {
 		code, _, errs := kgenOut(t, args...)
-		if code != exitNoProbe || !strings.HasPrefix(errs, "kgen "+args[0]+": Linux 6.1.") {
-			t.Errorf("kgen %v: exit %d, want %d with \"Linux 6.1.\" first:\n%s", args, code, exitNoProbe, errs)
+		if code != apply.ExitNoProbe || !strings.HasPrefix(errs, "kgen "+args[0]+": Linux 6.1.") {
+			t.Errorf("kgen %v: exit %d, want %d with \"Linux 6.1.\" first:\n%s", args, code, apply.ExitNoProbe, errs)
 		}
 		for _, w := range want {
 			if !strings.Contains(errs, w) {

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kdefer/kdefer/templates"
+
 	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/lint"
@@ -124,6 +126,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Configs == nil {
 		opt.Configs = bisect.DefaultConfigs()
 	}
+	if opt.Templates == nil {
+		opt.Templates = templates.FS
+	}
 	r := &Result{Tree: opt.Tree, TreeName: opt.TreeName, Start: time.Now(), Configs: opt.Configs}
 	defer func() { r.Elapsed = time.Since(r.Start) }()
 	work := workspace.WorkDir(opt.Tree)
@@ -207,6 +212,18 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	st := stage(StageApply, func() (string, string) {
 		defer sc.Reset(context.WithoutCancel(ctx))
 		r.Applied = make([]string, len(r.Series.Patches))
+		if opt.Patches == "" {
+			// A rendered series goes on the scratch tree the way kgen
+			// apply puts it on a user's tree: the same code, the same
+			// transaction; every later stage checks out its commits.
+			if err := sc.CommitSeries(ctx, opt.Templates, r.Series); err != nil {
+				for j := range r.Applied {
+					r.Applied[j] = "not run: the series was not committed"
+				}
+				return Fail, "kgen apply's path failed on the scratch tree: " + firstLine(err.Error())
+			}
+			return Pass, fmt.Sprintf("%d patches committed on %.12s by kgen apply's path (internal/apply)", len(r.Series.Patches), sc.Base)
+		}
 		for i, p := range r.Series.Patches {
 			if err := sc.Apply(ctx, p.Path); err != nil {
 				r.Applied[i] = err.Error()

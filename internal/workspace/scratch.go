@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/flock"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/flock"
 )
 
 // Scratch is a private work tree of a kernel tree, where the series is
@@ -20,6 +26,9 @@ type Scratch struct {
 	Dir    string
 	Base   string // commit id of the tree's HEAD
 	unlock func()
+	// commits maps a patch file to its commit, once CommitSeries has
+	// committed the series here.
+	commits map[string]string
 }
 
 // Close releases the scratch tree for other runs.
@@ -103,11 +112,59 @@ func (s *Scratch) Reset(ctx context.Context) error {
 	return err
 }
 
-// Apply applies one patch file to the work tree (git apply: no commit).
+// Branches of the scratch clone: the base, and the series on top of it.
+const (
+	baseBranch   = "kcheck-base"
+	seriesBranch = "kcheck-series"
+)
+
+// CommitSeries puts the series of templates on the scratch tree the way
+// kgen apply puts it on a user's tree, through internal/apply (the one
+// path by which the series reaches a tree), and remembers each patch's
+// commit: from then on Apply(patch) checks out that commit. want is the
+// same series as patch files (workspace.Render); the two must agree
+// patch by patch. The tree is left at the base.
+func (s *Scratch) CommitSeries(ctx context.Context, templates fs.FS, want *Series) error {
+	if _, err := gitOut(ctx, s.Dir, "checkout", "-q", "-f", "-B", baseBranch, s.Base); err != nil {
+		return err
+	}
+	gitOut(ctx, s.Dir, "branch", "-q", "-D", seriesBranch) // from an earlier run; none is fine
+	who := object.Signature{Name: "kcheck", Email: "kcheck@localhost", When: time.Unix(0, 0).UTC()}
+	res, err := apply.Run(ctx, apply.Options{Tree: s.Dir, Templates: templates, Branch: seriesBranch,
+		Base: plumbing.NewHash(s.Base), Committer: &who})
+	if err != nil {
+		return fmt.Errorf("applying the series in %s (as kgen apply does): %w", s.Dir, err)
+	}
+	if len(res.Commits) != len(want.Patches) {
+		return fmt.Errorf("apply committed %d patches, the rendered series has %d", len(res.Commits), len(want.Patches))
+	}
+	s.commits = map[string]string{}
+	for i, p := range want.Patches {
+		if got := res.Render.Patches[i].Subject; got != p.Subject {
+			return fmt.Errorf("patch %d: apply committed %q, the rendered series has %q", p.Index, got, p.Subject)
+		}
+		abs, err := filepath.Abs(p.Path)
+		if err != nil {
+			return err
+		}
+		s.commits[abs] = res.Commits[i].String()
+	}
+	return s.Reset(ctx)
+}
+
+// Apply brings the work tree to the state after one patch: the patch's
+// commit when CommitSeries committed the series, else the patch file
+// applied with git apply (a series given as patch files, not rendered).
 func (s *Scratch) Apply(ctx context.Context, patch string) error {
 	abs, err := filepath.Abs(patch)
 	if err != nil {
 		return err
+	}
+	if c, ok := s.commits[abs]; ok {
+		if _, err := gitOut(ctx, s.Dir, "checkout", "-q", "-f", "--detach", c); err != nil {
+			return fmt.Errorf("checking out %s: %w", filepath.Base(patch), err)
+		}
+		return nil
 	}
 	if _, err := gitOut(ctx, s.Dir, "apply", "--whitespace=nowarn", abs); err != nil {
 		return fmt.Errorf("apply %s: %w", filepath.Base(patch), err)
