@@ -30,7 +30,7 @@ var realLogs = []struct {
 	{"rcu-usage.log", [][3]string{{KindLockdep, `^WARNING: suspicious RCU usage`, "suspicious RCU usage in trigger_init"}}},
 	{"atomic-sleep.log", [][3]string{{KindAtomicSleep, `^BUG: sleeping function called from invalid context at .*trigger\.c`, "BUG: sleeping function called from invalid context in trigger_init"}}},
 	{"rcu-stall.log", [][3]string{{KindRCUStall, `^rcu: INFO: rcu_\w+ (self-)?detected stall`, "INFO: rcu detected stall in spin_for"}}},
-	{"lockup.log", [][3]string{{KindSoftLockup, `^watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!`, "BUG: soft lockup in trigger_init"}}},
+	{"lockup.log", [][3]string{{KindSoftLockup, `^watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!`, "BUG: soft lockup in spin_for"}}},
 	{"hung.log", [][3]string{{KindHungTask, `^INFO: task \S+ blocked for more than \d+ seconds\.`, "INFO: task hung in trigger_init"}}},
 	{"panic.log", [][3]string{{KindPanic, `^Kernel panic - not syncing: splat_trigger: panic on request`, "kernel panic: splat_trigger: panic on request"}}},
 }
