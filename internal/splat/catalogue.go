@@ -93,7 +93,7 @@ var (
 var Catalogue = []Pattern{
 	// Panics. The ones that only follow another report come first.
 	{Name: "panic-after", Kind: KindPanic, Key: "Kernel panic - not syncing: ",
-		Start: rx(`^Kernel panic - not syncing: (?:\w+: )?(Fatal exception(?: in interrupt)?|Machine halted\.?|panic_on_warn set|panic_on_oops|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|hardlockup: .*|RCU Stall|Aiee, killing interrupt handler!|Attempted to kill the idle task!|Oops - BUG: Fatal exception|.*panic_on_warn set.*)`),
+		Start: rx(`^Kernel panic - not syncing: (?:\w+: )?(Fatal exception(?: in interrupt)?|Machine halted\.?|panic_on_warn set|panic_on_oops|softlockup: hung tasks|hung_task: blocked tasks|Hard LOCKUP|hardlockup: .*|RCU Stall|Aiee, killing interrupt handler!|Attempted to kill the idle task!|Attempted to kill init!.*|Oops - BUG: Fatal exception|.*panic_on_warn set.*)`),
 		End: rx(`^---\[ end Kernel panic`), After: true, Title: "kernel panic: $1"},
 	{Name: "panic-stackprotector", Kind: KindPanic, Key: "Kernel panic - not syncing: ",
 		Start: rx(`^Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: (?P<func>[\w.$]+)`),
@@ -109,7 +109,7 @@ var Catalogue = []Pattern{
 		Start: rx(`^BUG: KASAN: ([\w-]+)`), End: endFrame, Title: "KASAN: $1 {access} in {func}", Func: pcStack},
 	{Name: "kcsan", Kind: KindKASAN, Key: "BUG: KCSAN: ",
 		Start: rx(`^BUG: KCSAN: ([\w-]+) in ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: / ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?)?\s*$`),
-		End: endFrame, Title: "KCSAN: $1 in $2{/3}"},
+		End: endFrame, Title: "KCSAN: $1 in $2{ / $3}"},
 	{Name: "kfence-kmsan", Kind: KindKASAN, Key: "BUG: KFENCE: |BUG: KMSAN: ",
 		Start: rx(`^BUG: (KFENCE|KMSAN): ([\w -]+?) in (?P<func>[\w.$]+)`), End: endFrame,
 		Title: "$1: $2 in {func}", Func: []string{"header", "stack"}},
@@ -136,7 +136,7 @@ var Catalogue = []Pattern{
 	// Sleeping in atomic context.
 	{Name: "atomic-sleep", Kind: KindAtomicSleep, Key: "BUG: ",
 		Start: rx(`^BUG: (sleeping function called from invalid context|scheduling while atomic|workqueue leaked (?:atomic, )?lock or (?:atomic|RCU)|workqueue leaked atomic, lock or RCU)`),
-		Title: "BUG: $1 in {func}", Func: []string{"last-function", "stack"}, Skip: []string{"__might_resched", "__might_sleep", "___might_sleep", "might_sleep", "__might_fault", "might_fault", "__schedule_bug", "__schedule", "schedule", "preempt_schedule", "process_one_work", "worker_thread"}},
+		Title: "BUG: $1 in {func}", Func: []string{"last-function", "stack"}, Skip: []string{"__might_resched", "__might_sleep", "___might_sleep", "might_sleep", "__might_fault", "might_fault", "__schedule_bug", "__schedule", "schedule", "preempt_schedule", "msleep", "usleep", "ssleep", "process_one_work", "worker_thread"}},
 	{Name: "preemptible", Kind: KindBug, Key: "BUG: using ",
 		Start: rx(`^BUG: using (smp_processor_id\(\)|__this_cpu_\w+\(\)|this_cpu_\w+\(\)) in preemptible`),
 		Title: "BUG: using $1 in preemptible code in {func}", Func: []string{"stack"}, Skip: []string{"check_preemption_disabled", "debug_smp_processor_id", "__this_cpu_preempt_check", "__debug_smp"}},
@@ -159,7 +159,7 @@ var Catalogue = []Pattern{
 		Skip: append([]string{"lockdep_rcu_suspicious", "rcu_", "__rcu", "debug_lockdep_rcu"}, lockSkip...)},
 	{Name: "lockdep-key", Kind: KindLockdep, Key: "INFO: trying to register non-static key",
 		Start: rx(`^INFO: trying to register non-static key`), Title: "trying to register non-static key in {func}", Func: []string{"stack"},
-		Skip: append([]string{"register_lock_class", "__lock_acquire", "lock_acquire", "assign_lock_key", "look_up_lock_class", "lockdep_init_map"}, lockSkip...)},
+		Skip: append([]string{"__wake_up", "wake_up", "register_lock_class", "__lock_acquire", "lock_acquire", "assign_lock_key", "look_up_lock_class", "lockdep_init_map"}, lockSkip...)},
 	{Name: "lockdep-limits", Kind: KindLockdep, Key: "BUG: ",
 		Start: rx(`^BUG: (MAX_\w+ too low!|key \S+ has not been registered!|looking up invalid subclass)`), Title: "BUG: $1"},
 	{Name: "lockdep-framed", Kind: KindLockdep, Key: "WARNING: ", Framed: true,

@@ -257,7 +257,7 @@ func ScanLines(lines []string) []Finding {
 		}
 		if p != nil {
 			closeCur()
-			f := &Finding{Kind: p.Kind, Header: msg, Line: i + 1, Count: 1}
+			f := &Finding{Kind: p.Kind, Header: strings.TrimSpace(msg), Line: i + 1, Count: 1}
 			cur = &report{f: f, p: p, sub: sub, maxLine: MaxLines}
 			if p.Max > 0 {
 				cur.maxLine = p.Max
@@ -364,6 +364,9 @@ func init() {
 // match finds the earliest report header in a console message: the
 // catalogue entry, where the header starts and Start's submatches.
 func match(msg string, framed bool) (*Pattern, int, []string) {
+	if strings.HasPrefix(msg, "---[ end ") {
+		return nil, 0, nil // the closing line of a report repeats its header
+	}
 	type cand struct{ at, pat int }
 	var cands []cand
 	for _, k := range keys {
@@ -411,7 +414,7 @@ func match(msg string, framed bool) (*Pattern, int, []string) {
 
 func absorbs(open *Pattern, name string) bool {
 	for _, k := range open.Absorbs {
-		if k == name {
+		if strings.HasPrefix(name, k) {
 			return true
 		}
 	}

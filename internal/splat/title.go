@@ -11,7 +11,7 @@ import (
 // and copy helpers. A title never names them. An entry starting with
 // "=" matches the whole name only.
 var machinery = []string{
-	"dump_stack", "show_stack", "show_regs", "__show_regs", "show_trace", "show_fault_oops", "unwind_", "arch_stack_walk", "stack_trace_",
+	"dump_stack", "dump_backtrace", "show_stack", "show_regs", "__show_regs", "show_trace", "show_fault_oops", "unwind_", "arch_stack_walk", "stack_trace_",
 	"__warn", "warn_slowpath", "warn_", "report_bug", "handle_bug", "fixup_bug", "__report_bug", "bug_handler", "brk_handler", "call_break_hook",
 	"exc_", "asm_exc_", "do_error_trap", "do_trap", "do_int3", "=die", "die_", "__die", "oops_", "do_undefinstr", "do_invalid_op",
 	"panic", "nmi_panic", "vpanic", "__stack_chk_fail",
