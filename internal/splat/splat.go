@@ -232,7 +232,7 @@ func ScanLines(lines []string) []Finding {
 	prev := ""
 	for i, raw := range lines {
 		msg := Clean(raw)
-		framed := reFrameRow.MatchString(prev)
+		framed := reFrameRow.MatchString(prev) && dashedAfter(lines, i)
 		prev = msg
 		p, _, sub := match(msg, framed)
 		if p != nil && cur != nil && !cur.folded && absorbs(cur.p, p.Name) {
@@ -327,6 +327,20 @@ func (r *report) ends(raw, msg string) bool {
 	return false
 }
 
+var reDashes = regexp.MustCompile(`^-{10,}\s*$`)
+
+// dashedAfter tells whether one of the two lines after line i is a row
+// of dashes: lockdep and RCU frame their header with "=====" above and
+// "-----" below the kernel version line.
+func dashedAfter(lines []string, i int) bool {
+	for j := i + 1; j <= i+2 && j < len(lines); j++ {
+		if reDashes.MatchString(Clean(lines[j])) {
+			return true
+		}
+	}
+	return false
+}
+
 var reInReport = regexp.MustCompile(`^(Code: |---\[ end|Instruction dump:|Modules linked in|Kernel Offset|CPU: |Hardware name|Exception stack|Backtrace:|Call [Tt]race:|Stack:|Mem abort|Data abort|irq event stamp|hardirqs |softirqs |\S+/\d+ is |\d+ locks? held by|no locks held|other info|stack backtrace|RIP: |R[A-Z0-9]{2}: |EFLAGS|FS: |CS: |CR2: |DR[0-7]: |PKRU: |pc : |lr : |sp : |x\d+ *: |epc : |ra : |status: |badaddr: |cause: |NIP |LR |MSR: |GPR\d+: |[0-9a-f]{8,16}\s)`)
 
 func inReport(msg string) bool { return reInReport.MatchString(msg) }
@@ -378,7 +392,7 @@ func match(msg string, framed bool) (*Pattern, int, []string) {
 			}
 			j += from
 			from = j + 1
-			if j > 0 && !strings.ContainsRune(" \t]>|", rune(msg[j-1])) {
+			if j > 0 && !validBefore(msg[:j]) {
 				continue
 			}
 			for _, pi := range k.pats {
@@ -410,6 +424,20 @@ func match(msg string, framed bool) (*Pattern, int, []string) {
 		}
 	}
 	return nil, 0, nil
+}
+
+var reBefore = regexp.MustCompile(`(^\s*(\[ )?$|: $|\d\d:\d\d:\d\d(\.\d+)? $|\]\s*$)`)
+
+// validBefore tells whether text may precede a report header on its
+// line: nothing, blanks, "[ " (old lockdep), a "prefix: " (NMI
+// watchdog:, kernel:, a module name, a login prompt) or a time of day
+// (user space logs). A header quoted by a program ("echo BUG: x",
+// "thread 'main' panicked at") is not a report.
+func validBefore(s string) bool {
+	if len(s) > window {
+		s = s[len(s)-window:]
+	}
+	return reBefore.MatchString(s)
 }
 
 func absorbs(open *Pattern, name string) bool {
