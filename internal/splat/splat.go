@@ -55,22 +55,28 @@ func Clean(line string) string {
 }
 
 func prefixLen(l string) int {
-	i := 0
-	if len(l) > 2 && l[0] == '<' {
-		j := 1
-		for j < len(l) && j < 5 && isDigit(l[j]) {
-			j++
-		}
-		if j > 1 && j < len(l) && l[j] == '>' {
-			i = j + 1
-		}
-	}
+	i := levelLen(l)
 	i += stampLen(l[i:])
 	i += callerLen(l[i:])
 	if i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 		i++
 	}
 	return i
+}
+
+// levelLen returns the length of a "<N>" log level at the start of l,
+// or 0.
+func levelLen(l string) int {
+	if len(l) > 2 && l[0] == '<' {
+		j := 1
+		for j < len(l) && j < 5 && isDigit(l[j]) {
+			j++
+		}
+		if j > 1 && j < len(l) && l[j] == '>' {
+			return j + 1
+		}
+	}
+	return 0
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -147,8 +153,12 @@ func splitLines(s string) []string {
 			l, s = s, ""
 		}
 		l = strings.TrimRight(l, "\r")
-		// Cut before every time stamp that is not at the start.
+		// Cut before every time stamp that is not at the start (after
+		// an optional "<N>" level).
 		start, from := 0, 1
+		if n := levelLen(l); n > 0 {
+			from = n + 1
+		}
 		for from < len(l) {
 			j := strings.IndexByte(l[from:], '[')
 			if j < 0 {
