@@ -209,7 +209,6 @@ type report struct {
 
 var (
 	reHeader   = regexp.MustCompile(`^(-+\[ cut here \]-+|={10,}|8<-+ cut here -+)\s*$`)
-	reFrameRow = regexp.MustCompile(`^={10,}\s*$`)
 	reTraceKey = regexp.MustCompile(`(?i)(call trace|backtrace)[^:]*:\s*$`)
 	rePC       = regexp.MustCompile(`^\s*(RIP|EIP|IP|NIP|pc|epc|PC is at)\s*[:\[ ]`)
 )
@@ -242,7 +241,7 @@ func ScanLines(lines []string) []Finding {
 	prev := ""
 	for i, raw := range lines {
 		msg := Clean(raw)
-		framed := reFrameRow.MatchString(prev) && dashedAfter(lines, i)
+		framed := isRow(prev, '=') && dashedAfter(lines, i)
 		prev = msg
 		p, _, sub := match(msg, framed)
 		if p != nil && cur != nil && !cur.folded && absorbs(cur.p, p.Name) {
@@ -298,6 +297,22 @@ func ScanLines(lines []string) []Finding {
 	return out
 }
 
+// isTraceKey tells whether msg opens a stack trace ("Call Trace:",
+// "Call trace:", "backtrace:", "Backtrace:").
+func isTraceKey(msg string) bool {
+	return strings.Contains(msg, "race") && reTraceKey.MatchString(msg)
+}
+
+// isPC tells whether msg is the line of a register dump that holds the
+// program counter (RIP, EIP, IP, NIP, pc, epc, PC is at).
+func isPC(msg string) bool {
+	t := strings.TrimLeft(msg, " \t")
+	if len(t) < 3 || !strings.ContainsAny(t[:3], "IPpe") {
+		return false
+	}
+	return rePC.MatchString(msg)
+}
+
 // ends adds a line to the open report and tells whether the report is
 // complete. A line that plainly does not belong to it is not added.
 func (r *report) ends(raw, msg string) bool {
@@ -315,11 +330,11 @@ func (r *report) ends(raw, msg string) bool {
 		r.msgs = append(r.msgs, msg)
 	}
 	switch {
-	case reTraceKey.MatchString(msg):
+	case isTraceKey(msg):
 		r.trace = true
 	case trimmed == "<TASK>":
 		r.task = true
-	case rePC.MatchString(msg):
+	case isPC(msg):
 		r.pc = true
 	case isFrame && r.trace:
 		r.frames = true
@@ -337,14 +352,26 @@ func (r *report) ends(raw, msg string) bool {
 	return false
 }
 
-var reDashes = regexp.MustCompile(`^-{10,}\s*$`)
+// isRow tells whether s is a row of at least ten c.
+func isRow(s string, c byte) bool {
+	s = strings.TrimRight(s, " \t\r")
+	if len(s) < 10 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != c {
+			return false
+		}
+	}
+	return true
+}
 
 // dashedAfter tells whether one of the two lines after line i is a row
 // of dashes: lockdep and RCU frame their header with "=====" above and
 // "-----" below the kernel version line.
 func dashedAfter(lines []string, i int) bool {
 	for j := i + 1; j <= i+2 && j < len(lines); j++ {
-		if reDashes.MatchString(Clean(lines[j])) {
+		if isRow(Clean(lines[j]), '-') {
 			return true
 		}
 	}
@@ -368,17 +395,26 @@ type keyEntry struct {
 	pats []int
 }
 
-var keys []keyEntry
+var (
+	keys []keyEntry
+	// byPrefix maps the first two bytes of a key to the keys.
+	byPrefix = map[uint16][]int{}
+)
 
 func init() {
 	idx := map[string]int{}
 	for i, p := range Catalogue {
 		for _, k := range strings.Split(p.Key, "|") {
+			if len(k) < 2 {
+				panic("splat: catalogue key too short: " + p.Name)
+			}
 			j, ok := idx[k]
 			if !ok {
 				j = len(keys)
 				idx[k] = j
 				keys = append(keys, keyEntry{key: k})
+				h := uint16(k[0])<<8 | uint16(k[1])
+				byPrefix[h] = append(byPrefix[h], j)
 			}
 			keys[j].pats = append(keys[j].pats, i)
 		}
@@ -387,50 +423,53 @@ func init() {
 
 // match finds the earliest report header in a console message: the
 // catalogue entry, where the header starts and Start's submatches.
+// Headers start a line or follow a blank or a ']'; at each such place
+// the keys that start there are looked up by their first two bytes, so
+// a line is read once whatever the size of the catalogue.
 func match(msg string, framed bool) (*Pattern, int, []string) {
 	if strings.HasPrefix(msg, "---[ end ") {
 		return nil, 0, nil // the closing line of a report repeats its header
 	}
-	type cand struct{ at, pat int }
-	var cands []cand
-	for _, k := range keys {
-		from := 0
-		for try := 0; try < maxTries && from < len(msg); try++ {
-			j := strings.Index(msg[from:], k.key)
-			if j < 0 {
-				break
-			}
-			j += from
-			from = j + 1
-			if j > 0 && !validBefore(msg[:j]) {
+	tries := 0
+	for j := 0; j+1 < len(msg) && tries < maxTries; j++ {
+		if j > 0 {
+			if c := msg[j-1]; c != ' ' && c != '\t' && c != ']' {
 				continue
 			}
-			for _, pi := range k.pats {
-				cands = append(cands, cand{j, pi})
-			}
-			break
 		}
-	}
-	if len(cands) == 0 {
-		return nil, 0, nil
-	}
-	sort.Slice(cands, func(a, b int) bool {
-		if cands[a].at != cands[b].at {
-			return cands[a].at < cands[b].at
-		}
-		return cands[a].pat < cands[b].pat
-	})
-	for _, c := range cands {
-		p := &Catalogue[c.pat]
-		if p.Framed && (!framed || c.at != 0) {
+		ks := byPrefix[uint16(msg[j])<<8|uint16(msg[j+1])]
+		if len(ks) == 0 {
 			continue
 		}
-		text := msg[c.at:]
+		var pats []int
+		for _, ki := range ks {
+			if strings.HasPrefix(msg[j:], keys[ki].key) {
+				pats = append(pats, keys[ki].pats...)
+			}
+		}
+		if len(pats) == 0 {
+			continue
+		}
+		tries++
+		if j > 0 && !validBefore(msg[:j]) {
+			continue
+		}
+		sort.Ints(pats)
+		text := msg[j:]
 		if len(text) > window {
 			text = text[:window]
 		}
-		if sub := p.Start.FindStringSubmatch(text); sub != nil {
-			return p, c.at, sub
+		for k, pi := range pats {
+			if k > 0 && pats[k-1] == pi {
+				continue
+			}
+			p := &Catalogue[pi]
+			if p.Framed && (!framed || j != 0) {
+				continue
+			}
+			if sub := p.Start.FindStringSubmatch(text); sub != nil {
+				return p, j, sub
+			}
 		}
 	}
 	return nil, 0, nil

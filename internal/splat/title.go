@@ -131,7 +131,7 @@ func (r *report) atFunc() string {
 
 func (r *report) pcFunc() string {
 	for _, m := range r.msgs {
-		if rePC.MatchString(m) {
+		if isPC(m) {
 			if f := frameFunc(m); f != "" && f != "?" {
 				return f
 			}
@@ -147,11 +147,11 @@ func (r *report) pcFunc() string {
 func (r *report) stackFunc(stall bool) string {
 	start := -1
 	for i, m := range r.msgs {
-		if stall && rePC.MatchString(m) {
+		if stall && isPC(m) {
 			start = i
 			break
 		}
-		if !stall && reTraceKey.MatchString(m) {
+		if !stall && isTraceKey(m) {
 			start = i + 1
 			break
 		}
