@@ -136,7 +136,7 @@ var Catalogue = []Pattern{
 	// Sleeping in atomic context.
 	{Name: "atomic-sleep", Kind: KindAtomicSleep, Key: "BUG: ",
 		Start: rx(`^BUG: (sleeping function called from invalid context|scheduling while atomic|workqueue leaked (?:atomic, )?lock or (?:atomic|RCU)|workqueue leaked atomic, lock or RCU)`),
-		Title: "BUG: $1 in {func}", Func: []string{"last-function", "stack"}, Skip: []string{"__might_resched", "__might_sleep", "___might_sleep", "might_sleep", "__might_fault", "might_fault", "__schedule_bug", "__schedule", "schedule", "preempt_schedule", "msleep", "usleep", "ssleep", "process_one_work", "worker_thread"}},
+		Title: "BUG: $1 in {func}", Func: []string{"last-function", "stack"}, Skip: append([]string{"__might_resched", "__might_sleep", "___might_sleep", "might_sleep", "__might_fault", "might_fault", "__schedule_bug", "__schedule", "schedule", "preempt_schedule", "msleep", "usleep", "ssleep", "process_one_work", "worker_thread"}, allocSkip...)},
 	{Name: "preemptible", Kind: KindBug, Key: "BUG: using ",
 		Start: rx(`^BUG: using (smp_processor_id\(\)|__this_cpu_\w+\(\)|this_cpu_\w+\(\)) in preemptible`),
 		Title: "BUG: using $1 in preemptible code in {func}", Func: []string{"stack"}, Skip: []string{"check_preemption_disabled", "debug_smp_processor_id", "__this_cpu_preempt_check", "__debug_smp"}},
@@ -218,6 +218,8 @@ var Catalogue = []Pattern{
 	{Name: "kernel-bug", Kind: KindBug, Key: "kernel BUG at |Kernel BUG at ",
 		Start: rx(`^(?:kernel|Kernel) BUG at ([^\s:]+)`), End: endTrace, Absorbs: append([]string{"warning"}, oopsLines...),
 		Title: "kernel BUG in {func}", Func: pcStack, Skip: []string{"BUG", "bug_handler", "rust_helper_BUG"}},
+	{Name: "workqueue-lockup", Kind: KindBug, Key: "BUG: workqueue lockup",
+		Start: rx(`^BUG: workqueue lockup`), End: endAlways, Repeats: true, Title: "BUG: workqueue lockup"},
 	{Name: "bad-page", Kind: KindBug, Key: "BUG: Bad page ",
 		Start: rx(`^BUG: Bad page (state|map|cache)`), End: endTrace, Max: 80, Title: "BUG: Bad page $1 in {func}", Func: []string{"stack"},
 		Skip: append([]string{"bad_page", "free_", "__free", "free_pages", "release_pages", "put_page", "__put_page", "folio_", "__folio", "page_", "__page", "zap_", "unmap_", "print_bad_pte", "dump_page", "check_new_page", "check_free_page"}, allocSkip...)},

@@ -9,7 +9,7 @@ import (
 )
 
 // The corpus: every log with a report in testdata (the family logs, the
-// documentation reports and the real guest logs) and every clean log,
+// documentation reports, the hold-out logs and the real guest logs) and every clean log,
 // each also rewritten the ways consoles differ: without printk time
 // stamps, with caller ids, with syslog levels, with CRLF line ends,
 // glued after a login prompt, and embedded in the middle of a real
@@ -71,6 +71,9 @@ func corpus(t testing.TB) []corpusLog {
 		}
 	}
 	for _, c := range familyLogs {
+		add(c.file, c.title)
+	}
+	for _, c := range holdoutLogs {
 		add(c.file, c.title)
 	}
 	for _, c := range realLogs {

@@ -119,8 +119,10 @@ func (r *report) atFunc() string {
 		if !reAtAnchor.MatchString(m) {
 			continue
 		}
+		// The first frame after the anchor is the lock's site; when
+		// it is machinery (__might_fault), the stack says more.
 		for j := i; j < len(r.msgs) && j <= i+4; j++ {
-			if f := frameFunc(r.msgs[j]); f != "" && f != "?" && !skipped(f, r.p.Skip) {
+			if f := frameFunc(r.msgs[j]); f != "" && f != "?" {
 				return f
 			}
 		}
