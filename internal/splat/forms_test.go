@@ -1,6 +1,9 @@
 package splat
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestIssueForms checks the header forms issue 16 lists, each alone in
 // a log: the scanner must find one report of the right kind, however
@@ -35,6 +38,11 @@ func TestIssueForms(t *testing.T) {
 		got := ScanBytes([]byte(c.log))
 		if len(got) != 1 || got[0].Kind != c.kind || got[0].Title != c.title {
 			t.Errorf("%q: got %+v, want one %s: %q", c.log, got, c.kind, c.title)
+			continue
+		}
+		// A consequence is quoted with its root report.
+		if strings.Contains(c.log, "Kernel panic") && !strings.Contains(strings.Join(got[0].Lines, "\n"), "Kernel panic") {
+			t.Errorf("%q: the panic is not quoted: %q", c.log, got[0].Lines)
 		}
 	}
 }

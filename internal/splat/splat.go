@@ -218,25 +218,28 @@ func ScanLines(lines []string) []Finding {
 	var out []Finding
 	seen := map[string]int{}
 	var cur *report
-	closeCur := func() {
+	// closeCur ends the open report and returns the index of the
+	// finding it went to, or -1.
+	closeCur := func() int {
 		if cur == nil {
-			return
+			return -1
 		}
 		r := cur
 		cur = nil
 		if r.folded {
-			return
+			return -1
 		}
 		r.f.Title = title(r)
 		if r.p.Repeats {
 			key := r.f.Kind + "\x00" + r.f.Title
 			if i, ok := seen[key]; ok {
 				out[i].Count++
-				return
+				return i
 			}
 			seen[key] = len(out)
 		}
 		out = append(out, *r.f)
+		return len(out) - 1
 	}
 	prev := ""
 	for i, raw := range lines {
@@ -250,16 +253,12 @@ func ScanLines(lines []string) []Finding {
 		if p != nil && p.After && (cur != nil || len(out) > 0) {
 			// A consequence of the report before it: quote its header
 			// there and read the rest of it without listing it.
-			var host *Finding
-			if cur != nil && !cur.folded {
-				host = cur.f
+			host := closeCur()
+			if host < 0 {
+				host = len(out) - 1
 			}
-			closeCur()
-			if host == nil && len(out) > 0 {
-				host = &out[len(out)-1]
-			}
-			if host != nil && len(host.Lines) < MaxLines {
-				host.Lines = append(host.Lines, raw)
+			if host >= 0 && len(out[host].Lines) < MaxLines {
+				out[host].Lines = append(out[host].Lines, raw)
 			}
 			cur = &report{p: p, folded: true, f: &Finding{}, maxLine: MaxLines}
 			continue
