@@ -233,10 +233,10 @@ var Catalogue = []Pattern{
 		Title: "BUG: $1 in {func}", Func: pcStack},
 	{Name: "internal-error", Kind: KindOops, Key: "Internal error: ",
 		Start: rx(`^Internal error: ([^:\d]*?)\s*: [0-9a-f]+ \[#\d+\]`), End: endTrace,
-		Title: "Internal error: $1 in {func}", Func: pcStack},
+		Title: "Internal error{: $1} in {func}", Func: pcStack},
 	{Name: "oops", Kind: KindOops, Key: "Oops",
 		Start: rx(`^Oops(?:: | - |\s)(?:([A-Za-z][\w -]*?)(?:,.*?)?: )?.*\[#\d+\]`), End: endTrace,
-		Title: "Oops: $1 in {func}", Func: pcStack},
+		Title: "Oops{: $1} in {func}", Func: pcStack},
 	{Name: "riscv-bug", Kind: KindOops, Key: "Kernel BUG [#",
 		Start: rx(`^Kernel BUG \[#\d+\]`), End: endTrace, Title: "kernel BUG in {func}", Func: pcStack},
 

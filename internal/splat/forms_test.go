@@ -46,3 +46,16 @@ func TestIssueForms(t *testing.T) {
 		}
 	}
 }
+
+func TestOopsTitles(t *testing.T) {
+	for log, want := range map[string]string{
+		"Internal error: : 1406 [#1] SMP ARM\nPC is at foo+0x1/0x2\n":           "Internal error in foo",
+		"Internal error: Oops: 96000004 [#1] SMP\npc : foo+0x1/0x2\n":           "Internal error: Oops in foo",
+		"Oops: 0000 [#1] SMP\nRIP: 0010:foo+0x1/0x2\n":                          "Oops in foo",
+		"Oops: Kernel access of bad area, sig: 11 [#1]\nNIP [c0] foo+0x1/0x2\n": "Oops: Kernel access of bad area in foo",
+	} {
+		if got := ScanBytes([]byte(log)); len(got) != 1 || got[0].Title != want {
+			t.Errorf("%q: %+v, want %q", log, got, want)
+		}
+	}
+}
