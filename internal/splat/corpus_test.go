@@ -76,6 +76,9 @@ func corpus(t testing.TB) []corpusLog {
 	for _, c := range holdoutLogs {
 		add(c.file, c.title)
 	}
+	for _, c := range guestLogs {
+		add(c.file, c.title)
+	}
 	for _, c := range realLogs {
 		if len(c.want) > 0 {
 			add(c.file, c.want[0][2])

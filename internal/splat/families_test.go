@@ -113,3 +113,47 @@ func TestFamilies(t *testing.T) {
 		})
 	}
 }
+
+// guestLogs are real consoles of this project's kernel (KASAN and
+// lockdep on) with the trigger module; their titles were written down
+// before the scanner first read them. A report may cause others after
+// it (scheduling while atomic leaves a preemption imbalance that
+// do_one_initcall WARNs about): only the first finding is checked.
+var guestLogs = []struct{ file, kind, title string }{
+	{"guest/bad-unlock.log", KindLockdep, "bad unlock balance in unbalanced_unlock"},
+	{"guest/divide.log", KindOops, "divide error in trigger_init"},
+	{"guest/double-free.log", KindKASAN, "KASAN: double-free in trigger_init"},
+	{"guest/held-freed.log", KindLockdep, "held lock freed in trigger_init"},
+	{"guest/inconsistent.log", KindLockdep, "inconsistent lock state in soft_timer_fn"},
+	{"guest/kasan-oob.log", KindKASAN, "KASAN: slab-out-of-bounds Write in trigger_init"},
+	{"guest/kasan-uaf.log", KindKASAN, "KASAN: slab-use-after-free Read in trigger_init"},
+	{"guest/lock-return.log", KindLockdep, "lock held when returning to user space in keep_locked"},
+	{"guest/non-static.log", KindLockdep, "trying to register non-static key in trigger_init"},
+	{"guest/recursive.log", KindLockdep, "possible deadlock in trigger_init"},
+	{"guest/sched-atomic.log", KindAtomicSleep, "BUG: scheduling while atomic in trigger_init"},
+	{"guest/still-held.log", KindLockdep, "still has locks held in exit_locked"},
+}
+
+func TestGuestLogs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/guest/*.log")
+	if len(files) != len(guestLogs) {
+		t.Errorf("%d logs in testdata/guest, %d in the table", len(files), len(guestLogs))
+	}
+	for _, c := range guestLogs {
+		b, err := os.ReadFile(filepath.Join("testdata", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ScanBytes(b)
+		if len(got) == 0 {
+			t.Errorf("%s: no finding", c.file)
+			continue
+		}
+		if got[0].Kind != c.kind || got[0].Title != c.title {
+			t.Errorf("%s: %s: %q, want %s: %q", c.file, got[0].Kind, got[0].Title, c.kind, c.title)
+		}
+		if !strings.Contains(strings.Join(got[0].Lines, "\n"), got[0].Header) {
+			t.Errorf("%s: the quoted lines lack the header", c.file)
+		}
+	}
+}

@@ -128,9 +128,11 @@ static int __init trigger_init(void)
 	} else if (!strcmp(what, "panic")) {
 		panic("splat_trigger: panic on request");
 	} else if (!strcmp(what, "divide")) {
-		volatile int zero = 0;
+		unsigned int lo = 1, hi = 0, zero = 0;
 
-		pr_info("splat_trigger: %d\n", 1 / zero);
+		/* C lets the compiler fold 1 / 0; the instruction cannot be */
+		asm volatile("divl %2" : "+a" (lo), "+d" (hi) : "rm" (zero));
+		pr_info("splat_trigger: %u\n", lo);
 	} else if (!strcmp(what, "kasan-uaf") || !strcmp(what, "kasan-oob") ||
 		   !strcmp(what, "double-free")) {
 		volatile char *p = kmalloc(32, GFP_KERNEL);
