@@ -16,16 +16,21 @@ func init() {
 	var jsonOut bool
 	app.Register(&cli.Command{
 		Name:    "scan",
-		Summary: "find kernel splats (WARNING, BUG, lockdep, RCU stall, panic ...) in console logs",
+		Summary: "find kernel reports (WARNING, BUG, Oops, lockdep, KASAN, stalls, leaks, panic ...) in console logs",
 		Usage: `scan [--json] LOG...
 
 Reads each console LOG ("-" for stdin) and lists every kernel report in
 it: its kind (warning, bug, oops, gpf, lockdep, kasan, ubsan, rcu-stall,
-soft-lockup, hard-lockup, hung-task, panic, atomic-sleep), its title line
-and the quoted lines of the report. Works on any console log, with or
-without printk timestamps.
+soft-lockup, hard-lockup, hung-task, panic, atomic-sleep, memory-leak,
+ref-leak), a title that names the crash the same way on every run and
+machine ("WARNING in foo", "KASAN: use-after-free Read in foo",
+"possible deadlock in foo", "kernel panic: ..."), the console line that
+opened it and the quoted lines of the report. A report's consequences
+(the "Fatal exception" panic after an Oops) are quoted with it, not
+listed. Works on any console log, with or without printk time stamps or
+caller ids, also when a report starts after other text on its line.
 
-Exit codes: 0 no splat; 1 at least one splat; 2 a LOG could not be read.`,
+Exit codes: 0 no report; 1 at least one report; 2 a LOG could not be read.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&jsonOut, "json", false, "print the findings as JSON")
 		},

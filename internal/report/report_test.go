@@ -36,7 +36,7 @@ func sampleReport(t *testing.T) *Report {
 		t.Fatal(err)
 	}
 	r := &Report{KTAP: doc, Outcome: "poweroff", Accel: "tcg", Boot: 3 * time.Second,
-		Splats: []splat.Finding{{Kind: "warning", Title: "WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2", Line: 9, Count: 1,
+		Splats: []splat.Finding{{Kind: "warning", Title: "WARNING in f", Header: "WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2", Line: 9, Count: 1,
 			Lines: []string{"[    1.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2", "[    1.0] ---[ end trace 0000000000000000 ]---"}}}}
 	r.Decide()
 	return r
@@ -74,7 +74,7 @@ func TestHuman(t *testing.T) {
 	sampleReport(t).Human(&b)
 	out := b.String()
 	for _, w := range []string{"[FAIL] nmi_request", "# nmi_request: callback count 0", "[SKIP] compat (no 32-bit toolchain)",
-		"splat 1/1: warning: WARNING: CPU: 0", "  | [    1.0] ---[ end trace", "verdict: FAIL"} {
+		"splat 1/1: warning: WARNING in f (console line 9)", "  | [    1.0] WARNING: CPU: 0 PID: 1 at x.c:1", "  | [    1.0] ---[ end trace", "verdict: FAIL"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("summary lacks %q:\n%s", w, out)
 		}
@@ -105,7 +105,7 @@ func TestJUnitValidates(t *testing.T) {
 	}
 	out := b.String()
 	for _, w := range []string{`<testsuite name="nmi" tests="3" failures="1" errors="0" id="1" skipped="1"`,
-		`<testcase name="nmi_request" classname="nmi"`, `<failure message="WARNING: CPU: 0`, `&lt;&amp;&gt;`,
+		`<testcase name="nmi_request" classname="nmi"`, `<failure message="WARNING in f" type="warning"`, `&lt;&amp;&gt;`,
 		`<testcase name="fork" classname="ktap"`, `<testcase name="guest_runs_to_poweroff"`} {
 		if !strings.Contains(out, w) {
 			t.Errorf("junit lacks %q:\n%s", w, out)

@@ -1,133 +1,181 @@
 // Package splat finds kernel error reports ("splats") in console logs:
 // WARNINGs, BUGs, Oopses, lockdep and RCU reports, sanitizer reports,
-// stalls, lockups, hung tasks and panics. It is a table-driven
+// stalls, lockups, hung tasks, leaks and panics. It is a table-driven
 // catalogue in the spirit of syzkaller's pkg/report: each entry says
-// which console line starts a report, what kind it is and how the
-// report ends; Scan returns every report with its title line and the
+// which console line starts a report, what kind it is, how the report
+// ends and how its title is made. Scan returns every report with a
+// normalized title ("WARNING in foo", "KASAN: use-after-free Read in
+// foo", "possible deadlock in foo"), the line that opened it and the
 // quoted lines.
 //
-// Console lines are matched after removing the printk prefix
-// ("[   12.345678] ", an optional caller id "[    T42]", a "<4>" log
-// level). A timestamp in the middle of a line (kernel output glued to
-// user-space output) starts a new line.
+// Console lines are matched after removing the printk prefix ("<4>",
+// "[   12.345678] ", a caller id "[    T42]" or "[    C4]"). A report
+// may start in the middle of a line, after other text ("syzkaller
+// login: ", a user-space time stamp); a printk time stamp in the middle
+// of a line starts a new line.
+//
+// The scanner is linear in the size of the log: each line is searched
+// once per distinct catalogue key, and the regular expressions (RE2,
+// linear) only ever see a bounded window of a line.
 package splat
 
 import (
-	"bufio"
+	"bytes"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 )
-
-// Kinds of findings.
-const (
-	KindWarning     = "warning"      // WARNING: CPU: n PID: n at ...
-	KindBug         = "bug"          // BUG: ..., kernel BUG at ...
-	KindOops        = "oops"         // Oops: ... [#n] without a preceding BUG line
-	KindGPF         = "gpf"          // general protection fault
-	KindLockdep     = "lockdep"      // lockdep and RCU-lockdep reports
-	KindKASAN       = "kasan"        // BUG: KASAN / KFENCE / KMSAN / KCSAN
-	KindUBSAN       = "ubsan"        // UBSAN: ...
-	KindRCUStall    = "rcu-stall"    // rcu: INFO: ... detected stalls
-	KindSoftLockup  = "soft-lockup"  // watchdog: BUG: soft lockup
-	KindHardLockup  = "hard-lockup"  // Watchdog detected hard LOCKUP
-	KindHungTask    = "hung-task"    // INFO: task ... blocked for more than
-	KindPanic       = "panic"        // Kernel panic - not syncing
-	KindAtomicSleep = "atomic-sleep" // sleeping function called from invalid context
-)
-
-// Pattern is one catalogue entry.
-type Pattern struct {
-	Kind string
-	// Start matches the title line (after the printk prefix is removed).
-	Start *regexp.Regexp
-	// End, when set, matches the last line of the report (inclusive).
-	// Without it the report ends after its first complete stack trace.
-	End *regexp.Regexp
-	// Absorbed: when this pattern matches inside an open report of one
-	// of these kinds, the line belongs to that report instead of
-	// starting a new one (the Oops line that follows a BUG line).
-	Absorbed []string
-}
 
 // MaxLines bounds the number of lines quoted per report.
 const MaxLines = 120
 
-var endTrace = regexp.MustCompile(`^---\[ end trace [0-9a-f]+ \]---`)
-var endPanic = regexp.MustCompile(`^---\[ end Kernel panic`)
-
-// Catalogue is ordered: the first matching entry wins, so specific
-// entries come before general ones.
-var Catalogue = []Pattern{
-	{Kind: KindPanic, Start: rx(`^Kernel panic - not syncing: `), End: endPanic},
-	{Kind: KindKASAN, Start: rx(`^BUG: K(ASAN|FENCE|MSAN|CSAN): `), End: regexp.MustCompile(`^={20,}$`)},
-	{Kind: KindUBSAN, Start: rx(`^UBSAN: `), End: endTrace},
-	{Kind: KindSoftLockup, Start: rx(`^(watchdog: )?BUG: soft lockup - CPU#\d+ stuck`)},
-	{Kind: KindHardLockup, Start: rx(`(NMI )?[Ww]atchdog( detected|:) [Hh]ard LOCKUP`)},
-	{Kind: KindRCUStall, Start: rx(`^(rcu: )?INFO: rcu_\w+ (detected (expedited )?stalls|self-detected stall)`)},
-	{Kind: KindHungTask, Start: rx(`^INFO: task .* blocked for more than \d+ seconds`)},
-	{Kind: KindAtomicSleep, Start: rx(`^BUG: (sleeping function called from invalid context|scheduling while atomic|workqueue leaked atomic)`)},
-	{Kind: KindLockdep, Start: rx(`^(WARNING|INFO|BUG): (possible (recursive|circular) locking|possible irq lock inversion|inconsistent lock state|suspicious RCU usage|bad unlock balance|held lock freed|lock held when returning to user space|.* lock order detected|.*still has locks held|MAX_LOCKDEP|lock held at task exit|Nested lock was not taken|possible deadlock|bad contention detected)`)},
-	{Kind: KindGPF, Start: rx(`^(Oops: )?general protection fault`), End: endTrace, Absorbed: []string{KindBug}},
-	{Kind: KindBug, Start: rx(`^(kernel BUG at |BUG: )`), End: endTrace},
-	{Kind: KindOops, Start: rx(`^Oops: .*\[#\d+\]`), End: endTrace, Absorbed: []string{KindBug, KindGPF, KindWarning}},
-	{Kind: KindWarning, Start: rx(`^WARNING: CPU: \d+ PID: \d+ at `), End: endTrace},
-	{Kind: KindWarning, Start: rx(`^WARNING: `), End: endTrace},
-}
-
-func rx(s string) *regexp.Regexp { return regexp.MustCompile(s) }
-
 // Finding is one report found in a log.
 type Finding struct {
-	Kind  string   `json:"kind"`
-	Title string   `json:"title"` // the start line without its printk prefix
-	Line  int      `json:"line"`  // 1-based line number of the title in the log
-	Lines []string `json:"lines"` // the report as it appeared on the console
+	Kind string `json:"kind"`
+	// Title is the normalized title of the crash, the same for the same
+	// bug across runs and machines: "WARNING in foo", "BUG: kernel NULL
+	// pointer dereference in foo", "kernel panic: ...".
+	Title string `json:"title"`
+	// Header is the line that opened the report, without its printk
+	// prefix.
+	Header string   `json:"header"`
+	Line   int      `json:"line"`  // 1-based line number of the header in the log
+	Lines  []string `json:"lines"` // the report as it appeared on the console
 	// Count is how many reports with the same kind and title were seen
-	// (stall and lockup reports repeat); Lines quote the first one.
+	// (stall, lockup and leak reports repeat); Lines quote the first one.
 	Count int `json:"count"`
 }
 
-var (
-	rePrefix = regexp.MustCompile(`^(<\d>)?(\[\s*\d+\.\d+\])?(\[\s*[TC]\d+\])?\s?`)
-	reStamp  = regexp.MustCompile(`\[\s*\d+\.\d{6}\]`)
-	// Lines that open a report before its title line.
-	reHeader = regexp.MustCompile(`^(-+\[ cut here \]-+|={10,})$`)
-	reStkEnd = regexp.MustCompile(`^\s*</TASK>\s*$`)
-)
-
 // Clean returns the message of a console line without the printk
-// prefix.
+// prefix: an optional "<N>" log level, a "[ seconds.micro]" time stamp,
+// an optional caller id ("[  T123]", "[    C4]") and one space.
 func Clean(line string) string {
-	return strings.TrimRight(rePrefix.ReplaceAllString(line, ""), " \r")
+	return strings.TrimRight(line[prefixLen(line):], " \r")
+}
+
+func prefixLen(l string) int {
+	i := levelLen(l)
+	i += stampLen(l[i:])
+	i += callerLen(l[i:])
+	if i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// levelLen returns the length of a "<N>" log level at the start of l,
+// or 0.
+func levelLen(l string) int {
+	if len(l) > 2 && l[0] == '<' {
+		j := 1
+		for j < len(l) && j < 5 && isDigit(l[j]) {
+			j++
+		}
+		if j > 1 && j < len(l) && l[j] == '>' {
+			return j + 1
+		}
+	}
+	return 0
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// stampLen returns the length of a printk time stamp "[  12.345]" at
+// the start of s, or 0.
+func stampLen(s string) int {
+	if len(s) < 4 || s[0] != '[' {
+		return 0
+	}
+	i := 1
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	d := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i == d || i >= len(s) || s[i] != '.' {
+		return 0
+	}
+	i++
+	d = i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i == d || i >= len(s) || s[i] != ']' {
+		return 0
+	}
+	return i + 1
+}
+
+// callerLen returns the length of a printk caller id "[  T123]" or
+// "[    C4]" at the start of s, or 0.
+func callerLen(s string) int {
+	if len(s) < 4 || s[0] != '[' {
+		return 0
+	}
+	i := 1
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i >= len(s) || (s[i] != 'T' && s[i] != 'C') {
+		return 0
+	}
+	i++
+	d := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i == d || i >= len(s) || s[i] != ']' {
+		return 0
+	}
+	return i + 1
 }
 
 // Lines splits a console log into lines, also cutting a line where a
-// printk timestamp appears in its middle.
+// printk time stamp appears in its middle.
 func Lines(r io.Reader) ([]string, error) {
-	var out []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		l := strings.TrimRight(sc.Text(), "\r")
-		for {
-			locs := reStamp.FindAllStringIndex(l, 2)
-			cut := -1
-			for _, loc := range locs {
-				if loc[0] > 0 {
-					cut = loc[0]
-					break
-				}
-			}
-			if cut < 0 {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return splitLines(string(data)), nil
+}
+
+func splitLines(s string) []string {
+	out := make([]string, 0, strings.Count(s, "\n")+1)
+	for len(s) > 0 {
+		var l string
+		if nl := strings.IndexByte(s, '\n'); nl >= 0 {
+			l, s = s[:nl], s[nl+1:]
+		} else {
+			l, s = s, ""
+		}
+		l = strings.TrimRight(l, "\r")
+		// Cut before every time stamp that is not at the start (after
+		// an optional "<N>" level).
+		start, from := 0, 1
+		if n := levelLen(l); n > 0 {
+			from = n + 1
+		}
+		for from < len(l) {
+			j := strings.IndexByte(l[from:], '[')
+			if j < 0 {
 				break
 			}
-			out = append(out, l[:cut])
-			l = l[cut:]
+			j += from
+			if n := stampLen(l[j:]); n > 0 {
+				out = append(out, l[start:j])
+				start = j
+				from = j + n
+				continue
+			}
+			from = j + 1
 		}
-		out = append(out, l)
+		out = append(out, l[start:])
 	}
-	return out, sc.Err()
+	return out
 }
 
 // Scan reads a console log and returns the reports in it, in order.
@@ -139,51 +187,108 @@ func Scan(r io.Reader) ([]Finding, error) {
 	return ScanLines(lines), nil
 }
 
+// ScanBytes is Scan over a log already in memory.
+func ScanBytes(b []byte) []Finding {
+	return ScanLines(splitLines(string(b)))
+}
+
+// report is a report being read.
+type report struct {
+	f       *Finding
+	p       *Pattern
+	sub     []string // Start's submatches
+	msgs    []string // cleaned lines, parallel to f.Lines
+	folded  bool     // a consequence: read to its end, then dropped
+	trace   bool     // a stack trace keyword was seen
+	frames  bool     // a frame was seen after it
+	task    bool     // an x86 <TASK> marker was seen
+	pc      bool     // a register dump with a PC was seen
+	n       int      // lines read
+	maxLine int
+}
+
+var (
+	reHeader   = regexp.MustCompile(`^(-+\[ cut here \]-+|={10,}|8<-+ cut here -+)\s*$`)
+	reTraceKey = regexp.MustCompile(`(?i)(call trace|backtrace)[^:]*:\s*$`)
+	rePC       = regexp.MustCompile(`^\s*(RIP|EIP|IP|NIP|pc|epc|PC is at)\s*[:\[ ]`)
+)
+
 // ScanLines is Scan over lines already split.
 func ScanLines(lines []string) []Finding {
 	var out []Finding
 	seen := map[string]int{}
-	var cur *Finding
-	var curPat *Pattern
-	closeCur := func() {
+	var cur *report
+	// closeCur ends the open report and returns the index of the
+	// finding it went to, or -1.
+	closeCur := func() int {
 		if cur == nil {
-			return
+			return -1
 		}
-		key := cur.Kind + "\x00" + normTitle(cur.Title)
-		if i, ok := seen[key]; ok && repeats[cur.Kind] {
-			out[i].Count++
-		} else {
+		r := cur
+		cur = nil
+		if r.folded {
+			return -1
+		}
+		r.f.Title = title(r)
+		if r.p.Repeats {
+			key := r.f.Kind + "\x00" + r.f.Title
+			if i, ok := seen[key]; ok {
+				out[i].Count++
+				return i
+			}
 			seen[key] = len(out)
-			out = append(out, *cur)
 		}
-		cur, curPat = nil, nil
+		out = append(out, *r.f)
+		return len(out) - 1
 	}
+	prev := ""
 	for i, raw := range lines {
 		msg := Clean(raw)
-		p := match(msg)
-		if p != nil && cur != nil && absorbs(p, cur.Kind) {
+		framed := isRow(prev, '=') && dashedAfter(lines, i)
+		prev = msg
+		p, _, sub := match(msg, framed)
+		if p != nil && cur != nil && !cur.folded && absorbs(cur.p, p.Name) {
 			p = nil
+		}
+		if p != nil && p.After && (cur != nil || len(out) > 0) {
+			// A consequence of the report before it: quote its header
+			// there and read the rest of it without listing it.
+			host := closeCur()
+			if host < 0 {
+				host = len(out) - 1
+			}
+			if host >= 0 && len(out[host].Lines) < MaxLines {
+				out[host].Lines = append(out[host].Lines, raw)
+			}
+			cur = &report{p: p, folded: true, f: &Finding{}, maxLine: MaxLines}
+			continue
 		}
 		if p != nil {
 			closeCur()
-			f := &Finding{Kind: p.Kind, Title: msg, Line: i + 1, Count: 1}
-			if i > 0 && reHeader.MatchString(Clean(lines[i-1])) {
-				f.Lines = append(f.Lines, lines[i-1])
+			f := &Finding{Kind: p.Kind, Header: strings.TrimSpace(msg), Line: i + 1, Count: 1}
+			cur = &report{f: f, p: p, sub: sub, maxLine: MaxLines}
+			if p.Max > 0 {
+				cur.maxLine = p.Max
+			}
+			// Quote the "cut here" or "=====" line that opens the
+			// report, and a WARN message between it and the header.
+			for back := 1; back <= 3 && i-back >= 0; back++ {
+				if reHeader.MatchString(Clean(lines[i-back])) {
+					for k := i - back; k < i; k++ {
+						f.Lines = append(f.Lines, lines[k])
+						cur.msgs = append(cur.msgs, Clean(lines[k]))
+					}
+					break
+				}
 			}
 			f.Lines = append(f.Lines, raw)
-			cur, curPat = f, p
+			cur.msgs = append(cur.msgs, msg)
 			continue
 		}
 		if cur == nil {
 			continue
 		}
-		cur.Lines = append(cur.Lines, raw)
-		switch {
-		case curPat.End != nil && curPat.End.MatchString(msg):
-			closeCur()
-		case curPat.End == nil && reStkEnd.MatchString(msg):
-			closeCur()
-		case len(cur.Lines) >= MaxLines:
+		if cur.ends(raw, msg) {
 			closeCur()
 		}
 	}
@@ -191,30 +296,221 @@ func ScanLines(lines []string) []Finding {
 	return out
 }
 
-func match(msg string) *Pattern {
-	for i := range Catalogue {
-		if Catalogue[i].Start.MatchString(msg) {
-			return &Catalogue[i]
-		}
-	}
-	return nil
+// isTraceKey tells whether msg opens a stack trace ("Call Trace:",
+// "Call trace:", "backtrace:", "Backtrace:").
+func isTraceKey(msg string) bool {
+	return strings.Contains(msg, "race") && reTraceKey.MatchString(msg)
 }
 
-func absorbs(p *Pattern, open string) bool {
-	for _, k := range p.Absorbed {
-		if k == open {
+// isPC tells whether msg is the line of a register dump that holds the
+// program counter (RIP, EIP, IP, NIP, pc, epc, PC is at).
+func isPC(msg string) bool {
+	t := strings.TrimLeft(msg, " \t")
+	if len(t) < 3 || !strings.ContainsAny(t[:3], "IPpe") {
+		return false
+	}
+	return rePC.MatchString(msg)
+}
+
+// ends adds a line to the open report and tells whether the report is
+// complete. A line that plainly does not belong to it is not added.
+func (r *report) ends(raw, msg string) bool {
+	trimmed := strings.TrimSpace(msg)
+	isFrame := frameFunc(msg) != ""
+	if r.p.End == nil && r.frames && !r.task && (!r.p.NeedPC || r.pc) &&
+		!isFrame && msg != "" && msg[0] != ' ' && msg[0] != '\t' && !inReport(msg) {
+		// Non-x86 traces have no </TASK>: the first line after the
+		// frames that is not indented is no longer the report.
+		return true
+	}
+	r.n++
+	if !r.folded {
+		r.f.Lines = append(r.f.Lines, raw)
+		r.msgs = append(r.msgs, msg)
+	}
+	switch {
+	case isTraceKey(msg):
+		r.trace = true
+	case trimmed == "<TASK>":
+		r.task = true
+	case isPC(msg):
+		r.pc = true
+	case isFrame && r.trace:
+		r.frames = true
+	}
+	switch {
+	case r.p.End != nil && r.p.End.MatchString(msg):
+		return true
+	case r.p.End == nil && trimmed == "</TASK>" && (!r.p.NeedPC || r.pc):
+		return true
+	case r.folded:
+		return r.n >= r.maxLine
+	case len(r.f.Lines) >= r.maxLine:
+		return true
+	}
+	return false
+}
+
+// isRow tells whether s is a row of at least ten c.
+func isRow(s string, c byte) bool {
+	s = strings.TrimRight(s, " \t\r")
+	if len(s) < 10 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// dashedAfter tells whether one of the two lines after line i is a row
+// of dashes: lockdep and RCU frame their header with "=====" above and
+// "-----" below the kernel version line.
+func dashedAfter(lines []string, i int) bool {
+	for j := i + 1; j <= i+2 && j < len(lines); j++ {
+		if isRow(Clean(lines[j]), '-') {
 			return true
 		}
 	}
 	return false
 }
 
-// repeats are the kinds the kernel reports again and again for one
-// problem; only those are folded into one finding with a Count.
-var repeats = map[string]bool{KindRCUStall: true, KindSoftLockup: true, KindHardLockup: true, KindHungTask: true}
+var reInReport = regexp.MustCompile(`^(Code: |---\[ end|Instruction dump:|Modules linked in|Kernel Offset|CPU: |Hardware name|Exception stack|Backtrace:|Call [Tt]race:|Stack:|Mem abort|Data abort|irq event stamp|hardirqs |softirqs |\S+/\d+ is |\d+ locks? held by|no locks held|other info|stack backtrace|RIP: |R[A-Z0-9]{2}: |EFLAGS|FS: |CS: |CR2: |DR[0-7]: |PKRU: |pc : |lr : |sp : |x\d+ *: |epc : |ra : |status: |badaddr: |cause: |NIP |LR |MSR: |GPR\d+: |[0-9a-f]{8,16}\s)`)
 
-var reVolatile = regexp.MustCompile(`\d+`)
+func inReport(msg string) bool { return reInReport.MatchString(msg) }
 
-// normTitle makes titles that differ only in numbers (CPU, PID,
-// seconds, addresses) compare equal for de-duplication.
-func normTitle(t string) string { return reVolatile.ReplaceAllString(t, "N") }
+// window bounds the text a catalogue regexp looks at; every header
+// fits in it.
+const window = 512
+
+// maxTries bounds how many occurrences of one key in one line are
+// tried.
+const maxTries = 4
+
+type keyEntry struct {
+	key  string
+	pats []int
+}
+
+var (
+	keys []keyEntry
+	// byPrefix maps the first two bytes of a key to the keys.
+	byPrefix = map[uint16][]int{}
+)
+
+func init() {
+	idx := map[string]int{}
+	for i, p := range Catalogue {
+		for _, k := range strings.Split(p.Key, "|") {
+			if len(k) < 2 {
+				panic("splat: catalogue key too short: " + p.Name)
+			}
+			j, ok := idx[k]
+			if !ok {
+				j = len(keys)
+				idx[k] = j
+				keys = append(keys, keyEntry{key: k})
+				h := uint16(k[0])<<8 | uint16(k[1])
+				byPrefix[h] = append(byPrefix[h], j)
+			}
+			keys[j].pats = append(keys[j].pats, i)
+		}
+	}
+}
+
+// match finds the earliest report header in a console message: the
+// catalogue entry, where the header starts and Start's submatches.
+// Headers start a line or follow a blank or a ']'; at each such place
+// the keys that start there are looked up by their first two bytes, so
+// a line is read once whatever the size of the catalogue.
+func match(msg string, framed bool) (*Pattern, int, []string) {
+	if strings.HasPrefix(msg, "---[ end ") {
+		return nil, 0, nil // the closing line of a report repeats its header
+	}
+	tries := 0
+	for j := 0; j+1 < len(msg) && tries < maxTries; j++ {
+		if j > 0 {
+			if c := msg[j-1]; c != ' ' && c != '\t' && c != ']' {
+				continue
+			}
+		}
+		ks := byPrefix[uint16(msg[j])<<8|uint16(msg[j+1])]
+		if len(ks) == 0 {
+			continue
+		}
+		var pats []int
+		for _, ki := range ks {
+			if strings.HasPrefix(msg[j:], keys[ki].key) {
+				pats = append(pats, keys[ki].pats...)
+			}
+		}
+		if len(pats) == 0 {
+			continue
+		}
+		tries++
+		if j > 0 && !validBefore(msg[:j]) {
+			continue
+		}
+		sort.Ints(pats)
+		text := msg[j:]
+		if len(text) > window {
+			text = text[:window]
+		}
+		for k, pi := range pats {
+			if k > 0 && pats[k-1] == pi {
+				continue
+			}
+			p := &Catalogue[pi]
+			if p.Framed && (!framed || j != 0) {
+				continue
+			}
+			if sub := p.Start.FindStringSubmatch(text); sub != nil {
+				return p, j, sub
+			}
+		}
+	}
+	return nil, 0, nil
+}
+
+var reBefore = regexp.MustCompile(`(^\s*(\[ )?$|: $|\d\d:\d\d:\d\d(\.\d+)? $|\]\s*$)`)
+
+// validBefore tells whether text may precede a report header on its
+// line: nothing, blanks, "[ " (old lockdep), a "prefix: " (NMI
+// watchdog:, kernel:, a module name, a login prompt) or a time of day
+// (user space logs). A header quoted by a program ("echo BUG: x",
+// "thread 'main' panicked at") is not a report.
+func validBefore(s string) bool {
+	if len(s) > window {
+		s = s[len(s)-window:]
+	}
+	return reBefore.MatchString(s)
+}
+
+func absorbs(open *Pattern, name string) bool {
+	for _, k := range open.Absorbs {
+		if strings.HasPrefix(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// normTitle makes titles that differ only in numbers compare equal.
+func normTitle(t string) string {
+	var b bytes.Buffer
+	digits := false
+	for i := 0; i < len(t); i++ {
+		if isDigit(t[i]) {
+			if !digits {
+				b.WriteByte('N')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteByte(t[i])
+	}
+	return b.String()
+}

@@ -19,20 +19,20 @@ import (
 // for the title.
 var realLogs = []struct {
 	file string
-	want [][2]string
+	want [][3]string // kind, header regexp, title
 }{
 	{"clean.log", nil},
-	{"warn.log", [][2]string{{KindWarning, `^WARNING: CPU: \d+ PID: \d+ at .*trigger\.c:\d+ trigger_init`}}},
-	{"bug.log", [][2]string{{KindBug, `^kernel BUG at .*trigger\.c:\d+!`}}},
-	{"null.log", [][2]string{{KindBug, `^BUG: kernel NULL pointer dereference, address: 0000000000000000`}}},
-	{"gpf.log", [][2]string{{KindGPF, `general protection fault`}}},
-	{"lockdep.log", [][2]string{{KindLockdep, `^WARNING: possible circular locking dependency detected`}}},
-	{"rcu-usage.log", [][2]string{{KindLockdep, `^WARNING: suspicious RCU usage`}}},
-	{"atomic-sleep.log", [][2]string{{KindAtomicSleep, `^BUG: sleeping function called from invalid context at .*trigger\.c`}}},
-	{"rcu-stall.log", [][2]string{{KindRCUStall, `^rcu: INFO: rcu_\w+ (self-)?detected stall`}}},
-	{"lockup.log", [][2]string{{KindSoftLockup, `^watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!`}}},
-	{"hung.log", [][2]string{{KindHungTask, `^INFO: task \S+ blocked for more than \d+ seconds\.`}}},
-	{"panic.log", [][2]string{{KindPanic, `^Kernel panic - not syncing: splat_trigger: panic on request`}}},
+	{"warn.log", [][3]string{{KindWarning, `^WARNING: CPU: \d+ PID: \d+ at .*trigger\.c:\d+ trigger_init`, "WARNING in trigger_init"}}},
+	{"bug.log", [][3]string{{KindBug, `^kernel BUG at .*trigger\.c:\d+!`, "kernel BUG in trigger_init"}}},
+	{"null.log", [][3]string{{KindBug, `^BUG: kernel NULL pointer dereference, address: 0000000000000000`, "BUG: kernel NULL pointer dereference in trigger_init"}}},
+	{"gpf.log", [][3]string{{KindGPF, `general protection fault`, "general protection fault in trigger_init"}}},
+	{"lockdep.log", [][3]string{{KindLockdep, `^WARNING: possible circular locking dependency detected`, "possible deadlock in take_ba"}}},
+	{"rcu-usage.log", [][3]string{{KindLockdep, `^WARNING: suspicious RCU usage`, "suspicious RCU usage in trigger_init"}}},
+	{"atomic-sleep.log", [][3]string{{KindAtomicSleep, `^BUG: sleeping function called from invalid context at .*trigger\.c`, "BUG: sleeping function called from invalid context in trigger_init"}}},
+	{"rcu-stall.log", [][3]string{{KindRCUStall, `^rcu: INFO: rcu_\w+ (self-)?detected stall`, "INFO: rcu detected stall in spin_for"}}},
+	{"lockup.log", [][3]string{{KindSoftLockup, `^watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!`, "BUG: soft lockup in spin_for"}}},
+	{"hung.log", [][3]string{{KindHungTask, `^INFO: task \S+ blocked for more than \d+ seconds\.`, "INFO: task hung in trigger_init"}}},
+	{"panic.log", [][3]string{{KindPanic, `^Kernel panic - not syncing: splat_trigger: panic on request`, "kernel panic: splat_trigger: panic on request"}}},
 }
 
 func TestRealLogs(t *testing.T) {
@@ -49,17 +49,17 @@ func TestRealLogs(t *testing.T) {
 			}
 			var kinds []string
 			for _, g := range got {
-				kinds = append(kinds, g.Kind+": "+g.Title)
+				kinds = append(kinds, g.Kind+": "+g.Title+" | "+g.Header)
 			}
 			if len(got) < len(c.want) || (len(c.want) == 0 && len(got) > 0) {
 				t.Fatalf("found %d, want %d:\n%s", len(got), len(c.want), strings.Join(kinds, "\n"))
 			}
 			for i, w := range c.want {
 				g := got[i]
-				if g.Kind != w[0] || !regexp.MustCompile(w[1]).MatchString(g.Title) {
-					t.Errorf("finding %d: %s: %q, want %s: /%s/", i, g.Kind, g.Title, w[0], w[1])
+				if g.Kind != w[0] || !regexp.MustCompile(w[1]).MatchString(g.Header) || g.Title != w[2] {
+					t.Errorf("finding %d: %s: %q (%q), want %s: %q (/%s/)", i, g.Kind, g.Title, g.Header, w[0], w[2], w[1])
 				}
-				if len(g.Lines) < 3 || !strings.Contains(strings.Join(g.Lines, "\n"), g.Title) {
+				if len(g.Lines) < 3 || !strings.Contains(strings.Join(g.Lines, "\n"), g.Header) {
 					t.Errorf("finding %d quotes too little: %q", i, g.Lines)
 				}
 				if len(g.Lines) > MaxLines+1 {
@@ -102,7 +102,7 @@ func TestSyntheticCases(t *testing.T) {
 	if got[0].Kind != KindBug || len(got[0].Lines) != 5 || got[0].Lines[0] != "[    1.000000] ------------[ cut here ]------------" {
 		t.Errorf("bug: %+v", got[0])
 	}
-	if got[1].Kind != KindWarning || got[1].Line != 7 || got[1].Title != "WARNING: CPU: 1 PID: 5 at kernel/y.c:3 f+0x1/0x2" {
+	if got[1].Kind != KindWarning || got[1].Line != 7 || got[1].Header != "WARNING: CPU: 1 PID: 5 at kernel/y.c:3 f+0x1/0x2" || got[1].Title != "WARNING in f" {
 		t.Errorf("warning glued to a KTAP line: %+v", got[1])
 	}
 	if got[2].Kind != KindRCUStall || got[2].Count != 2 {

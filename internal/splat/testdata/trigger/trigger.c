@@ -15,15 +15,51 @@
 #include <linux/slab.h>
 #include <linux/ktime.h>
 #include <linux/timekeeping.h>
+#include <linux/rwsem.h>
+#include <linux/timer.h>
+#include <linux/kthread.h>
 
 static char *what = "none";
 module_param(what, charp, 0444);
-MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-stall|lockup|hung|panic");
+MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-stall|lockup|hung|panic|"
+		 "divide|kasan-uaf|kasan-oob|double-free|bad-unlock|held-freed|lock-return|"
+		 "non-static|recursive|inconsistent|still-held|sched-atomic");
 
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
 static int __rcu *rcu_ptr;
 static struct rcu_head stall_head;
+static DECLARE_RWSEM(sem_r);
+static DEFINE_SPINLOCK(lock_c);
+static struct timer_list soft_timer;
+
+struct locked {
+	struct mutex m;
+	spinlock_t s;
+	char pad[32];
+};
+
+static void soft_timer_fn(struct timer_list *t)
+{
+	spin_lock(&lock_c);	/* in softirq: lock_c was taken with softirqs on */
+	spin_unlock(&lock_c);
+}
+
+static int exit_locked(void *arg)
+{
+	mutex_lock(&lock_b);	/* and exit with it held */
+	return 0;
+}
+
+static noinline void unbalanced_unlock(void)
+{
+	mutex_unlock(&lock_a);
+}
+
+static noinline void keep_locked(void)
+{
+	mutex_lock(&lock_b);
+}
 
 static void stall_cb(struct rcu_head *h)
 {
@@ -91,6 +127,62 @@ static int __init trigger_init(void)
 		schedule_timeout_uninterruptible(8 * HZ);
 	} else if (!strcmp(what, "panic")) {
 		panic("splat_trigger: panic on request");
+	} else if (!strcmp(what, "divide")) {
+		unsigned int lo = 1, hi = 0, zero = 0;
+
+		/* C lets the compiler fold 1 / 0; the instruction cannot be */
+		asm volatile("divl %2" : "+a" (lo), "+d" (hi) : "rm" (zero));
+		pr_info("splat_trigger: %u\n", lo);
+	} else if (!strcmp(what, "kasan-uaf") || !strcmp(what, "kasan-oob") ||
+		   !strcmp(what, "double-free")) {
+		volatile char *p = kmalloc(32, GFP_KERNEL);
+
+		if (!strcmp(what, "kasan-oob")) {
+			p[32] = 1;
+		} else {
+			kfree((void *)p);
+			if (!strcmp(what, "kasan-uaf"))
+				pr_info("splat_trigger: %d\n", p[0]);
+			else
+				kfree((void *)p);
+		}
+		if (!strcmp(what, "kasan-oob"))
+			kfree((void *)p);
+	} else if (!strcmp(what, "bad-unlock")) {
+		unbalanced_unlock();
+	} else if (!strcmp(what, "held-freed")) {
+		struct locked *l = kmalloc(sizeof(*l), GFP_KERNEL);
+
+		mutex_init(&l->m);
+		mutex_lock(&l->m);
+		kfree(l);
+	} else if (!strcmp(what, "lock-return")) {
+		keep_locked();	/* init_module returns to user space holding it */
+	} else if (!strcmp(what, "non-static")) {
+		struct locked *l = kzalloc(sizeof(*l), GFP_KERNEL);
+
+		spin_lock(&l->s);	/* never spin_lock_init()ed */
+		spin_unlock(&l->s);
+		kfree(l);
+	} else if (!strcmp(what, "recursive")) {
+		down_read(&sem_r);
+		down_read(&sem_r);
+		up_read(&sem_r);
+		up_read(&sem_r);
+	} else if (!strcmp(what, "inconsistent")) {
+		spin_lock(&lock_c);
+		spin_unlock(&lock_c);
+		timer_setup(&soft_timer, soft_timer_fn, 0);
+		mod_timer(&soft_timer, jiffies + 1);
+		msleep(200);
+		del_timer_sync(&soft_timer);
+	} else if (!strcmp(what, "still-held")) {
+		kthread_run(exit_locked, NULL, "splat_exit");
+		msleep(200);
+	} else if (!strcmp(what, "sched-atomic")) {
+		preempt_disable();
+		schedule_timeout_uninterruptible(1);
+		preempt_enable();
 	}
 	pr_info("splat_trigger: done\n");
 	return 0;

@@ -1,0 +1,61 @@
+package splat
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestIssueForms checks the header forms issue 16 lists, each alone in
+// a log: the scanner must find one report of the right kind, however
+// the line starts.
+func TestIssueForms(t *testing.T) {
+	cases := []struct{ log, kind, title string }{
+		{"=============================================\n[ INFO: possible recursive locking detected ]\n4.9.0 #1 Not tainted\n", KindLockdep, "possible deadlock"},
+		{"divide error: 0000 [#1] SMP KASAN\nRIP: 0010:foo+0x1/0x2\n", KindOops, "divide error in foo"},
+		{"BUG: bad unlock balance detected!\n", KindLockdep, "bad unlock balance"},
+		{"BUG: held lock freed!\n", KindLockdep, "held lock freed"},
+		{"BUG: lock held when returning to user space!\n", KindLockdep, "lock held when returning to user space"},
+		{"BUG: syz-executor/123 still has locks held!\n", KindLockdep, "still has locks held"},
+		{"INFO: trying to register non-static key.\n", KindLockdep, "trying to register non-static key"},
+		{"INFO: suspicious RCU usage.\n", KindLockdep, "suspicious RCU usage"},
+		{"BUG: memory leak\nunreferenced object 0xffff888 (size 32):\n  backtrace:\n    [<0000>] foo+0x1/0x2\n", KindMemLeak, "memory leak in foo"},
+		{"unreferenced object 0xffff88810b2c (size 64):\n", KindMemLeak, "memory leak"},
+		{"Unable to handle kernel paging request at virtual address dead000000000108\npc : foo+0x1/0x2\n", KindBug, "BUG: unable to handle kernel paging request in foo"},
+		{"Internal error: Oops: 96000004 [#1] PREEMPT SMP\npc : foo+0x1/0x2\n", KindOops, "Internal error: Oops in foo"},
+		{"Unhandled fault: imprecise external abort (0x1406) at 0xb6f0c000\nPC is at foo+0x1/0x2\n", KindOops, "Unhandled fault in foo"},
+		{"[   44.38][    C4]  BUG: KCSAN: data-race in foo / bar\n", KindKASAN, "KCSAN: data-race in foo / bar"},
+		{"PANIC: double fault, error_code: 0x0\nRIP: 0010:foo+0x1/0x2\nKernel panic - not syncing: Machine halted.\n", KindOops, "PANIC: double fault in foo"},
+		{"unregister_netdevice: waiting for lo to become free. Usage count = 5\n", KindRefLeak, "unregister_netdevice: waiting for DEV to become free"},
+		{"VFS: Busy inodes after unmount of sda1. Self-destruct in 5 seconds.  Have a nice day...\n", KindRefLeak, "VFS: Busy inodes after unmount"},
+		{"INFO: task syz-executor:123 can't die for more than 143 seconds.\n", KindHungTask, "INFO: task can't die"},
+		{"INFO: task jbd2/sda1-8:412 blocked in I/O wait for more than 120 seconds.\n", KindHungTask, "INFO: task hung"},
+		{"NMI watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [kworker/1:2:3106]\n", KindSoftLockup, "BUG: soft lockup"},
+		{"syzkaller login: [   16.30] INFO: task kworker/0:1:24 blocked for more than 10 seconds.\n", KindHungTask, "INFO: task hung"},
+		{"2017/11/24 05:54:39 BUG: memory leak\n", KindMemLeak, "memory leak"},
+		{"Oops: general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP\nRIP: 0010:foo+0x1/0x2\n---[ end trace 0000000000000000 ]---\nKernel panic - not syncing: Fatal exception\n", KindGPF, "general protection fault in foo"},
+	}
+	for _, c := range cases {
+		got := ScanBytes([]byte(c.log))
+		if len(got) != 1 || got[0].Kind != c.kind || got[0].Title != c.title {
+			t.Errorf("%q: got %+v, want one %s: %q", c.log, got, c.kind, c.title)
+			continue
+		}
+		// A consequence is quoted with its root report.
+		if strings.Contains(c.log, "Kernel panic") && !strings.Contains(strings.Join(got[0].Lines, "\n"), "Kernel panic") {
+			t.Errorf("%q: the panic is not quoted: %q", c.log, got[0].Lines)
+		}
+	}
+}
+
+func TestOopsTitles(t *testing.T) {
+	for log, want := range map[string]string{
+		"Internal error: : 1406 [#1] SMP ARM\nPC is at foo+0x1/0x2\n":           "Internal error in foo",
+		"Internal error: Oops: 96000004 [#1] SMP\npc : foo+0x1/0x2\n":           "Internal error: Oops in foo",
+		"Oops: 0000 [#1] SMP\nRIP: 0010:foo+0x1/0x2\n":                          "Oops in foo",
+		"Oops: Kernel access of bad area, sig: 11 [#1]\nNIP [c0] foo+0x1/0x2\n": "Oops: Kernel access of bad area in foo",
+	} {
+		if got := ScanBytes([]byte(log)); len(got) != 1 || got[0].Title != want {
+			t.Errorf("%q: %+v, want %q", log, got, want)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package splat
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FuzzScan feeds the scanner arbitrary consoles, seeded with the
+// testdata logs. The scanner must not panic, and what it returns must
+// hold together: a kind and a title for each finding, a header line in
+// the log, at most MaxLines quoted lines.
+//
+// A short run: go test -run='^$' -fuzz=FuzzScan -fuzztime=10s ./internal/splat
+func FuzzScan(f *testing.F) {
+	for _, pat := range []string{"testdata/*.log", "testdata/*/*.log"} {
+		files, _ := filepath.Glob(pat)
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			if len(b) > 8<<10 {
+				b = b[len(b)-8<<10:] // the reports are at the end
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("[   44.38][    C4]  BUG: KCSAN: data-race in a / b\n"))
+	f.Add([]byte("login: [ 1.0] Kernel panic - not syncing: Fatal exception\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := splitLines(string(data))
+		got := ScanBytes(data)
+		for _, g := range got {
+			if g.Kind == "" || g.Title == "" || g.Count < 1 {
+				t.Fatalf("incomplete finding %+v", g)
+			}
+			if g.Line < 1 || g.Line > len(lines) {
+				t.Fatalf("header line %d outside the log (%d lines)", g.Line, len(lines))
+			}
+			if strings.TrimSpace(Clean(lines[g.Line-1])) != g.Header {
+				t.Fatalf("header %q is not line %d %q", g.Header, g.Line, lines[g.Line-1])
+			}
+			if len(g.Lines) == 0 || len(g.Lines) > MaxLines {
+				t.Fatalf("%d quoted lines", len(g.Lines))
+			}
+		}
+	})
+}
+
+// cpuTime is the best of three runs of f, in CPU time of this process
+// (user and system): unlike the wall clock, it does not count the time
+// other processes on a loaded machine take.
+func cpuTime(f func()) time.Duration {
+	best := time.Duration(1 << 62)
+	for i := 0; i < 3; i++ {
+		var a, b syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &a)
+		f()
+		syscall.Getrusage(syscall.RUSAGE_SELF, &b)
+		d := time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano())
+		if d < best {
+			best = d
+		}
+	}
+	return best
+}
+
+// TestScanLinear scans hostile logs of 512 KB and 4 MB: lines packed
+// with header keys, one long line of them, brackets that almost make a
+// time stamp, reports that never end. Eight times the input must take
+// less than 32 times as long (a quadratic scanner takes 64).
+func TestScanLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans 4 MB logs")
+	}
+	hostile := map[string]string{
+		"keys":      "BUG: WARNING: INFO: Oops: kernel BUG at list_del corruption general protection fault unreferenced object 0x panicked at \n",
+		"longline":  "BUG: x ",
+		"brackets":  "[ [ [1.[ 2.3 [  4.5]x",
+		"unended":   "BUG: KASAN: use-after-free in f+0x1/0x2\n f+0x1/0x2\n",
+		"framed":    "==========\nWARNING: x\n----------\n",
+		"timestamp": "[    1.000000]",
+	}
+	for name, unit := range hostile {
+		build := func(size int) []byte {
+			return []byte(strings.Repeat(unit, size/len(unit)+1))
+		}
+		sd, bd := build(1<<19), build(4<<20)
+		small, big := cpuTime(func() { ScanBytes(sd) }), cpuTime(func() { ScanBytes(bd) })
+		ratio := float64(big) / float64(small)
+		t.Logf("%s: 512 KB %v, 4 MB %v, ratio %.1f", name, small, big, ratio)
+		if ratio > 32 {
+			t.Errorf("%s: 8x the input took %.1fx the time", name, ratio)
+		}
+		if big > 10*time.Second {
+			t.Errorf("%s: 4 MB took %v", name, big)
+		}
+	}
+}
