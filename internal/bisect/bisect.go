@@ -31,12 +31,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/kconfig"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/kconfig"
 
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/workspace"

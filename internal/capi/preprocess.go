@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/kconfig"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/kconfig"
 )
 
 // kbuild preprocesses files with the kernel's own compiler flags, in an

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Scope restricts where an anchor is looked for. At most one field is set;
@@ -309,6 +310,11 @@ var wordChar = func(b byte) bool {
 func findScope(lines []string, s Scope) (lo, hi int, body span, err error) {
 	if s.count() == 0 {
 		return 0, len(lines), span{0, len(lines)}, nil
+	}
+	for _, n := range []string{s.Function, s.Struct, s.Union, s.Enum, s.Kconfig, s.MakeVar} {
+		if !utf8.ValidString(n) {
+			return 0, 0, span{}, &Error{Scope: fmt.Sprintf("%q", n), What: "scope name is not valid UTF-8"}
+		}
 	}
 	var starts []int
 	kind := s.String()

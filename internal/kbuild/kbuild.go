@@ -58,10 +58,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/flock"
-	"github.com/kdefer/kdefer/internal/kconfig"
-	"github.com/kdefer/kdefer/internal/proc"
-	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"os/exec"
@@ -72,6 +68,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/flock"
+	"github.com/kdefer/kdefer/internal/kconfig"
+	"github.com/kdefer/kdefer/internal/proc"
+	"golang.org/x/sys/unix"
 
 	"github.com/kdefer/kdefer/internal/cachedir"
 )

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/flock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/kdefer/kdefer/internal/flock"
 )
 
 // Meta describes a cached tree; it is kept in trees/.meta/<release>.json.

@@ -302,6 +302,9 @@ func Parse(r io.Reader) (*Document, error) {
 	return d, nil
 }
 
+// maxPlaceholders bounds the "not reported" entries of one plan.
+const maxPlaceholders = 1024
+
 // finish checks a frame's plan and adds Missing placeholders for tests
 // the plan announced but that never reported.
 func finish(d *Document, f *frame) {
@@ -313,8 +316,16 @@ func finish(d *Document, f *frame) {
 		return
 	}
 	d.Errors = append(d.Errors, fmt.Sprintf("%s: plan says %d tests, only %d reported", nameOr(t), t.Plan, len(t.Subtests)))
-	for i := len(t.Subtests) + 1; i <= t.Plan; i++ {
+	// One placeholder per missing test, up to maxPlaceholders; the rest
+	// are folded into one, so that a plan of two billion costs no more
+	// memory than its line.
+	last := min(t.Plan, len(t.Subtests)+maxPlaceholders)
+	for i := len(t.Subtests) + 1; i <= last; i++ {
 		t.Subtests = append(t.Subtests, &Test{Name: fmt.Sprintf("#%d (not reported)", i), Number: i, Status: Missing, Plan: -1})
+	}
+	if last < t.Plan {
+		t.Subtests = append(t.Subtests, &Test{Name: fmt.Sprintf("#%d to #%d (%d tests not reported)", last+1, t.Plan, t.Plan-last),
+			Number: last + 1, Status: Missing, Plan: -1})
 	}
 }
 

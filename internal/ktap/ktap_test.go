@@ -135,3 +135,20 @@ func TestWrongNumber(t *testing.T) {
 		t.Fatalf("errors %v", d.Errors)
 	}
 }
+
+// A plan of two billion tests with none reported costs no more than its
+// line: the missing tests fold into one placeholder past the first
+// maxPlaceholders, and the verdict still fails.
+func TestHugePlanIsFolded(t *testing.T) {
+	d, err := Parse(strings.NewReader("KTAP version 1\n1..2000000000\nok 1 a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.Root.Subtests); n != 1+maxPlaceholders+1 {
+		t.Fatalf("%d entries", n)
+	}
+	last := d.Root.Subtests[len(d.Root.Subtests)-1]
+	if last.Status != Missing || !strings.Contains(last.Name, "1999998975 tests not reported") {
+		t.Fatalf("last entry %+v", last)
+	}
+}

@@ -1,12 +1,13 @@
 package lint
 
 import (
-	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 func git(t *testing.T, dir string, args ...string) string {

@@ -24,13 +24,14 @@ package lint
 import (
 	"context"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/workspace"
 
 	"github.com/kdefer/kdefer/internal/capi"
 	"github.com/kdefer/kdefer/internal/checkpatch"

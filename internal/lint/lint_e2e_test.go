@@ -2,12 +2,13 @@ package lint
 
 import (
 	"context"
-	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/workspace"
 
 	"github.com/kdefer/kdefer/internal/e2e"
 )

@@ -1,10 +1,11 @@
 package lint
 
 import (
-	"github.com/kdefer/kdefer/internal/workspace"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/workspace"
 
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/uapicheck"

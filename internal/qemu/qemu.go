@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kdefer/kdefer/internal/proc"
 	"io"
 	"os"
 	"os/exec"
@@ -26,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // Accel is the QEMU accelerator.

@@ -10,11 +10,12 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"github.com/jstemmer/go-junit-report/v2/junit"
 	"io"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
 
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/splat"

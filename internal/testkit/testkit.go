@@ -15,12 +15,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/kdefer/kdefer/internal/flock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/flock"
 
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/e2e"
