@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/gitobj"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -99,7 +100,7 @@ place it — nothing written.`,
 			start := time.Now()
 			res, err := render.Render(ctx, render.Options{Templates: templatesFS(*tdir), Tree: t, Base: base})
 			if err != nil {
-				if errors.Is(err, render.ErrNotGit) {
+				if errors.Is(err, gitobj.ErrNotGit) {
 					return cli.WithHint(cli.Errorf(cli.ExitHarness, "%v", err), "kgen tree get VERSION --git  (or run: git init && git add -A && git commit -m base, in the tree)")
 				}
 				if e := apply.Unsupported(err); e != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/gitapply"
+	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -141,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		committer = &c
 	}
-	ov := gitapply.NewOverlay(r.Objects)
+	ov := gitobj.NewOverlay(r.Objects)
 	commits, err := res.Build(ov, committer)
 	if err != nil {
 		return nil, cli.Errorf(cli.ExitHarness, "building the commits: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/gitapply"
+	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/internal/series"
@@ -175,7 +176,7 @@ func RenderErr(ctx context.Context, err error) error {
 		return cli.Errorf(ExitNotKernel, "%v", err)
 	case strings.Contains(msg, "seems to carry the series"):
 		return cli.WithHint(cli.Errorf(ExitApplied, "the series is already applied: %v", err), "kgen status TREE")
-	case errors.Is(err, render.ErrNotGit):
+	case errors.Is(err, gitobj.ErrNotGit):
 		return cli.Errorf(ExitNotGit, "%v", err)
 	}
 	return cli.WithHint(cli.Errorf(ExitRender, "rendering failed, nothing written: %v", err), "kgen render --tree TREE -o DIR shows the same error; fix the anchor in templates/edits")
@@ -230,7 +231,7 @@ func ResolveRev(tree, rev string) (plumbing.Hash, error) {
 			return plumbing.NewHash(rev), nil
 		}
 	}
-	st, err := render.OpenStorage(tree)
+	st, err := gitobj.OpenStorage(tree)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

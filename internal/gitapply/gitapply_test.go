@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -183,7 +184,7 @@ type fixture struct {
 	r    *Repo
 	base plumbing.Hash
 	tip  plumbing.Hash
-	ov   *Overlay
+	ov   *gitobj.Overlay
 }
 
 func setup(t *testing.T) *fixture {
@@ -196,7 +197,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ov := NewOverlay(r.S)
+	ov := gitobj.NewOverlay(r.S)
 	c1 := commitOn(t, ov, head.Commit, "one: add unwind", map[string]string{"kernel/unwind/deferred.c": "new\n", "kernel/fork.c": "int fork;\nunwind();\n"})
 	c2 := commitOn(t, ov, c1, "two: more", map[string]string{"kernel/exit.c": "", "include/linux/a.h": "#define A 2\n"})
 	return &fixture{dir: dir, r: r, base: head.Commit, tip: c2, ov: ov}

@@ -11,12 +11,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage"
-
-	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
 // ErrNotGit is returned (wrapped) by Open for a directory without .git.
-var ErrNotGit = render.ErrNotGit
+var ErrNotGit = gitobj.ErrNotGit
 
 // Repo is an open repository: its work tree, its git directories and
 // storage.
@@ -76,7 +75,7 @@ func Open(dir string) (*Repo, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: .git points to %s, which has no commondir file (a submodule?); kgen works on main and linked work trees only", abs, gd)
 	}
-	st, err := render.OpenStorage(abs)
+	st, err := gitobj.OpenStorage(abs)
 	if err != nil {
 		return nil, err
 	}

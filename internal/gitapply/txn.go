@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
 // Switch describes a move of HEAD, index and work tree.
@@ -157,7 +158,7 @@ func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
 // am would, that the switch may run: no git operation in progress, the
 // branch name free and clean of directory/file conflicts, the branch
 // not checked out in another work tree, and every changed path clean.
-// It writes nothing. objs holds the objects (an Overlay, or r.Objects).
+// It writes nothing. objs holds the objects (a gitobj.Overlay, or r.Objects).
 func Prepare(r *Repo, objs storer.EncodedObjectStorer, sw Switch) (*Plan, error) {
 	if ip := r.InProgress(); ip != nil {
 		return nil, ip
@@ -450,7 +451,7 @@ func (p *Plan) Execute() (err error) {
 		return err
 	}
 	// Objects next: harmless, nothing refers to them yet.
-	if o, ok := p.objs.(*Overlay); ok {
+	if o, ok := p.objs.(*gitobj.Overlay); ok {
 		if err := o.Flush(); err != nil {
 			lf.Close()
 			os.Remove(idxLock)

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/kdefer/kdefer/internal/edit"
+	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -327,7 +328,7 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 		Body: strings.TrimRight(body, "\n") + "\n"}
 
 	// commit ids
-	ids, trees, err := res.buildAll(newOverlay(repo), nil)
+	ids, trees, err := res.buildAll(gitobj.NewOverlay(repo), nil)
 	if err != nil {
 		return nil, err
 	}

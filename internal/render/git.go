@@ -10,77 +10,21 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/kdefer/kdefer/internal/gitobj"
+
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
-	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
-// ErrNotGit is returned (wrapped) for a tree that is not a git repository.
-var ErrNotGit = errors.New("not a git repository")
+// ErrNotGit is returned (wrapped) for a tree that is not a git
+// repository (internal/gitobj).
+var ErrNotGit = gitobj.ErrNotGit
 
-// OpenStorage opens the object and reference storage of the git
-// repository at dir (a work tree with a .git directory or file, a linked
-// worktree, or a bare repository) without go-git's repository-level
-// checks: it follows objects/info/alternates with absolute paths
-// ("git clone --shared/--reference") and accepts repositories that use
-// extensions.worktreeConfig ("git sparse-checkout"), which
-// git.PlainOpen refuses. Rendering only reads objects and HEAD, so this
-// is safe. The error wraps ErrNotGit when dir is not a repository.
-func OpenStorage(dir string) (*filesystem.Storage, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	var gitDir string
-	dotGit := filepath.Join(abs, ".git")
-	if fi, err := os.Stat(dotGit); err == nil && fi.IsDir() {
-		gitDir = dotGit
-	} else if err == nil {
-		data, err := os.ReadFile(dotGit)
-		if err != nil {
-			return nil, err
-		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		gd, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir: ")
-		if !ok {
-			return nil, fmt.Errorf("%s: no \"gitdir: \" line", dotGit)
-		}
-		if !filepath.IsAbs(gd) {
-			gd = filepath.Join(abs, gd)
-		}
-		gitDir = gd
-	} else if isGitDir(abs) {
-		gitDir = abs // bare
-	} else {
-		return nil, fmt.Errorf("%s: %w (rendering needs a base commit; kgen probe works on plain trees)", dir, ErrNotGit)
-	}
-	var repoFS billy.Filesystem = osfs.New(gitDir)
-	if data, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
-		common := strings.TrimSpace(string(data))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gitDir, common)
-		}
-		repoFS = dotgit.NewRepositoryFilesystem(repoFS, osfs.New(common))
-	}
-	return filesystem.NewStorageWithOptions(repoFS, cache.NewObjectLRUDefault(),
-		filesystem.Options{AlternatesFS: osfs.New("/", osfs.WithBoundOS())}), nil
-}
-
-func isGitDir(p string) bool {
-	for _, n := range []string{"HEAD", "objects", "refs"} {
-		if _, err := os.Stat(filepath.Join(p, n)); err != nil {
-			return false
-		}
-	}
-	return true
-}
+// OpenStorage opens the git storage of dir (see gitobj.OpenStorage).
+func OpenStorage(dir string) (*filesystem.Storage, error) { return gitobj.OpenStorage(dir) }
 
 // openBase opens the repository at dir and returns its storage with the
 // base commit (base, or HEAD when zero).
@@ -155,38 +99,6 @@ func (t treeSource) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	return bi.data, nil
-}
-
-// overlay is the in-memory object store used while rendering: new
-// objects go to memory, reads fall back to the repository.
-type overlay struct {
-	*memory.Storage
-	base storer.EncodedObjectStorer
-}
-
-func newOverlay(base storer.EncodedObjectStorer) *overlay {
-	return &overlay{Storage: memory.NewStorage(), base: base}
-}
-
-func (o *overlay) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	if obj, err := o.Storage.EncodedObject(t, h); err == nil {
-		return obj, nil
-	}
-	return o.base.EncodedObject(t, h)
-}
-
-func (o *overlay) HasEncodedObject(h plumbing.Hash) error {
-	if o.Storage.HasEncodedObject(h) == nil {
-		return nil
-	}
-	return o.base.HasEncodedObject(h)
-}
-
-func (o *overlay) EncodedObjectSize(h plumbing.Hash) (int64, error) {
-	if n, err := o.Storage.EncodedObjectSize(h); err == nil {
-		return n, nil
-	}
-	return o.base.EncodedObjectSize(h)
 }
 
 // writeBlob stores data as a blob and returns its id.

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/gitapply"
+
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -39,19 +41,32 @@ func FindBase(ctx context.Context, tree string, templates fs.FS) (base string, a
 			}
 		}
 	}
-	out, err := gitOut(ctx, tree, "log", "--first-parent", "--format=%H %s", "-n", "100", "HEAD")
+	r, err := gitapply.Open(tree)
 	if err != nil {
 		return "", 0, err
 	}
-	lines := strings.Split(out, "\n")
-	for _, l := range lines {
-		h, subj, _ := strings.Cut(l, " ")
-		if !subjects[subj] {
-			return h, applied, nil
+	head, err := r.Head()
+	if err != nil {
+		return "", 0, err
+	}
+	// kgen apply's own search (gitapply.FindSeries), kept to the run of
+	// series commits right below HEAD.
+	found, _, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, len(subjects)+1)
+	if err != nil {
+		return "", 0, err
+	}
+	b := head.Commit
+	for _, f := range found {
+		if f.Depth != applied {
+			break
 		}
 		applied++
+		b = f.Parent
 	}
-	return "", 0, fmt.Errorf("%s: no commit below the series in the last 100 commits", tree)
+	if b.IsZero() {
+		return "", 0, fmt.Errorf("%s: no commit below the series", tree)
+	}
+	return b.String(), applied, nil
 }
 
 // Series is a patch series as "git format-patch --cover-letter" files.
