@@ -34,6 +34,7 @@
 #include <asm/apic.h>
 #include <asm/nmi.h>
 
+#include "kdefer_probes.h"	/* KDEFER_HAVE_*: written by kcheck */
 #include "unwind_test_uapi.h"
 
 #if __has_include("linux/unwind_deferred.h")
@@ -940,8 +941,13 @@ static int __init ut_module_init(void)
 		snprintf(ut_why, sizeof(ut_why),
 			 "unwind_deferred_{init,request,cancel} not in kallsyms");
 
+#ifdef KDEFER_HAVE_HRTIMER_SETUP
+	hrtimer_setup(&ut_stress_timer, ut_stress_tick, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL);
+#else
 	hrtimer_init(&ut_stress_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	ut_stress_timer.function = ut_stress_tick;
+#endif
 
 	ret = register_nmi_handler(NMI_LOCAL, ut_nmi_handler, 0, "unwind_test");
 	if (ret)

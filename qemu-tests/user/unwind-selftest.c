@@ -876,6 +876,7 @@ static void t_exit_with_pending(void)
 	}
 	if (need_tracers(1, &id))
 		return;
+	chain_ioctl(UT_IOC_INFO, &info);	/* chain_ra[] as in the child */
 	pid = fork();
 	if (pid == 0) {
 		memset(&rq, 0, sizeof(rq));
@@ -912,10 +913,19 @@ static void t_exit_with_pending(void)
 	{
 		struct ut_record *r = find_cb(id, pid);
 
-		if (r)
+		/*
+		 * The exit hook calls back before the task gives up its memory:
+		 * the trace is the child's real chain (same binary, same
+		 * addresses as ours). Without it the task_work would run after
+		 * exit_mm() with an empty trace.
+		 */
+		if (r) {
 			diag("callback at exit: nr %llu, flags %#llx",
 			     (unsigned long long)r->nr,
 			     (unsigned long long)r->flags);
+			CHECK(check_chain_trace(r),
+			      "the trace at exit is not the child's call chain");
+		}
 	}
 	if (case_failed)
 		dump_records();
