@@ -47,6 +47,7 @@ var mutations = []struct {
 	{"nmi-callback-skipped.patch", []string{"nmi_request", "cookie_same_within_entry"}},
 	{"cookie-reused.patch", []string{"cookie_new_each_entry"}},
 	{"exit-hook-dropped.patch", []string{"exit_with_request_pending"}},
+	{"cookie-order-7.2.patch", []string{"reset_window_nmi_request"}},
 }
 
 func git(t *testing.T, dir string, args ...string) string {

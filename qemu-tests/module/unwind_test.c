@@ -25,6 +25,7 @@
 #include <linux/kprobes.h>
 #include <linux/irq_work.h>
 #include <linux/hrtimer.h>
+#include <linux/hw_breakpoint.h>
 #include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/percpu.h>
@@ -824,6 +825,89 @@ static long ut_stress_req(unsigned long ctx)
 	return -EINVAL;
 }
 
+/* ------------------------------------------------------------------ */
+/* The reset window                                                    */
+
+static struct perf_event *ut_window_bp;
+static struct task_struct *ut_window_task;
+static int ut_window_tracer;
+static struct ut_window ut_window_res;
+
+/*
+ * A write to current's unwind_mask (a #DB trap after the write, handled
+ * as an NMI). The reset on the way to user space clears the mask before
+ * it clears the cookie: a request made right there belongs to the next
+ * entry context and must not get the ending context's cookie.
+ */
+static void ut_window_hit(struct perf_event *bp, struct perf_sample_data *data,
+			  struct pt_regs *regs)
+{
+	struct unwind_task_info *info = &current->unwind_info;
+	u64 cookie = 0;
+
+	if (current != READ_ONCE(ut_window_task) || ut_window_res.fired)
+		return;
+	ut_window_res.hits++;
+	if (atomic_long_read(&info->unwind_mask) || !info->id.id)
+		return;
+	ut_window_res.fired = 1;
+	ut_window_res.in_nmi = in_nmi();
+	ut_window_res.stale = info->id.id;
+	ut_window_res.ret_b = ut_request(&ut_tracers[ut_window_tracer].work,
+					 &cookie);
+	ut_window_res.cookie_b = cookie;
+}
+
+static bool ut_tracer_live(u64 id)
+{
+	return id < UT_MAX_TRACERS && ut_tracers[id].live;
+}
+
+static long ut_window_arm(struct ut_window __user *uarg)
+{
+	struct perf_event_attr attr;
+	struct perf_event *bp;
+	struct ut_window w;
+	u64 cookie = 0;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	if (!ut_tracer_live(w.tracer_a) || !ut_tracer_live(w.tracer_b))
+		return -EINVAL;
+	guard(mutex)(&ut_mutex);
+	if (ut_window_bp)
+		return -EBUSY;
+	memset(&ut_window_res, 0, sizeof(ut_window_res));
+	ut_window_tracer = w.tracer_b;
+	hw_breakpoint_init(&attr);
+	attr.bp_addr = (unsigned long)&current->unwind_info.unwind_mask;
+	attr.bp_len = HW_BREAKPOINT_LEN_8;
+	attr.bp_type = HW_BREAKPOINT_W;
+	bp = register_user_hw_breakpoint(&attr, ut_window_hit, NULL, current);
+	if (IS_ERR(bp))
+		return PTR_ERR(bp);
+	ut_window_bp = bp;
+	WRITE_ONCE(ut_window_task, current);
+	w.ret_a = ut_request(&ut_tracers[w.tracer_a].work, &cookie);
+	w.cookie_a = cookie;
+	return copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
+}
+
+static long ut_window_result(struct ut_window __user *uarg)
+{
+	struct ut_window w;
+
+	scoped_guard(mutex, &ut_mutex) {
+		if (!ut_window_bp)
+			return -ENOENT;
+		unregister_hw_breakpoint(ut_window_bp);
+		ut_window_bp = NULL;
+		WRITE_ONCE(ut_window_task, NULL);
+		w = ut_window_res;
+	}
+	return copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
+}
+
 static void ut_reset(void)
 {
 	ut_cancel_mask(~0ULL);
@@ -892,6 +976,10 @@ static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case UT_IOC_RESET:
 		ut_reset();
 		return 0;
+	case UT_IOC_WINDOW_ARM:
+		return ut_window_arm(uarg);
+	case UT_IOC_WINDOW_RESULT:
+		return ut_window_result(uarg);
 	}
 #endif
 	return -ENOTTY;

@@ -931,6 +931,69 @@ static void t_exit_with_pending(void)
 		dump_records();
 }
 
+/*
+ * A request from an NMI-like context right after the reset on the way to
+ * user space cleared the mask, while the ending context's cookie is still
+ * set (the module's data breakpoint on unwind_mask makes the window
+ * deterministic). The request belongs to the next entry context: it must
+ * get a new cookie, and its callback that same cookie.
+ */
+static void t_reset_window(void)
+{
+	struct ut_window w;
+	uint64_t ids[2];
+	pid_t me = syscall(SYS_gettid);
+	long err;
+
+	if (need_tracers(2, ids))
+		return;
+	memset(&w, 0, sizeof(w));
+	w.tracer_a = ids[0];
+	w.tracer_b = ids[1];
+	err = chain_ioctl(UT_IOC_WINDOW_ARM, &w);
+	if (err < 0) {
+		case_failed = 1;
+		diag("arming the data breakpoint on unwind_mask failed: %s",
+		     strerror(-err));
+		return;
+	}
+	/* the return from ARM went through the reset; one more entry runs
+	 * what the window request queued
+	 */
+	chain_ioctl(UT_IOC_INFO, &info);
+	if (ioctl(dev_fd, UT_IOC_WINDOW_RESULT, &w) < 0) {
+		case_failed = 1;
+		diag("UT_IOC_WINDOW_RESULT: %s", strerror(errno));
+		return;
+	}
+	diag("window: A ret %lld cookie %#llx; mask writes seen %llu; B ret %lld cookie %#llx (stale %#llx, in_nmi %llu)",
+	     (long long)w.ret_a, (unsigned long long)w.cookie_a,
+	     (unsigned long long)w.hits, (long long)w.ret_b,
+	     (unsigned long long)w.cookie_b, (unsigned long long)w.stale,
+	     (unsigned long long)w.in_nmi);
+	read_records();
+	CHECK(w.ret_a == 0 && count_cb(ids[0], me, w.cookie_a) == 1,
+	      "tracer A: request %lld, %d callbacks with its cookie",
+	      (long long)w.ret_a, count_cb(ids[0], me, w.cookie_a));
+	CHECK(w.fired, "the breakpoint never saw the reset clear the mask with the cookie set (%llu writes)",
+	      (unsigned long long)w.hits);
+	if (!w.fired)
+		return;
+	CHECK(w.in_nmi, "the breakpoint handler did not run as an NMI");
+	CHECK(w.ret_b == 0, "request in the window returned %lld, want 0",
+	      (long long)w.ret_b);
+	CHECK(w.cookie_b && w.cookie_b != w.cookie_a,
+	      "request in the window got cookie %#llx, the ending context's is %#llx",
+	      (unsigned long long)w.cookie_b, (unsigned long long)w.cookie_a);
+	CHECK(count_cb(ids[1], me, 0) == 1, "%d callbacks for tracer B, want 1",
+	      count_cb(ids[1], me, 0));
+	CHECK(count_cb(ids[1], me, w.cookie_b) == 1,
+	      "tracer B's callback does not carry its request's cookie %#llx",
+	      (unsigned long long)w.cookie_b);
+	if (case_failed)
+		dump_records();
+}
+
 static void t_fork_child_clean(void)
 {
 	struct ut_fork f;
@@ -1303,6 +1366,7 @@ static const struct tcase unwind_cases[] = {
 	{ "hostile_fp_unaligned", t_hostile_unaligned },
 	{ "hostile_fp_unmapped", t_hostile_unmapped },
 	{ "hostile_deep_chain", t_hostile_deep },
+	{ "reset_window_nmi_request", t_reset_window },
 	{ "stress_nmi_syscalls", t_stress },
 };
 #define NCASES (sizeof(unwind_cases) / sizeof(unwind_cases[0]))
