@@ -48,6 +48,7 @@ var mutations = []struct {
 	{"cookie-reused.patch", []string{"cookie_new_each_entry"}},
 	{"exit-hook-dropped.patch", []string{"exit_with_request_pending"}},
 	{"cookie-order-7.2.patch", []string{"reset_window_nmi_request"}},
+	{"twaf-no-alloc-dropped.patch", []string{"task_work_add_no_alloc"}},
 }
 
 func git(t *testing.T, dir string, args ...string) string {

@@ -908,6 +908,83 @@ static long ut_window_result(struct ut_window __user *uarg)
 	return copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* KASAN's aux stack of the deferred task_work                         */
+
+#if defined(KDEFER_HAVE_TWAF_NO_ALLOC) && IS_ENABLED(CONFIG_KASAN_GENERIC)
+static atomic64_t ut_aux_alloc, ut_aux_noalloc;
+
+static bool ut_is_unwind_work(struct pt_regs *regs)
+{
+	return (void *)regs_get_kernel_argument(regs, 0) ==
+		&current->unwind_info.work;
+}
+
+static int ut_aux_alloc_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (ut_is_unwind_work(regs))
+		atomic64_inc(&ut_aux_alloc);
+	return 0;
+}
+
+static int ut_aux_noalloc_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (ut_is_unwind_work(regs))
+		atomic64_inc(&ut_aux_noalloc);
+	return 0;
+}
+
+/* Set up again on every ARM: a kprobe cannot be registered twice as is */
+static struct kprobe ut_aux_kp[2];
+static struct kprobe *ut_aux_kps[] = { &ut_aux_kp[0], &ut_aux_kp[1] };
+static bool ut_aux_armed;
+
+static long ut_auxstack_arm(void)
+{
+	int ret;
+
+	guard(mutex)(&ut_mutex);
+	if (ut_aux_armed)
+		return -EBUSY;
+	atomic64_set(&ut_aux_alloc, 0);
+	atomic64_set(&ut_aux_noalloc, 0);
+	memset(ut_aux_kp, 0, sizeof(ut_aux_kp));
+	ut_aux_kp[0].symbol_name = "kasan_record_aux_stack";
+	ut_aux_kp[0].pre_handler = ut_aux_alloc_pre;
+	ut_aux_kp[1].symbol_name = "kasan_record_aux_stack_noalloc";
+	ut_aux_kp[1].pre_handler = ut_aux_noalloc_pre;
+	ret = register_kprobes(ut_aux_kps, ARRAY_SIZE(ut_aux_kps));
+	if (!ret)
+		ut_aux_armed = true;
+	return ret;
+}
+
+static long ut_auxstack_result(struct ut_auxstack __user *uarg)
+{
+	struct ut_auxstack a;
+
+	scoped_guard(mutex, &ut_mutex) {
+		if (!ut_aux_armed)
+			return -ENOENT;
+		unregister_kprobes(ut_aux_kps, ARRAY_SIZE(ut_aux_kps));
+		ut_aux_armed = false;
+	}
+	a.alloc = atomic64_read(&ut_aux_alloc);
+	a.noalloc = atomic64_read(&ut_aux_noalloc);
+	return copy_to_user(uarg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+#else
+static long ut_auxstack_arm(void)
+{
+	return -EOPNOTSUPP;
+}
+
+static long ut_auxstack_result(struct ut_auxstack __user *uarg)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
 static void ut_reset(void)
 {
 	ut_cancel_mask(~0ULL);
@@ -980,6 +1057,10 @@ static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ut_window_arm(uarg);
 	case UT_IOC_WINDOW_RESULT:
 		return ut_window_result(uarg);
+	case UT_IOC_AUXSTACK_ARM:
+		return ut_auxstack_arm();
+	case UT_IOC_AUXSTACK_RESULT:
+		return ut_auxstack_result(uarg);
 	}
 #endif
 	return -ENOTTY;

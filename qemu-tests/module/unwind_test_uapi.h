@@ -167,6 +167,18 @@ struct ut_window {
 	__u64 hits;		/* writes to the mask the breakpoint saw */
 };
 
+/*
+ * KASAN's aux stacks of the deferred task_work (trees with TWAF_NO_ALLOC):
+ * kprobes on kasan_record_aux_stack() (may allocate) and on
+ * kasan_record_aux_stack_noalloc() count the calls for current's
+ * unwind_info.work between ARM and RESULT. ARM fails with EOPNOTSUPP where
+ * the tree has no TWAF_NO_ALLOC or the kernel no generic KASAN.
+ */
+struct ut_auxstack {
+	__u64 alloc;		/* out (RESULT): the allocating variant */
+	__u64 noalloc;		/* out (RESULT): the non-allocating one */
+};
+
 #define UT_IOC_MAGIC	0xd5
 #define UT_IOC_INFO	_IOR(UT_IOC_MAGIC, 1, struct ut_info)
 #define UT_IOC_REGISTER	_IOWR(UT_IOC_MAGIC, 2, struct ut_register)
@@ -184,5 +196,7 @@ struct ut_window {
 #define UT_IOC_RESET	_IO(UT_IOC_MAGIC, 14)	/* cancel all, clear ring */
 #define UT_IOC_WINDOW_ARM _IOWR(UT_IOC_MAGIC, 15, struct ut_window)
 #define UT_IOC_WINDOW_RESULT _IOR(UT_IOC_MAGIC, 16, struct ut_window)
+#define UT_IOC_AUXSTACK_ARM _IO(UT_IOC_MAGIC, 17)
+#define UT_IOC_AUXSTACK_RESULT _IOR(UT_IOC_MAGIC, 18, struct ut_auxstack)
 
 #endif /* UNWIND_TEST_UAPI_H */

@@ -994,6 +994,46 @@ static void t_reset_window(void)
 		dump_records();
 }
 
+/*
+ * A perf sample of a context switch requests under the runqueue lock; on
+ * a tree whose task_work_add() takes TWAF_NO_ALLOC, KASAN must record the
+ * aux stack of the deferred work without allocating. Requests from task
+ * and irq context (the NMI path records no aux stack) must reach only
+ * kasan_record_aux_stack_noalloc().
+ */
+static void t_task_work_no_alloc(void)
+{
+	struct ut_auxstack a = { 0, 0 };
+	struct ut_request rq;
+	uint64_t id;
+
+	if (need_tracers(1, &id))
+		return;
+	if (ioctl(dev_fd, UT_IOC_AUXSTACK_ARM) < 0) {
+		if (errno == EOPNOTSUPP)
+			skip("the tree has no TWAF_NO_ALLOC (its KASAN never allocates for an aux stack) or the kernel no generic KASAN");
+		else {
+			case_failed = 1;
+			diag("kprobes on kasan_record_aux_stack*: %s",
+			     strerror(errno));
+		}
+		return;
+	}
+	request1(1ULL << id, UT_CTX_TASK, &rq);
+	request1(1ULL << id, UT_CTX_IRQ, &rq);
+	if (ioctl(dev_fd, UT_IOC_AUXSTACK_RESULT, &a) < 0) {
+		case_failed = 1;
+		diag("UT_IOC_AUXSTACK_RESULT: %s", strerror(errno));
+		return;
+	}
+	diag("aux stacks of the deferred work: %llu allocating, %llu not",
+	     (unsigned long long)a.alloc, (unsigned long long)a.noalloc);
+	CHECK(a.alloc == 0, "task_work_add() let KASAN allocate %llu times for the deferred work (no TWAF_NO_ALLOC)",
+	      (unsigned long long)a.alloc);
+	CHECK(a.noalloc >= 2, "%llu non-allocating aux stacks for 2 requests",
+	      (unsigned long long)a.noalloc);
+}
+
 static void t_fork_child_clean(void)
 {
 	struct ut_fork f;
@@ -1366,6 +1406,7 @@ static const struct tcase unwind_cases[] = {
 	{ "hostile_fp_unaligned", t_hostile_unaligned },
 	{ "hostile_fp_unmapped", t_hostile_unmapped },
 	{ "hostile_deep_chain", t_hostile_deep },
+	{ "task_work_add_no_alloc", t_task_work_no_alloc },
 	{ "reset_window_nmi_request", t_reset_window },
 	{ "stress_nmi_syscalls", t_stress },
 };
