@@ -890,6 +890,8 @@ static long ut_window_arm(struct ut_window __user *uarg)
 	WRITE_ONCE(ut_window_task, current);
 	w.ret_a = ut_request(&ut_tracers[w.tracer_a].work, &cookie);
 	w.cookie_a = cookie;
+	ut_window_res.ret_a = w.ret_a;
+	ut_window_res.cookie_a = w.cookie_a;
 	return copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
 }
 

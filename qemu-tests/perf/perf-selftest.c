@@ -584,10 +584,17 @@ static void check(struct records *rec, struct ring *r, int percpu,
 				v->foreign++;
 		} else if (!count) {
 			/* disabled while in flight: allowed at the very end */
-			if (s->time + SETTLE_NS >= rec->max_time)
+			if (s->time + SETTLE_NS >= rec->max_time) {
 				v->late++;
-			else
+			} else {
+				if (v->missing < 4)
+					diag("no record for cookie %#llx: tid %u cpu %u ring %d, %llu us before the last sample%s",
+					     (unsigned long long)s->cookie, s->tid,
+					     s->cpu, s->ring,
+					     (unsigned long long)(rec->max_time - s->time) / 1000,
+					     is_worker(w, nw, s->tid, &wcpu) ? ", a workload thread" : "");
 				v->missing++;
+			}
 		}
 	}
 	for (i = 0; i < rec->nd; i++) {
@@ -811,8 +818,13 @@ static void test_percpu(void)
 		return;
 	}
 	start_workers(w, nw);
-	/* both profilers run at once, on every CPU */
-	ioctl_all(b, 2 * n, PERF_EVENT_IOC_ENABLE);
+	/*
+	 * Both profilers run at once, on every CPU. B's tracking events are
+	 * enabled before its sampling events, as perf does: a sample taken
+	 * in a syscall before then would have nowhere to put its record.
+	 */
+	ioctl_all(b + n, n, PERF_EVENT_IOC_ENABLE);
+	ioctl_all(b, n, PERF_EVENT_IOC_ENABLE);
 	run_sampling(a, n, 1000);
 	stop_workers(w, nw);
 	sleep_ms(30);
@@ -1212,7 +1224,9 @@ static void test_percpu_migration(void)
 	pthread_create(&w.thread, NULL, hopper_main, &w);
 	while (!w.spinning)
 		sleep_ms(1);
-	ioctl_all(r, 2 * n, PERF_EVENT_IOC_ENABLE);
+	/* tracking first, then sampling (disabled in the other order) */
+	ioctl_all(r + n, n, PERF_EVENT_IOC_ENABLE);
+	ioctl_all(r, n, PERF_EVENT_IOC_ENABLE);
 	for (i = 0; i < 15; i++) {
 		sleep_ms(20);
 		for (cpu = 0; cpu < 2 * n; cpu++)
@@ -1233,14 +1247,19 @@ static void test_percpu_migration(void)
 		marked++;
 		d = find_deferred(&rec, s->cookie, &count);
 		if (count != 1) {
+			if (missing < 4)
+				diag("cookie %#llx of a sample on CPU %u, %llu us before the end: %d records",
+				     (unsigned long long)s->cookie, s->cpu,
+				     (unsigned long long)(until - s->time) / 1000,
+				     count);
 			missing++;
 			continue;
 		}
 		matched++;
 		across += r[d->ring].cpu != r[s->ring].cpu;
 	}
-	diag("migration: %zu samples of the hopping thread with a cookie, %zu matched, %zu unmatched, %zu with the record in another CPU's buffer",
-	     marked, matched, missing, across);
+	diag("migration: %zu samples of the hopping thread with a cookie, %zu matched, %zu unmatched, %zu with the record in another CPU's buffer, lost %llu",
+	     marked, matched, missing, across, (unsigned long long)rec.lost);
 	ok = marked && !missing && across && !rec.bad;
 	ktap(ok, name, ok ? NULL : "want every sample matched, some across CPUs");
 	records_free(&rec);
