@@ -1269,10 +1269,10 @@ static void test_percpu_migration(void)
 /*
  * Close events (task and per-CPU) while the workload is being sampled, so
  * that deferred requests are still pending when the events go away. What
- * the rings held until the close must be well formed, with each record
- * matching a sample of that ring set; afterwards a new task event on a new
- * workload thread must get every record with the real chain again (the
- * kernel's splat scan covers the rest).
+ * the rings held until the close must be well formed and hold records;
+ * afterwards a new task event on a new workload thread must get every
+ * record with the real chain again (the kernel's splat scan covers the
+ * rest).
  */
 static void test_close_in_flight(void)
 {
@@ -1326,9 +1326,16 @@ static void test_close_in_flight(void)
 		ktap(0, name, "round %d: %s", round, strerror(-err));
 		return;
 	}
-	if (malformed || orphans || !records) {
-		ktap(0, name, "%zu malformed records, %zu records without a sample, %zu records",
-		     malformed, orphans, records);
+	/*
+	 * A record without a sample in the same round is allowed: a task
+	 * sampled by the events of one round may be preempted on its way to
+	 * user space and return only after the next round's events exist;
+	 * the record then goes to the events listening at that moment, as
+	 * side-band records do.
+	 */
+	if (malformed || !records) {
+		ktap(0, name, "%zu malformed records, %zu records", malformed,
+		     records);
 		return;
 	}
 
