@@ -368,7 +368,7 @@ struct records {
 	size_t ns, cs;
 	struct deferred *d;
 	size_t nd, cd;
-	uint64_t lost, max_time;
+	uint64_t lost, min_time, max_time;
 	int bad;		/* malformed records */
 };
 
@@ -433,6 +433,8 @@ static void parse_ring(struct ring *r, int idx, struct records *out)
 			}
 			if (s->time > out->max_time)
 				out->max_time = s->time;
+			if (!out->min_time || s->time < out->min_time)
+				out->min_time = s->time;
 		} else if (h->type == RECORD_CALLCHAIN_DEFERRED) {
 			struct deferred *d;
 
@@ -583,8 +585,15 @@ static void check(struct records *rec, struct ring *r, int percpu,
 			if (d->tid != s->tid)
 				v->foreign++;
 		} else if (!count) {
-			/* disabled while in flight: allowed at the very end */
-			if (s->time + SETTLE_NS >= rec->max_time) {
+			/*
+			 * Allowed at the edges: disabled while in flight at
+			 * the end; at the start, a sample taken in the return
+			 * path after the entry's callback ran (irqs are on
+			 * there) refers to the record written just before
+			 * its event was enabled.
+			 */
+			if (s->time + SETTLE_NS >= rec->max_time ||
+			    s->time < rec->min_time + SETTLE_NS) {
 				v->late++;
 			} else {
 				if (v->missing < 4)
