@@ -9,5 +9,5 @@ import "embed"
 // the user-space driver (user/), the mutation patches (mutations/) and
 // the perf suite (perf/, owned by the perf work).
 //
-//go:embed README.md module user mutations perf
+//go:embed README.md DEVIATIONS.md module user mutations perf
 var FS embed.FS

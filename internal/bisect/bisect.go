@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -49,6 +50,13 @@ type Config struct {
 	Arch  string   // kbuild arch: "x86_64" or "i386"
 	Extra []string // config lines on top of tinyconfig
 	What  string   // what it shows, for reports
+	// Force names symbols without a prompt (CONFIG_UNWIND_USER) that
+	// only a later patch selects. At a step where a touched .c file
+	// exists but the configuration does not build it only because such
+	// a symbol is off, its object is compiled alone with the symbol
+	// defined (CFLAGS_<file>.o=-DCONFIG_X=1), so every step compiles the
+	// code it adds.
+	Force []string
 }
 
 // DefaultConfigs are the feature-on and feature-off configurations.
@@ -58,7 +66,8 @@ func DefaultConfigs() []Config {
 	// enough to compile it.
 	return []Config{
 		{Name: "on", Arch: "x86_64", Extra: []string{"CONFIG_PERF_EVENTS=y", "CONFIG_BPF_SYSCALL=y"},
-			What: "x86_64 tinyconfig + perf + bpf: the series' feature selected"},
+			What:  "x86_64 tinyconfig + perf + bpf: the series' feature selected",
+			Force: []string{"CONFIG_UNWIND_USER"}},
 		{Name: "off", Arch: "i386", Extra: []string{"CONFIG_PERF_EVENTS=y"},
 			What: "i386 tinyconfig + perf: the feature not selected, stubs compiled"},
 	}
@@ -83,7 +92,10 @@ type Step struct {
 	Line     int
 	Objects  int      // objects asked for
 	NotBuilt []string // touched .c files this configuration does not build
-	Compiled int      // files make compiled
+	// Forced are the objects compiled alone with Config.Force symbols
+	// defined, as "kernel/unwind/deferred.o (CONFIG_UNWIND_USER)".
+	Forced   []string
+	Compiled int // files make compiled
 	Duration time.Duration
 }
 
@@ -245,6 +257,16 @@ func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, 
 				}
 			}
 		}
+		if err == nil && len(c.Force) > 0 {
+			var forced []kbuild.Warning
+			st.Forced, forced, err = buildForced(sc.Dir, cfg, c.Force, keys(touched), func(targets []string) (*kbuild.Result, error) {
+				return build(p.Index, targets)
+			})
+			warns = append(warns, forced...)
+			if len(st.Forced) > 0 {
+				opt.Progress("build --each [%s]: patch %d/%d: compiled alone: %s", c.Name, p.Index, len(s.Patches), strings.Join(st.Forced, ", "))
+			}
+		}
 		st.Objects = len(objs)
 		objects(sc.Dir, cfg, keys(touched), &st.NotBuilt)
 		st.Duration = time.Since(t)
@@ -390,6 +412,57 @@ func objects(tree string, cfg map[string]string, files []string, skipped *[]stri
 	}
 	sort.Strings(out)
 	return out
+}
+
+// buildForced compiles, one make call each, the objects of the touched
+// .c files that cfg does not build but would with the force symbols set
+// to y, with those symbols defined for that object only. It returns the
+// objects compiled (with the symbols they needed), the warnings, and the
+// first build error.
+func buildForced(tree string, cfg map[string]string, force, touched []string, build func([]string) (*kbuild.Result, error)) ([]string, []kbuild.Warning, error) {
+	var notBuilt []string
+	objects(tree, cfg, touched, &notBuilt)
+	if len(notBuilt) == 0 {
+		return nil, nil, nil
+	}
+	with := map[string]string{}
+	for k, v := range cfg {
+		with[k] = v
+	}
+	var missing []string
+	for _, sym := range force {
+		if cfg[sym] != "y" {
+			with[sym] = "y"
+			missing = append(missing, sym)
+		}
+	}
+	if len(missing) == 0 {
+		return nil, nil, nil
+	}
+	var done []string
+	var warns []kbuild.Warning
+	for _, f := range notBuilt {
+		if !inConfig(tree, with, f) {
+			continue
+		}
+		obj := strings.TrimSuffix(f, ".c") + ".o"
+		var defs []string
+		for _, sym := range missing {
+			defs = append(defs, "-D"+sym+"=1")
+		}
+		// A make variable, not a target: kbuild adds CFLAGS_<name>.o to
+		// the command line of that object only.
+		flag := "CFLAGS_" + path.Base(obj) + "=" + strings.Join(defs, " ")
+		res, err := build([]string{flag, obj})
+		if res != nil {
+			warns = append(warns, res.Warnings...)
+		}
+		if err != nil {
+			return done, warns, fmt.Errorf("%s compiled with %s: %w", obj, strings.Join(missing, ", "), err)
+		}
+		done = append(done, obj+" ("+strings.Join(missing, ", ")+")")
+	}
+	return done, warns, nil
 }
 
 func readConfig(path string) (map[string]string, error) {

@@ -92,3 +92,44 @@ func TestBuildEachCallFromTheFuture(t *testing.T) {
 		t.Fatalf("break %+v, want an error in kernel/exit.c naming unwind_deferred_task_exit at patch %d (used-bit)", br, want)
 	}
 }
+
+// Nothing selects CONFIG_UNWIND_USER before the x86 patch, so without
+// forcing it no step before that one compiles kernel/unwind/*.c. A copy
+// of the series whose deferred.c stops compiling at "deferred" (patch 4)
+// must be reported at that patch, from the object compiled alone.
+func TestBuildEachCompilesDeferredWhereItIsAdded(t *testing.T) {
+	if !e2e.On() {
+		t.Skip("builds the series after every patch (minutes): set KDEFER_E2E=1")
+	}
+	dir := e2e.CopyTemplates(t, "../../templates")
+	p := filepath.Join(dir, "files/kernel/unwind/deferred.c.tmpl")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const anchor = "static DEFINE_MUTEX(callback_mutex);"
+	if !strings.Contains(string(b), anchor) {
+		t.Fatalf("%s changed shape: no %q", p, anchor)
+	}
+	os.WriteFile(p, []byte(strings.Replace(string(b), anchor, anchor+"\nstatic int kdefer_broken = kdefer_undeclared;", 1)), 0o644)
+	on := DefaultConfigs()[:1]
+	s, r := buildEach(t, dir, on)
+	want := -1
+	for _, p := range s.Patches {
+		if p.Name == "deferred" {
+			want = p.Index
+		}
+	}
+	if len(r.Breaks) == 0 {
+		t.Fatal("no break reported")
+	}
+	br := r.Breaks[0]
+	if br.Patch != want || br.Kind != "error" || !strings.Contains(br.Message, "kdefer_undeclared") || br.File != "kernel/unwind/deferred.c" {
+		t.Fatalf("break %+v, want the error in kernel/unwind/deferred.c at patch %d (deferred)", br, want)
+	}
+	for i := 2; i < want; i++ {
+		if st := r.At("on", i); st == nil || len(st.Forced) == 0 {
+			t.Errorf("patch %d: nothing compiled alone (%+v); kernel/unwind/deferred.o exists from patch 2", i, st)
+		}
+	}
+}

@@ -38,6 +38,13 @@ func (r *Result) WriteText(w io.Writer, s *workspace.Series, configs []Config) {
 		fmt.Fprintln(w)
 	}
 	for _, c := range configs {
+		for i := 1; i <= len(s.Patches); i++ {
+			if st := r.At(c.Name, i); st != nil && len(st.Forced) > 0 {
+				fmt.Fprintf(w, "[%s] %s: compiled alone, the symbol forced: %s\n", c.Name, s.Label(i), strings.Join(st.Forced, " "))
+			}
+		}
+	}
+	for _, c := range configs {
 		if st := r.At(c.Name, len(s.Patches)); st != nil && len(st.NotBuilt) > 0 {
 			fmt.Fprintf(w, "[%s] does not build (not in its configuration): %s\n", c.Name, strings.Join(st.NotBuilt, " "))
 		}

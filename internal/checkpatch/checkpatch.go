@@ -188,7 +188,8 @@ func Parse(out string) []Finding {
 	return fs
 }
 
-// Tolerate marks the MAINTAINERS warnings that the series itself answers:
+// Tolerate marks the warnings that the series answers: the -ENOSYS of
+// upstream's stubs (upstreamENOSYS), and the MAINTAINERS warnings:
 // patches are the series' patch files in order; a FILE_PATH_CHANGES
 // warning in patch i is tolerated when every file patch i adds, deletes or
 // renames is covered by an "F:" pattern that an earlier patch (or patch i
@@ -218,6 +219,10 @@ func Tolerate(patches []string, findings []Finding) error {
 	}
 	for i := range findings {
 		f := &findings[i]
+		if f.Type == TypeENOSYS && upstreamENOSYS[f.File] {
+			f.Tolerated, f.Reason = true, "the !CONFIG_UNWIND_USER stubs return -ENOSYS, as upstream Linux 7.x does"
+			continue
+		}
 		if f.Type != TypeMaintainers {
 			continue
 		}
@@ -227,6 +232,13 @@ func Tolerate(patches []string, findings []Finding) error {
 	}
 	return nil
 }
+
+// TypeENOSYS is checkpatch's "ENOSYS means 'invalid syscall nr'" warning.
+const TypeENOSYS = "ENOSYS"
+
+// upstreamENOSYS are the files whose -ENOSYS is upstream's choice, which
+// the series keeps so that callers see the same error on both (issue 13).
+var upstreamENOSYS = map[string]bool{"include/linux/unwind_deferred.h": true}
 
 // pathChanges returns the files a patch adds, deletes or renames, and the
 // "F:" patterns it adds to MAINTAINERS.

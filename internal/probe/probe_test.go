@@ -134,6 +134,8 @@ var realTrees = []struct {
 	want    map[string]string
 }{
 	{"6.1", "6.1.", map[string]string{
+		"twaf_no_alloc":                  "false",
+		"hrtimer_setup":                  "false",
 		"twa_nmi_current":                "false", // include/linux/task_work.h has TWA_RESUME, TWA_SIGNAL, TWA_SIGNAL_NO_IPI only
 		"srcu_fast":                      "false",
 		"srcu_read_lock_fast":            "false",
@@ -152,6 +154,8 @@ var realTrees = []struct {
 		"task_struct_in_sched_h":         "true",
 	}},
 	{"6.12", "6.12.", map[string]string{
+		"twaf_no_alloc":                  "true", // task_work.h: TWAF_NO_ALLOC = 0x0100,
+		"hrtimer_setup":                  "false",
 		"twa_nmi_current":                "true", // task_work.h: TWA_NMI_CURRENT,
 		"srcu_fast":                      "false",
 		"srcu_read_lock_fast":            "false",
@@ -170,6 +174,8 @@ var realTrees = []struct {
 		"task_struct_in_sched_h":         "true",
 	}},
 	{"7", "7.", map[string]string{
+		"twaf_no_alloc":                  "false", // kasan_record_aux_stack() never allocates: the flag is gone,
+		"hrtimer_setup":                  "true",  // hrtimer.h: extern void hrtimer_setup(,
 		"twa_nmi_current":                "true",
 		"srcu_fast":                      "true", // srcu.h: DEFINE_LOCK_GUARD_1(srcu_fast, ...
 		"srcu_read_lock_fast":            "true",

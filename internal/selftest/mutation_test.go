@@ -1,7 +1,8 @@
 package selftest_test
 
 // Mutation testing of the self-tests: each patch in qemu-tests/mutations/
-// injects one bug into kernel/unwind/deferred.c. Applied to a copy of a
+// injects one bug into kernel/unwind/deferred.c (or a hook of the
+// series, such as the exit hook in kernel/exit.c). Applied to a copy of a
 // tree that carries the series, built and booted, the cases the patch
 // names must fail — otherwise the self-tests would not catch that bug.
 //
@@ -45,6 +46,9 @@ var mutations = []struct {
 }{
 	{"nmi-callback-skipped.patch", []string{"nmi_request", "cookie_same_within_entry"}},
 	{"cookie-reused.patch", []string{"cookie_new_each_entry"}},
+	{"exit-hook-dropped.patch", []string{"exit_with_request_pending"}},
+	{"cookie-order-7.2.patch", []string{"reset_window_nmi_request"}},
+	{"twaf-no-alloc-dropped.patch", []string{"task_work_add_no_alloc"}},
 }
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -103,8 +107,9 @@ func TestMutationsCaught(t *testing.T) {
 	} else {
 		git(t, copyDir, "checkout", "--detach", "--force", head)
 	}
-	const file = "kernel/unwind/deferred.c"
-	defer git(t, copyDir, "checkout", "--", file)
+	// The patches change deferred.c or a hook of the series (exit.c):
+	// every tracked file is restored before each one and at the end.
+	defer git(t, copyDir, "checkout", "--", ".")
 
 	frag, err := filepath.Abs("../../Kconfig.frag")
 	if err != nil {
@@ -112,7 +117,7 @@ func TestMutationsCaught(t *testing.T) {
 	}
 	for _, m := range mutations {
 		t.Run(strings.TrimSuffix(m.patch, ".patch"), func(t *testing.T) {
-			git(t, copyDir, "checkout", "--", file)
+			git(t, copyDir, "checkout", "--", ".")
 			patch, err := qemutests.FS.ReadFile("mutations/" + m.patch)
 			if err != nil {
 				t.Fatal(err)
@@ -122,8 +127,8 @@ func TestMutationsCaught(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out, err := exec.Command("git", "-C", copyDir, "apply", pf).CombinedOutput(); err != nil {
-				t.Fatalf("%s does not apply to %s at %s (%v): %s\nthe series changed deferred.c: regenerate the patch (see qemu-tests/README.md)",
-					m.patch, file, head, err, out)
+				t.Fatalf("%s does not apply to %s at %s (%v): %s\nthe series changed the file it mutates: regenerate the patch (see qemu-tests/README.md)",
+					m.patch, copyDir, head, err, out)
 			}
 
 			res, err := kbuild.Build(ctx, kbuild.Options{

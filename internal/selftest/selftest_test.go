@@ -132,7 +132,7 @@ func TestUserProgramsCompile(t *testing.T) {
 	ctx := context.Background()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
-	if err := writeSources(src); err != nil {
+	if err := prepareSources(src, ""); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Work: work, CC: "gcc"}
@@ -206,5 +206,38 @@ func TestBuildE2E(t *testing.T) {
 		if _, ok := got[Compat32Why]; !ok {
 			t.Error("neither the compat helper nor the reason it is missing")
 		}
+	}
+}
+
+// The probes header names what the tree offers: hrtimer_setup() on 7.x,
+// not on 6.12 (the module's choice between hrtimer_setup and
+// hrtimer_init rests on it).
+func TestProbesHeaderRealTrees(t *testing.T) {
+	for _, c := range []struct {
+		version string
+		want    map[string]bool
+	}{
+		{"6.12", map[string]bool{"KDEFER_HAVE_HRTIMER_SETUP": false, "KDEFER_HAVE_TWAF_NO_ALLOC": true}},
+		{"7", map[string]bool{"KDEFER_HAVE_HRTIMER_SETUP": true, "KDEFER_HAVE_UNWIND_DEFERRED_UPSTREAM": true}},
+	} {
+		tree := e2e.Cached(c.version)
+		if tree == "" {
+			t.Logf("no cached %s git tree: skipped", c.version)
+			continue
+		}
+		hdr, err := ProbesHeader(tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range c.want {
+			got := strings.Contains(string(hdr), "#define "+name+" 1\n")
+			if got != want {
+				t.Errorf("%s: %s defined = %v, want %v\n%s", tree, name, got, want, hdr)
+			}
+		}
+	}
+	hdr, err := ProbesHeader("")
+	if err != nil || strings.Contains(string(hdr), "#define KDEFER_HAVE") {
+		t.Errorf("without a tree: %v\n%s", err, hdr)
 	}
 }

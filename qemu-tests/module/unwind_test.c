@@ -25,6 +25,7 @@
 #include <linux/kprobes.h>
 #include <linux/irq_work.h>
 #include <linux/hrtimer.h>
+#include <linux/hw_breakpoint.h>
 #include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/percpu.h>
@@ -34,6 +35,7 @@
 #include <asm/apic.h>
 #include <asm/nmi.h>
 
+#include "kdefer_probes.h"	/* KDEFER_HAVE_*: written by kcheck */
 #include "unwind_test_uapi.h"
 
 #if __has_include("linux/unwind_deferred.h")
@@ -823,6 +825,168 @@ static long ut_stress_req(unsigned long ctx)
 	return -EINVAL;
 }
 
+/* ------------------------------------------------------------------ */
+/* The reset window                                                    */
+
+static struct perf_event *ut_window_bp;
+static struct task_struct *ut_window_task;
+static int ut_window_tracer;
+static struct ut_window ut_window_res;
+
+/*
+ * A write to current's unwind_mask (a #DB trap after the write, handled
+ * as an NMI). The reset on the way to user space clears the mask before
+ * it clears the cookie: a request made right there belongs to the next
+ * entry context and must not get the ending context's cookie.
+ */
+static void ut_window_hit(struct perf_event *bp, struct perf_sample_data *data,
+			  struct pt_regs *regs)
+{
+	struct unwind_task_info *info = &current->unwind_info;
+	u64 cookie = 0;
+
+	if (current != READ_ONCE(ut_window_task) || ut_window_res.fired)
+		return;
+	ut_window_res.hits++;
+	if (atomic_long_read(&info->unwind_mask) || !info->id.id)
+		return;
+	ut_window_res.fired = 1;
+	ut_window_res.in_nmi = in_nmi();
+	ut_window_res.stale = info->id.id;
+	ut_window_res.ret_b = ut_request(&ut_tracers[ut_window_tracer].work,
+					 &cookie);
+	ut_window_res.cookie_b = cookie;
+}
+
+static bool ut_tracer_live(u64 id)
+{
+	return id < UT_MAX_TRACERS && ut_tracers[id].live;
+}
+
+static long ut_window_arm(struct ut_window __user *uarg)
+{
+	struct perf_event_attr attr;
+	struct perf_event *bp;
+	struct ut_window w;
+	u64 cookie = 0;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	if (!ut_tracer_live(w.tracer_a) || !ut_tracer_live(w.tracer_b))
+		return -EINVAL;
+	guard(mutex)(&ut_mutex);
+	if (ut_window_bp)
+		return -EBUSY;
+	memset(&ut_window_res, 0, sizeof(ut_window_res));
+	ut_window_tracer = w.tracer_b;
+	hw_breakpoint_init(&attr);
+	attr.bp_addr = (unsigned long)&current->unwind_info.unwind_mask;
+	attr.bp_len = HW_BREAKPOINT_LEN_8;
+	attr.bp_type = HW_BREAKPOINT_W;
+	bp = register_user_hw_breakpoint(&attr, ut_window_hit, NULL, current);
+	if (IS_ERR(bp))
+		return PTR_ERR(bp);
+	ut_window_bp = bp;
+	WRITE_ONCE(ut_window_task, current);
+	w.ret_a = ut_request(&ut_tracers[w.tracer_a].work, &cookie);
+	w.cookie_a = cookie;
+	ut_window_res.ret_a = w.ret_a;
+	ut_window_res.cookie_a = w.cookie_a;
+	return copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
+}
+
+static long ut_window_result(struct ut_window __user *uarg)
+{
+	struct ut_window w;
+
+	scoped_guard(mutex, &ut_mutex) {
+		if (!ut_window_bp)
+			return -ENOENT;
+		unregister_hw_breakpoint(ut_window_bp);
+		ut_window_bp = NULL;
+		WRITE_ONCE(ut_window_task, NULL);
+		w = ut_window_res;
+	}
+	return copy_to_user(uarg, &w, sizeof(w)) ? -EFAULT : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* KASAN's aux stack of the deferred task_work                         */
+
+#if defined(KDEFER_HAVE_TWAF_NO_ALLOC) && IS_ENABLED(CONFIG_KASAN_GENERIC)
+static atomic64_t ut_aux_alloc, ut_aux_noalloc;
+
+static bool ut_is_unwind_work(struct pt_regs *regs)
+{
+	return (void *)regs_get_kernel_argument(regs, 0) ==
+		&current->unwind_info.work;
+}
+
+static int ut_aux_alloc_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (ut_is_unwind_work(regs))
+		atomic64_inc(&ut_aux_alloc);
+	return 0;
+}
+
+static int ut_aux_noalloc_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (ut_is_unwind_work(regs))
+		atomic64_inc(&ut_aux_noalloc);
+	return 0;
+}
+
+/* Set up again on every ARM: a kprobe cannot be registered twice as is */
+static struct kprobe ut_aux_kp[2];
+static struct kprobe *ut_aux_kps[] = { &ut_aux_kp[0], &ut_aux_kp[1] };
+static bool ut_aux_armed;
+
+static long ut_auxstack_arm(void)
+{
+	int ret;
+
+	guard(mutex)(&ut_mutex);
+	if (ut_aux_armed)
+		return -EBUSY;
+	atomic64_set(&ut_aux_alloc, 0);
+	atomic64_set(&ut_aux_noalloc, 0);
+	memset(ut_aux_kp, 0, sizeof(ut_aux_kp));
+	ut_aux_kp[0].symbol_name = "kasan_record_aux_stack";
+	ut_aux_kp[0].pre_handler = ut_aux_alloc_pre;
+	ut_aux_kp[1].symbol_name = "kasan_record_aux_stack_noalloc";
+	ut_aux_kp[1].pre_handler = ut_aux_noalloc_pre;
+	ret = register_kprobes(ut_aux_kps, ARRAY_SIZE(ut_aux_kps));
+	if (!ret)
+		ut_aux_armed = true;
+	return ret;
+}
+
+static long ut_auxstack_result(struct ut_auxstack __user *uarg)
+{
+	struct ut_auxstack a;
+
+	scoped_guard(mutex, &ut_mutex) {
+		if (!ut_aux_armed)
+			return -ENOENT;
+		unregister_kprobes(ut_aux_kps, ARRAY_SIZE(ut_aux_kps));
+		ut_aux_armed = false;
+	}
+	a.alloc = atomic64_read(&ut_aux_alloc);
+	a.noalloc = atomic64_read(&ut_aux_noalloc);
+	return copy_to_user(uarg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+#else
+static long ut_auxstack_arm(void)
+{
+	return -EOPNOTSUPP;
+}
+
+static long ut_auxstack_result(struct ut_auxstack __user *uarg)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
 static void ut_reset(void)
 {
 	ut_cancel_mask(~0ULL);
@@ -891,6 +1055,14 @@ static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case UT_IOC_RESET:
 		ut_reset();
 		return 0;
+	case UT_IOC_WINDOW_ARM:
+		return ut_window_arm(uarg);
+	case UT_IOC_WINDOW_RESULT:
+		return ut_window_result(uarg);
+	case UT_IOC_AUXSTACK_ARM:
+		return ut_auxstack_arm();
+	case UT_IOC_AUXSTACK_RESULT:
+		return ut_auxstack_result(uarg);
 	}
 #endif
 	return -ENOTTY;
@@ -940,8 +1112,13 @@ static int __init ut_module_init(void)
 		snprintf(ut_why, sizeof(ut_why),
 			 "unwind_deferred_{init,request,cancel} not in kallsyms");
 
+#ifdef KDEFER_HAVE_HRTIMER_SETUP
+	hrtimer_setup(&ut_stress_timer, ut_stress_tick, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL);
+#else
 	hrtimer_init(&ut_stress_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	ut_stress_timer.function = ut_stress_tick;
+#endif
 
 	ret = register_nmi_handler(NMI_LOCAL, ut_nmi_handler, 0, "unwind_test");
 	if (ret)

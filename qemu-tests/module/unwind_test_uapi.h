@@ -147,6 +147,38 @@ struct ut_stress {
 	__u64 enrolled;
 };
 
+/*
+ * The reset window: a data breakpoint on current's unwind_mask; when the
+ * reset on the way to user space has cleared the mask and the ending
+ * context's cookie is still set, its handler (a #DB in kernel mode, an
+ * NMI-like context) requests tracer_b. ARM requests tracer_a from the
+ * ioctl and registers the breakpoint; RESULT removes it and reports.
+ */
+struct ut_window {
+	__u64 tracer_a;		/* in: requested from the ioctl (task) */
+	__u64 tracer_b;		/* in: requested in the window */
+	__s64 ret_a;		/* out (ARM) */
+	__u64 cookie_a;
+	__s64 ret_b;		/* out (RESULT) */
+	__u64 cookie_b;
+	__u64 stale;		/* the cookie still set in the window */
+	__u64 fired;		/* the window was hit and tracer_b requested */
+	__u64 in_nmi;		/* in_nmi() in the handler */
+	__u64 hits;		/* writes to the mask the breakpoint saw */
+};
+
+/*
+ * KASAN's aux stacks of the deferred task_work (trees with TWAF_NO_ALLOC):
+ * kprobes on kasan_record_aux_stack() (may allocate) and on
+ * kasan_record_aux_stack_noalloc() count the calls for current's
+ * unwind_info.work between ARM and RESULT. ARM fails with EOPNOTSUPP where
+ * the tree has no TWAF_NO_ALLOC or the kernel no generic KASAN.
+ */
+struct ut_auxstack {
+	__u64 alloc;		/* out (RESULT): the allocating variant */
+	__u64 noalloc;		/* out (RESULT): the non-allocating one */
+};
+
 #define UT_IOC_MAGIC	0xd5
 #define UT_IOC_INFO	_IOR(UT_IOC_MAGIC, 1, struct ut_info)
 #define UT_IOC_REGISTER	_IOWR(UT_IOC_MAGIC, 2, struct ut_register)
@@ -162,5 +194,9 @@ struct ut_stress {
 #define UT_IOC_STRESS_REQ _IO(UT_IOC_MAGIC, 12)	/* arg: UT_CTX_* */
 #define UT_IOC_STRESS_STOP _IOR(UT_IOC_MAGIC, 13, struct ut_stress)
 #define UT_IOC_RESET	_IO(UT_IOC_MAGIC, 14)	/* cancel all, clear ring */
+#define UT_IOC_WINDOW_ARM _IOWR(UT_IOC_MAGIC, 15, struct ut_window)
+#define UT_IOC_WINDOW_RESULT _IOR(UT_IOC_MAGIC, 16, struct ut_window)
+#define UT_IOC_AUXSTACK_ARM _IO(UT_IOC_MAGIC, 17)
+#define UT_IOC_AUXSTACK_RESULT _IOR(UT_IOC_MAGIC, 18, struct ut_auxstack)
 
 #endif /* UNWIND_TEST_UAPI_H */

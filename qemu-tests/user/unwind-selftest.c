@@ -876,6 +876,7 @@ static void t_exit_with_pending(void)
 	}
 	if (need_tracers(1, &id))
 		return;
+	chain_ioctl(UT_IOC_INFO, &info);	/* chain_ra[] as in the child */
 	pid = fork();
 	if (pid == 0) {
 		memset(&rq, 0, sizeof(rq));
@@ -912,13 +913,125 @@ static void t_exit_with_pending(void)
 	{
 		struct ut_record *r = find_cb(id, pid);
 
-		if (r)
+		/*
+		 * The exit hook calls back before the task gives up its memory:
+		 * the trace is the child's real chain (same binary, same
+		 * addresses as ours). Without it the task_work would run after
+		 * exit_mm() with an empty trace.
+		 */
+		if (r) {
 			diag("callback at exit: nr %llu, flags %#llx",
 			     (unsigned long long)r->nr,
 			     (unsigned long long)r->flags);
+			CHECK(check_chain_trace(r),
+			      "the trace at exit is not the child's call chain");
+		}
 	}
 	if (case_failed)
 		dump_records();
+}
+
+/*
+ * A request from an NMI-like context right after the reset on the way to
+ * user space cleared the mask, while the ending context's cookie is still
+ * set (the module's data breakpoint on unwind_mask makes the window
+ * deterministic). The request belongs to the next entry context: it must
+ * get a new cookie, and its callback that same cookie.
+ */
+static void t_reset_window(void)
+{
+	struct ut_window w;
+	uint64_t ids[2];
+	pid_t me = syscall(SYS_gettid);
+	long err;
+
+	if (need_tracers(2, ids))
+		return;
+	memset(&w, 0, sizeof(w));
+	w.tracer_a = ids[0];
+	w.tracer_b = ids[1];
+	err = chain_ioctl(UT_IOC_WINDOW_ARM, &w);
+	if (err < 0) {
+		case_failed = 1;
+		diag("arming the data breakpoint on unwind_mask failed: %s",
+		     strerror(-err));
+		return;
+	}
+	/* the return from ARM went through the reset; one more entry runs
+	 * what the window request queued
+	 */
+	chain_ioctl(UT_IOC_INFO, &info);
+	if (ioctl(dev_fd, UT_IOC_WINDOW_RESULT, &w) < 0) {
+		case_failed = 1;
+		diag("UT_IOC_WINDOW_RESULT: %s", strerror(errno));
+		return;
+	}
+	diag("window: A ret %lld cookie %#llx; mask writes seen %llu; B ret %lld cookie %#llx (stale %#llx, in_nmi %llu)",
+	     (long long)w.ret_a, (unsigned long long)w.cookie_a,
+	     (unsigned long long)w.hits, (long long)w.ret_b,
+	     (unsigned long long)w.cookie_b, (unsigned long long)w.stale,
+	     (unsigned long long)w.in_nmi);
+	read_records();
+	CHECK(w.ret_a == 0 && count_cb(ids[0], me, w.cookie_a) == 1,
+	      "tracer A: request %lld, %d callbacks with its cookie",
+	      (long long)w.ret_a, count_cb(ids[0], me, w.cookie_a));
+	CHECK(w.fired, "the breakpoint never saw the reset clear the mask with the cookie set (%llu writes)",
+	      (unsigned long long)w.hits);
+	if (!w.fired)
+		return;
+	CHECK(w.in_nmi, "the breakpoint handler did not run as an NMI");
+	CHECK(w.ret_b == 0, "request in the window returned %lld, want 0",
+	      (long long)w.ret_b);
+	CHECK(w.cookie_b && w.cookie_b != w.cookie_a,
+	      "request in the window got cookie %#llx, the ending context's is %#llx",
+	      (unsigned long long)w.cookie_b, (unsigned long long)w.cookie_a);
+	CHECK(count_cb(ids[1], me, 0) == 1, "%d callbacks for tracer B, want 1",
+	      count_cb(ids[1], me, 0));
+	CHECK(count_cb(ids[1], me, w.cookie_b) == 1,
+	      "tracer B's callback does not carry its request's cookie %#llx",
+	      (unsigned long long)w.cookie_b);
+	if (case_failed)
+		dump_records();
+}
+
+/*
+ * A perf sample of a context switch requests under the runqueue lock; on
+ * a tree whose task_work_add() takes TWAF_NO_ALLOC, KASAN must record the
+ * aux stack of the deferred work without allocating. Requests from task
+ * and irq context (the NMI path records no aux stack) must reach only
+ * kasan_record_aux_stack_noalloc().
+ */
+static void t_task_work_no_alloc(void)
+{
+	struct ut_auxstack a = { 0, 0 };
+	struct ut_request rq;
+	uint64_t id;
+
+	if (need_tracers(1, &id))
+		return;
+	if (ioctl(dev_fd, UT_IOC_AUXSTACK_ARM) < 0) {
+		if (errno == EOPNOTSUPP)
+			skip("the tree has no TWAF_NO_ALLOC (its KASAN never allocates for an aux stack) or the kernel no generic KASAN");
+		else {
+			case_failed = 1;
+			diag("kprobes on kasan_record_aux_stack*: %s",
+			     strerror(errno));
+		}
+		return;
+	}
+	request1(1ULL << id, UT_CTX_TASK, &rq);
+	request1(1ULL << id, UT_CTX_IRQ, &rq);
+	if (ioctl(dev_fd, UT_IOC_AUXSTACK_RESULT, &a) < 0) {
+		case_failed = 1;
+		diag("UT_IOC_AUXSTACK_RESULT: %s", strerror(errno));
+		return;
+	}
+	diag("aux stacks of the deferred work: %llu allocating, %llu not",
+	     (unsigned long long)a.alloc, (unsigned long long)a.noalloc);
+	CHECK(a.alloc == 0, "task_work_add() let KASAN allocate %llu times for the deferred work (no TWAF_NO_ALLOC)",
+	      (unsigned long long)a.alloc);
+	CHECK(a.noalloc >= 2, "%llu non-allocating aux stacks for 2 requests",
+	      (unsigned long long)a.noalloc);
 }
 
 static void t_fork_child_clean(void)
@@ -1293,6 +1406,8 @@ static const struct tcase unwind_cases[] = {
 	{ "hostile_fp_unaligned", t_hostile_unaligned },
 	{ "hostile_fp_unmapped", t_hostile_unmapped },
 	{ "hostile_deep_chain", t_hostile_deep },
+	{ "task_work_add_no_alloc", t_task_work_no_alloc },
+	{ "reset_window_nmi_request", t_reset_window },
 	{ "stress_nmi_syscalls", t_stress },
 };
 #define NCASES (sizeof(unwind_cases) / sizeof(unwind_cases[0]))
