@@ -1,0 +1,865 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sframe-selftest: user stacks of a program built without frame pointers,
+ * walked by the kernel with the program's SFrame section, checked through
+ * the unwind_deferred test module (/dev/unwind_test).
+ *
+ * Build (a binutils that writes SFrame version 2, see internal/toolchain):
+ *   gcc -O2 -fomit-frame-pointer -Wa,--gsframe -static -pthread
+ *       -I qemu-tests/module -o sframe-selftest sframe-selftest.c
+ *
+ * Prints one KTAP v1 document; exit 0 when every case passed, 77 when the
+ * kernel has no SFrame support (the whole suite is skipped).
+ *
+ * The known chains store their return addresses (__builtin_return_address
+ * works without frame pointers) and end in a syscall made from inline
+ * assembly followed by a global label, so the expected user trace is exact.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <elf.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unwind_test_uapi.h"
+
+#ifndef PR_ADD_SFRAME
+#define PR_ADD_SFRAME		0x53460001
+#define PR_REMOVE_SFRAME	0x53460002
+#endif
+#ifndef PT_GNU_SFRAME
+#define PT_GNU_SFRAME		(PT_LOOS + 0x474e554)
+#endif
+
+#define NOINLINE __attribute__((noinline, noclone))
+#define BARRIER() asm volatile("" ::: "memory")
+
+static int failures, test_no;
+static int dev_fd = -1;
+static uint64_t tracer;
+
+static void ktap(int ok, const char *name, const char *skip)
+{
+	test_no++;
+	if (!ok)
+		failures++;
+	if (skip)
+		printf("ok %d %s # SKIP %s\n", test_no, name, skip);
+	else
+		printf("%s %d %s\n", ok ? "ok" : "not ok", test_no, name);
+	fflush(stdout);
+}
+
+static void diag(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("# %s\n", buf);
+	fflush(stdout);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The program's own SFrame section, from its program headers */
+static unsigned long sf_start, sf_end;
+
+static int find_own_sframe(void)
+{
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
+	unsigned long n = getauxval(AT_PHNUM), bias = 0, i;
+
+	if (!ph)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_PHDR)
+			bias = (unsigned long)ph - ph[i].p_vaddr;
+	for (i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_GNU_SFRAME) {
+			sf_start = bias + ph[i].p_vaddr;
+			sf_end = sf_start + ph[i].p_memsz;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static long add_sframe(unsigned long s, unsigned long e, unsigned long ts,
+		       unsigned long te)
+{
+	return prctl(PR_ADD_SFRAME, s, e, ts, te) ? -errno : 0;
+}
+
+static long remove_sframe(unsigned long s)
+{
+	return prctl(PR_REMOVE_SFRAME, s, 0, 0, 0) ? -errno : 0;
+}
+
+/* ---- the known chains ---- */
+
+#define MAXCHAIN 40
+extern char sf_after_syscall[];
+static void *volatile expect[MAXCHAIN];
+static volatile int nexpect;
+
+/* The leaf: no call, a syscall from inline assembly. */
+static NOINLINE long sf_syscall(long nr, long a, long b, long c)
+{
+	register long rax asm("rax") = nr;
+
+	expect[1] = __builtin_return_address(0);
+	asm volatile("syscall\n\t"
+		     ".globl sf_after_syscall\n"
+		     "sf_after_syscall:\n\t"
+		     : "+r"(rax)
+		     : "D"(a), "S"(b), "d"(c)
+		     : "rcx", "r11", "memory");
+	return rax;
+}
+
+struct call {
+	long nr, a, b, c;
+	int depth;	/* levels of recursion left */
+};
+
+static long sf_level(struct call *k, int slot);
+
+/* A frame with a big local array: the CFA is far from the stack pointer */
+static NOINLINE long sf_big_frame(struct call *k, int slot)
+{
+	volatile char pad[700];
+	long r;
+
+	pad[0] = (char)slot;
+	expect[slot] = __builtin_return_address(0);
+	r = sf_level(k, slot + 1);
+	BARRIER();
+	return r + pad[0];
+}
+
+/* A frame that keeps many values live across the call: pushes callee-saved registers */
+static NOINLINE long sf_many_regs(struct call *k, int slot)
+{
+	long a = k->a * 3, b = k->b ^ 5, c = k->c + 7, d = a * b, e = b - c, f = c | a;
+	long r;
+
+	expect[slot] = __builtin_return_address(0);
+	r = sf_level(k, slot + 1);
+	BARRIER();
+	return r + ((a + b + c + d + e + f) & 0);
+}
+
+/* A variable-length array: gcc sets up %rbp and the CFA follows it */
+static NOINLINE long sf_vla(struct call *k, int slot)
+{
+	volatile char v[16 + (k->depth & 7)];
+	long r;
+
+	v[0] = 1;
+	expect[slot] = __builtin_return_address(0);
+	r = sf_level(k, slot + 1);
+	BARRIER();
+	return r + v[0] - 1;
+}
+
+/*
+ * A function in assembly without CFI, so without an FDE: SFrame cannot
+ * describe it. It keeps a frame pointer frame, so the walk goes on with
+ * frame pointers for this frame (mixed).
+ */
+long sf_fp_frame(struct call *k, int slot, long (*next)(struct call *, int));
+extern char sf_fp_frame_ret[];
+void *volatile sf_fp_ra;
+asm(".text\n"
+    ".globl sf_fp_frame\n"
+    ".type sf_fp_frame, @function\n"
+    "sf_fp_frame:\n\t"
+    "mov (%rsp), %rax\n\t"
+    "mov %rax, sf_fp_ra(%rip)\n\t"
+    "push %rbp\n\t"
+    "mov %rsp, %rbp\n\t"
+    "call *%rdx\n"
+    ".globl sf_fp_frame_ret\n"
+    "sf_fp_frame_ret:\n\t"
+    "pop %rbp\n\t"
+    "ret\n"
+    ".size sf_fp_frame, .-sf_fp_frame\n");
+
+static NOINLINE long sf_after_fp(struct call *k, int slot)
+{
+	long r;
+
+	/* the return address of sf_fp_frame is known only inside it */
+	expect[slot - 1] = sf_fp_ra;
+	expect[slot] = __builtin_return_address(0);
+	r = sf_level(k, slot + 1);
+	BARRIER();
+	return r;
+}
+
+static int use_fp_frame;
+
+/* The same kind of chain built with frame pointers (for the cost figure) */
+__attribute__((noinline, noclone, optimize("no-omit-frame-pointer")))
+static long fp_rec(struct call *k, int slot)
+{
+	long r;
+
+	if (slot >= MAXCHAIN - 2 || !k->depth--) {
+		nexpect = slot;
+		return sf_syscall(k->nr, k->a, k->b, k->c);
+	}
+	expect[slot] = __builtin_return_address(0);
+	r = fp_rec(k, slot + 1);
+	BARRIER();
+	return r;
+}
+
+static int use_fp_chain;
+
+static NOINLINE long sf_level(struct call *k, int slot)
+{
+	long r;
+
+	if (slot >= MAXCHAIN - 2 || !k->depth--) {
+		nexpect = slot;
+		return sf_syscall(k->nr, k->a, k->b, k->c);
+	}
+	switch (k->depth % 4) {
+	case 0:
+		r = sf_big_frame(k, slot);
+		break;
+	case 1:
+		r = sf_many_regs(k, slot);
+		break;
+	case 2:
+		if (use_fp_frame) {
+			r = sf_fp_frame(k, slot + 1, sf_after_fp);
+			break;
+		}
+		r = sf_vla(k, slot);
+		break;
+	default:
+		r = sf_vla(k, slot);
+		break;
+	}
+	BARRIER();
+	return r;
+}
+
+/*
+ * The syscall goes through @depth levels. expect[0] is the user IP at the
+ * syscall, expect[1] the return address of the leaf, and so on; the
+ * chain's return addresses end at the return into this function's caller.
+ */
+static NOINLINE long chain_syscall(int depth, long nr, long a, long b, long c)
+{
+	struct call k = { nr, a, b, c, depth };
+	long r;
+
+	memset((void *)expect, 0, sizeof(expect));
+	expect[0] = sf_after_syscall;
+	r = use_fp_chain ? fp_rec(&k, 2) : sf_level(&k, 2);
+	BARRIER();
+	return r;
+}
+
+/*
+ * The chain above fills expect[2..] from the outermost level inwards and
+ * expect[1] with the leaf's return address. Put them in trace order:
+ * expect[0], expect[1], then expect[nexpect-1] ... expect[2].
+ */
+static int expected_trace(unsigned long *out)
+{
+	int n = 0, i;
+
+	out[n++] = (unsigned long)expect[0];
+	out[n++] = (unsigned long)expect[1];
+	for (i = nexpect - 1; i >= 2; i--)
+		out[n++] = (unsigned long)expect[i];
+	return n;
+}
+
+/* ---- the module ---- */
+
+static struct ut_record rec;
+
+static int reg_tracer(void)
+{
+	struct ut_register r = { .count = 1 };
+
+	if (ioctl(dev_fd, UT_IOC_REGISTER, &r) || r.nr != 1 || r.ret[0])
+		return -1;
+	tracer = r.id[0];
+	return 0;
+}
+
+/*
+ * One request from task context through a chain of @depth levels; the
+ * callback's record is read back into rec. Returns 0 when exactly one
+ * callback came.
+ */
+static int request_chain(int depth, unsigned long *exp, int *nexp)
+{
+	struct ut_request rq;
+	struct ut_read rd;
+	static struct ut_record recs[8];
+	long r;
+	int i, found = 0;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.nsteps = 1;
+	rq.step[0].mask = 1ULL << tracer;
+	rq.step[0].ctx = UT_CTX_TASK;
+	r = chain_syscall(depth, SYS_ioctl, dev_fd, UT_IOC_REQUEST, (long)&rq);
+	if (exp)
+		*nexp = expected_trace(exp);
+	if (r || rq.step[0].ret[tracer])
+		return -1;
+	memset(&rd, 0, sizeof(rd));
+	rd.buf = (uintptr_t)recs;
+	rd.max = 8;
+	if (ioctl(dev_fd, UT_IOC_READ, &rd))
+		return -1;
+	for (i = 0; i < (int)rd.count; i++) {
+		if (recs[i].flags & UT_REC_REQLOG || recs[i].tracer != tracer)
+			continue;
+		rec = recs[i];
+		found++;
+	}
+	return found == 1 ? 0 : -1;
+}
+
+/* How many leading entries of the record match the expected trace */
+static int matching(const unsigned long *exp, int n)
+{
+	int i;
+
+	for (i = 0; i < n && i < (int)rec.nr && i < UT_NR_COPY; i++)
+		if (rec.entries[i] != exp[i])
+			break;
+	return i;
+}
+
+static void dump_mismatch(const unsigned long *exp, int n)
+{
+	int i;
+
+	for (i = 0; i < n || i < (int)rec.nr; i++) {
+		if (i >= UT_NR_COPY || i > n + 2)
+			break;
+		diag("  [%d] expected %#lx found %#llx", i, i < n ? exp[i] : 0,
+		     i < (int)rec.nr ? (unsigned long long)rec.entries[i] : 0ULL);
+	}
+}
+
+/* ---- cases ---- */
+
+static int whole_chain(int depth, int *got, int *want)
+{
+	unsigned long exp[MAXCHAIN];
+	int n;
+
+	if (request_chain(depth, exp, &n))
+		return -1;
+	*got = matching(exp, n);
+	*want = n;
+	if (*got != n)
+		dump_mismatch(exp, n);
+	return *got == n ? 0 : 1;
+}
+
+static void t_registered_at_exec(void)
+{
+	long r = add_sframe(sf_start, sf_end, 0, 0);
+
+	if (r != -EEXIST)
+		diag("PR_ADD_SFRAME of the program's own section: %ld, expected -EEXIST (registered at exec)", r);
+	ktap(r == -EEXIST, "registered_at_exec", NULL);
+}
+
+static void t_deep_chain(void)
+{
+	int got = 0, want = 0, ok = 1, depth;
+
+	use_fp_frame = 0;
+	for (depth = 1; depth <= 30 && ok; depth += 7) {
+		if (whole_chain(depth, &got, &want)) {
+			diag("depth %d: %d of %d entries match", depth, got, want);
+			ok = 0;
+		}
+	}
+	if (ok)
+		diag("chains of 1 to 29 levels (big frames, saved registers, VLAs) walked whole");
+	ktap(ok, "deep_chain_sframe", NULL);
+}
+
+static void t_fp_only(void)
+{
+	int got_fp = 0, got_sf = 0, want = 0, r1, r2;
+	long rm, add;
+
+	use_fp_frame = 0;
+	rm = remove_sframe(sf_start);
+	r1 = whole_chain(12, &got_fp, &want);
+	add = add_sframe(sf_start, sf_end, 0, 0);
+	r2 = whole_chain(12, &got_sf, &want);
+	diag("same chain of %d entries: frame pointers only %d, with SFrame %d",
+	     want, got_fp, got_sf);
+	ktap(!rm && !add && r1 > 0 && !r2 && got_fp < got_sf,
+	     "fp_only_side_by_side", NULL);
+}
+
+static void t_mixed(void)
+{
+	int got = 0, want = 0, r;
+
+	use_fp_frame = 1;
+	r = whole_chain(14, &got, &want);
+	use_fp_frame = 0;
+	diag("chain through an assembly frame without FDE: %d of %d entries", got, want);
+	ktap(!r, "mixed_sframe_and_fp", NULL);
+}
+
+static volatile int sig_ok, sig_got, sig_want;
+
+static void on_signal(int sig)
+{
+	int got = 0, want = 0;
+
+	(void)sig;
+	sig_ok = whole_chain(5, &got, &want) == 0;
+	sig_got = got;
+	sig_want = want;
+}
+
+static void t_signal(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	sig_ok = 0;
+	raise(SIGUSR1);
+	diag("request in a signal handler: %d of %d entries up to the handler", sig_got, sig_want);
+	ktap(sig_ok, "signal_handler_chain", NULL);
+}
+
+/* Register/unregister racing with munmap of the section from another thread */
+static volatile int race_stop;
+static unsigned char *race_buf;
+static size_t race_len;
+
+static void *race_unmapper(void *arg)
+{
+	(void)arg;
+	while (!race_stop) {
+		unsigned char *p = mmap(race_buf, race_len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p != MAP_FAILED) {
+			memcpy(p, (void *)sf_start, sf_end - sf_start);
+			munmap(p, race_len);
+		}
+	}
+	return NULL;
+}
+
+static void t_race_munmap(void)
+{
+	long counts[4] = { 0 }, bad = 0, r;
+	uint64_t end = now_ns() + 2000000000ULL;
+	pthread_t th;
+	int got, want, walks = 0, it = 0;
+
+	race_len = (sf_end - sf_start + 4095) & ~4095UL;
+	race_buf = mmap(NULL, race_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	race_stop = 0;
+	pthread_create(&th, NULL, race_unmapper, NULL);
+	while (now_ns() < end) {
+		r = add_sframe((unsigned long)race_buf,
+			       (unsigned long)race_buf + (sf_end - sf_start), 0, 0);
+		if (!r)
+			counts[0]++;
+		else if (r == -EFAULT || r == -EINVAL)
+			counts[1]++;
+		else
+			bad++;
+		r = remove_sframe((unsigned long)race_buf);
+		if (!r)
+			counts[2]++;
+		else if (r == -ENOENT)
+			counts[3]++;
+		else
+			bad++;
+		if (!(++it % 8) && whole_chain(6, &got, &want) >= 0)
+			walks++;
+	}
+	race_stop = 1;
+	pthread_join(th, NULL);
+	/* The copy describes code at another address: unmapping drops it */
+	r = add_sframe((unsigned long)race_buf, (unsigned long)race_buf + (sf_end - sf_start), 0, 0);
+	diag("add: %ld ok, %ld refused; remove: %ld ok, %ld already gone by munmap; %d walks; %ld unexpected errors",
+	     counts[0], counts[1], counts[2], counts[3], walks, bad);
+	ktap(!bad && counts[3] > 0 && walks > 0, "register_unregister_racing_munmap", NULL);
+	(void)r;
+}
+
+/*
+ * exec with requests pending: NMIs (the module's stress mode, every
+ * 200 us on every CPU) request an unwind for a child that execs itself
+ * again and again, so that requests land inside execve and are served on
+ * the way out of it, with the new mm and its new sections. Every request
+ * must be called back once, none lost or matched to the wrong cookie.
+ */
+static void t_exec_pending(char *self)
+{
+	struct ut_stress st = { .mask = 1ULL << tracer, .period_us = 200 };
+	int status = 0, ok;
+	pid_t pid;
+
+	if (tracer >= UT_SUB || ioctl(dev_fd, UT_IOC_STRESS_START, &st)) {
+		diag("UT_IOC_STRESS_START: %s (tracer %llu)", strerror(errno),
+		     (unsigned long long)tracer);
+		ktap(0, "exec_with_request_pending", NULL);
+		return;
+	}
+	pid = fork();
+	if (!pid) {
+		char *argv[] = { self, "--exec-child", "40", NULL };
+
+		if (ioctl(dev_fd, UT_IOC_STRESS_ENROLL, 0))
+			_exit(98);
+		execv(self, argv);
+		_exit(99);
+	}
+	waitpid(pid, &status, 0);
+	memset(&st, 0, sizeof(st));
+	ioctl(dev_fd, UT_IOC_STRESS_STOP, &st);
+	diag("exec x40 under NMIs: %llu requests from NMI, %llu queued, %llu callbacks, %llu lost, %llu unmatched, %llu double; child status %#x",
+	     (unsigned long long)st.nmi_requests, (unsigned long long)st.queued,
+	     (unsigned long long)st.callbacks, (unsigned long long)st.lost,
+	     (unsigned long long)st.unmatched, (unsigned long long)st.double_queue,
+	     status);
+	ok = WIFEXITED(status) && !WEXITSTATUS(status) && st.queued > 0 &&
+	     st.queued == st.callbacks && !st.lost && !st.unmatched &&
+	     !st.double_queue;
+	ktap(ok, "exec_with_request_pending", NULL);
+}
+
+/* The child: exec again until @left is 0; a little work in between */
+static int exec_child(char *self, int left)
+{
+	char n[16];
+	char *argv[] = { self, "--exec-child", n, NULL };
+	volatile unsigned long spin;
+
+	for (spin = 0; spin < 20000; spin++)
+		;
+	if (left <= 0)
+		return 0;
+	snprintf(n, sizeof(n), "%d", left - 1);
+	execv(self, argv);
+	return 3;
+}
+
+/* ---- fuzz ---- */
+
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+struct sf_hdr {
+	uint16_t magic;
+	uint8_t version, flags, abi;
+	int8_t fp, ra;
+	uint8_t auxlen;
+	uint32_t num_fdes, num_fres, fre_len, fdes_off, fres_off;
+} __attribute__((packed));
+
+struct sf_fde {
+	int32_t start;
+	uint32_t size, fres_off, fres_num;
+	uint8_t info, rep;
+	uint16_t pad;
+} __attribute__((packed));
+
+/*
+ * A copy of the section placed near the code, with each function start
+ * rebased so that the copy describes the program's own code.
+ */
+static unsigned char *fz;
+static size_t fz_len, fz_map;
+/* the layout of the pristine section: mutations never write outside it */
+static size_t fz_fdes, fz_fres;
+static unsigned int fz_nf;
+
+static int fz_fill(void)
+{
+	struct sf_hdr *h = (struct sf_hdr *)fz;
+	long delta;
+	unsigned int i;
+
+	memcpy(fz, (void *)sf_start, fz_len);
+	delta = (long)sf_start - (long)fz;
+	(void)h;
+	for (i = 0; i < fz_nf; i++) {
+		struct sf_fde *f = (struct sf_fde *)(fz + fz_fdes) + i;
+
+		f->start += delta;
+	}
+	return 0;
+}
+
+static void fz_mutate(void)
+{
+	struct sf_hdr *h = (struct sf_hdr *)fz;
+	struct sf_fde *f = (struct sf_fde *)(fz + fz_fdes);
+	unsigned int nf = fz_nf, k = rnd() % 10, i, n;
+	static const uint32_t extreme[] = { 0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0xffff,
+		0x10000, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff };
+	uint32_t x = rnd() % 2 ? extreme[rnd() % 13] : (uint32_t)rnd();
+
+	switch (k) {
+	case 0: /* random bytes anywhere */
+		n = 1 + rnd() % 8;
+		for (i = 0; i < n; i++)
+			fz[rnd() % fz_len] ^= 1 << (rnd() % 8);
+		break;
+	case 1: /* a header field */
+		switch (rnd() % 9) {
+		case 0: h->num_fdes = x; break;
+		case 1: h->num_fres = x; break;
+		case 2: h->fre_len = x; break;
+		case 3: h->fdes_off = x; break;
+		case 4: h->fres_off = x; break;
+		case 5: h->auxlen = x; break;
+		case 6: h->version = x; break;
+		case 7: h->flags = x; break;
+		default: h->ra = x; break;
+		}
+		break;
+	case 2: /* an FDE field */
+		i = rnd() % nf;
+		switch (rnd() % 6) {
+		case 0: f[i].start += (int32_t)(rnd() % 64) - 32; break;
+		case 1: f[i].size = x; break;
+		case 2: f[i].fres_off = x; break;
+		case 3: f[i].fres_num = x; break;
+		case 4: f[i].info = x; break;
+		default: f[i].rep = x; break;
+		}
+		break;
+	case 3: /* unsorted or overlapping FDEs */
+		if (nf > 1) {
+			struct sf_fde t;
+
+			i = rnd() % (nf - 1);
+			t = f[i];
+			if (rnd() % 2) {
+				f[i] = f[i + 1];
+				f[i + 1] = t;
+			} else {
+				f[i + 1].start = f[i].start + (int32_t)sizeof(*f);
+			}
+		}
+		break;
+	case 4: /* FRE bytes: info, offsets (a CFA that does not move, huge, negative) */
+	case 5: {
+		unsigned char *fre = fz + fz_fres;
+		size_t frelen = fz_len - fz_fres;
+
+		if (fz_fres < fz_len)
+			fre[rnd() % frelen] = rnd() % 2 ? (uint8_t)x : 0;
+		break;
+	}
+	case 6: /* all FDEs point at the same FREs */
+		for (i = 0; i < nf; i++)
+			f[i].fres_off = f[0].fres_off;
+		break;
+	case 7: /* the same function everywhere */
+		for (i = 1; i < nf; i++)
+			f[i].start = f[0].start;
+		break;
+	default: /* several at once */
+		fz_mutate();
+		fz_mutate();
+		break;
+	}
+}
+
+static void t_fuzz(void)
+{
+	long accepted = 0, refused = 0, bad = 0, walks = 0, maxnr = 0, nocb = 0;
+	long errs[64] = { 0 };
+	unsigned long text = (unsigned long)sf_level;
+	uint64_t t0 = now_ns();
+	int iter, nr_iter = 12000;
+	long r;
+
+	fz_len = sf_end - sf_start;
+	fz_map = (fz_len + 4095) & ~4095UL;
+	/* near the code, so that the rebased starts fit in 32 bits */
+	fz = mmap((void *)((text + (64UL << 20)) & ~0xfffffUL), fz_map,
+		  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fz == MAP_FAILED || labs((long)fz - (long)text) > (1L << 30)) {
+		ktap(0, "fuzz_sections", NULL);
+		diag("no mapping near the code for the section copies");
+		return;
+	}
+	{
+		const struct sf_hdr *h = (const struct sf_hdr *)sf_start;
+
+		fz_fdes = sizeof(*h) + h->auxlen + h->fdes_off;
+		fz_fres = sizeof(*h) + h->auxlen + h->fres_off;
+		fz_nf = h->num_fdes;
+		if (fz_fdes + (size_t)fz_nf * sizeof(struct sf_fde) > fz_len || !fz_nf) {
+			ktap(0, "fuzz_sections", NULL);
+			diag("the program's own section does not parse");
+			return;
+		}
+	}
+	/* the copies describe the program's code: its own section must go */
+	remove_sframe(sf_start);
+	for (iter = 0; iter < nr_iter; iter++) {
+		int after = iter % 3 == 2, got, want;
+
+		fz_fill();
+		if (!after)
+			fz_mutate();
+		r = add_sframe((unsigned long)fz, (unsigned long)fz + fz_len, 0, 0);
+		if (r) {
+			refused++;
+			if (-r < 64)
+				errs[-r]++;
+			if (r != -EINVAL && r != -EFAULT)
+				bad++;
+			continue;
+		}
+		accepted++;
+		if (after) /* a section that lies after it was checked */
+			fz_mutate();
+		r = whole_chain(1 + iter % 20, &got, &want);
+		if (r < 0)
+			nocb++;
+		else
+			walks++;
+		if ((long)rec.nr > maxnr)
+			maxnr = rec.nr;
+		if (remove_sframe((unsigned long)fz))
+			bad++;
+	}
+	add_sframe(sf_start, sf_end, 0, 0);
+	diag("fuzz: %d mutated sections in %llu ms: %ld refused (EINVAL %ld, EFAULT %ld), %ld accepted and walked (%ld callbacks missing), longest trace %ld, %ld unexpected",
+	     nr_iter, (unsigned long long)(now_ns() - t0) / 1000000, refused,
+	     errs[EINVAL], errs[EFAULT], accepted, nocb, maxnr, bad);
+	ktap(!bad && !nocb && walks == accepted && nr_iter >= 10000, "fuzz_sections", NULL);
+}
+
+/* ---- cost per frame ---- */
+
+/* Mean time of a request through a chain of @depth levels, in ns */
+static uint64_t time_requests(int depth, int n)
+{
+	uint64_t t0 = now_ns();
+	int got, want, i;
+
+	for (i = 0; i < n; i++)
+		whole_chain(depth, &got, &want);
+	return (now_ns() - t0) / n;
+}
+
+/*
+ * A chain built with frame pointers, walked with SFrame (the section is
+ * registered and covers it) and then with frame pointers alone (the
+ * section removed): the difference between 33 and 1 levels, per level.
+ */
+static void t_cost(void)
+{
+	uint64_t sf1, sf33, fp1, fp33;
+	int n = 300, got = 0, want = 0, ok;
+
+	use_fp_frame = 0;
+	use_fp_chain = 1;
+	ok = !whole_chain(33, &got, &want);
+	sf1 = time_requests(1, n);
+	sf33 = time_requests(33, n);
+	remove_sframe(sf_start);
+	fp1 = time_requests(1, n);
+	fp33 = time_requests(33, n);
+	add_sframe(sf_start, sf_end, 0, 0);
+	use_fp_chain = 0;
+	diag("cost per frame (%d requests each, TCG): SFrame %lld ns, frame pointers %lld ns (request with 1 level: %llu / %llu ns, with 33: %llu / %llu ns)",
+	     n, ((long long)sf33 - (long long)sf1) / 32,
+	     ((long long)fp33 - (long long)fp1) / 32,
+	     (unsigned long long)sf1, (unsigned long long)fp1,
+	     (unsigned long long)sf33, (unsigned long long)fp33);
+	ktap(ok, "cost_per_frame", NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct ut_info info;
+
+	if (argc == 3 && !strcmp(argv[1], "--exec-child"))
+		return exec_child(argv[0], atoi(argv[2]));
+
+	printf("KTAP version 1\n");
+	if (find_own_sframe()) {
+		printf("1..0 # SKIP this program has no PT_GNU_SFRAME segment\n");
+		return 77;
+	}
+	dev_fd = open("/dev/unwind_test", O_RDWR);
+	if (dev_fd < 0 || ioctl(dev_fd, UT_IOC_INFO, &info) || !info.api) {
+		printf("1..0 # SKIP no unwind_test module with the deferred API\n");
+		return 77;
+	}
+	if (prctl(PR_REMOVE_SFRAME, 0, 0, 0, 0) && errno == EINVAL) {
+		printf("1..0 # SKIP the kernel has no PR_REMOVE_SFRAME (no SFrame support)\n");
+		return 77;
+	}
+	ioctl(dev_fd, UT_IOC_RESET, 0);
+	if (reg_tracer()) {
+		printf("1..0 # SKIP could not register a tracer\n");
+		return 77;
+	}
+	printf("1..9\n");
+	t_registered_at_exec();
+	t_deep_chain();
+	t_fp_only();
+	t_mixed();
+	t_signal();
+	t_race_munmap();
+	t_exec_pending(argv[0]);
+	t_fuzz();
+	t_cost();
+	return failures ? 1 : 0;
+}
