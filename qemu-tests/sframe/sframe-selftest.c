@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -825,6 +826,206 @@ static void t_cost(void)
 	ktap(ok, "cost_per_frame", NULL);
 }
 
+/* ---- perf: whole chains in deferred callchains ---- */
+
+/* The upstream Linux 7.x perf ABI, as in qemu-tests/perf */
+#define ATTR_BIT_DEFER_CALLCHAIN	38
+#define ATTR_BIT_DEFER_OUTPUT		39
+#define RECORD_CALLCHAIN_DEFERRED	22
+#define CONTEXT_USER_DEFERRED		((uint64_t)-640)
+#define RING_PAGES			128
+#define WL_DEPTH			12
+
+static void *volatile wl_ra[WL_DEPTH + 1];
+static volatile unsigned long wl_sink;
+static unsigned long wl_spins = 2000000;
+
+static NOINLINE unsigned long wl_level(int level);
+
+static NOINLINE unsigned long wl_leaf(void)
+{
+	unsigned long i, x = 1;
+
+	wl_ra[WL_DEPTH] = __builtin_return_address(0);
+	for (i = 0; i < wl_spins; i++)
+		x = x * 6364136223846793005UL + i;
+	return x;
+}
+
+/* Levels alternate a big frame and saved registers, as in the chains above */
+static NOINLINE unsigned long wl_level(int level)
+{
+	volatile char pad[200 + 40 * (level & 3)];
+	unsigned long r;
+
+	pad[0] = level;
+	wl_ra[level] = __builtin_return_address(0);
+	if (level + 1 == WL_DEPTH)
+		r = wl_leaf();
+	else
+		r = wl_level(level + 1);
+	BARRIER();
+	return r + pad[0];
+}
+
+struct ring {
+	int fd;
+	struct perf_event_mmap_page *meta;
+	unsigned char *data, *copy;
+	size_t size, len, cap;
+};
+
+static void ring_drain(struct ring *r)
+{
+	uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = r->meta->data_tail, n = head - tail, i;
+
+	if (r->len + n > r->cap) {
+		r->cap = (r->len + n) * 2;
+		r->copy = realloc(r->copy, r->cap);
+		if (!r->copy)
+			exit(2);
+	}
+	for (i = 0; i < n; i++)
+		r->copy[r->len + i] = r->data[(tail + i) % r->size];
+	r->len += n;
+	__atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE);
+}
+
+/* Is ips[] the workload's whole chain, from wherever it was sampled? */
+static int wl_whole(const uint64_t *ips, uint64_t nr)
+{
+	uint64_t k, i;
+
+	for (k = 1; k < nr; k++)
+		if (ips[k] == (uint64_t)(uintptr_t)wl_ra[1])
+			break;
+	if (k >= nr)
+		return 0;
+	for (i = 1; i <= k; i++)
+		if (k + 1 - i > WL_DEPTH ||
+		    ips[i] != (uint64_t)(uintptr_t)wl_ra[k + 1 - i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Sample the workload for @ms with task-clock, deferred user callchains;
+ * count the samples whose deferred record carries the whole chain.
+ */
+static int perf_whole_chains(unsigned int ms, long *whole, long *total,
+			     long *nodefer, char *why, size_t whylen)
+{
+	struct perf_event_attr attr;
+	long pg = sysconf(_SC_PAGESIZE);
+	struct ring r = { .fd = -1 };
+	uint64_t end, off = 0;
+	uint64_t *flags;
+	void *p;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_TASK_CLOCK;
+	attr.sample_period = 1000000;
+	attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			   PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN;
+	attr.sample_id_all = 1;
+	attr.exclude_kernel = 1;
+	attr.disabled = 1;
+	flags = (uint64_t *)((char *)&attr.read_format + sizeof(attr.read_format));
+	*flags |= (1ULL << ATTR_BIT_DEFER_CALLCHAIN) | (1ULL << ATTR_BIT_DEFER_OUTPUT);
+	r.fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	if (r.fd < 0) {
+		snprintf(why, whylen, "perf_event_open with defer_callchain: %s", strerror(errno));
+		return -1;
+	}
+	r.size = RING_PAGES * pg;
+	p = mmap(NULL, r.size + pg, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(why, whylen, "mmap of the ring: %s", strerror(errno));
+		close(r.fd);
+		return -1;
+	}
+	r.meta = p;
+	r.data = (unsigned char *)p + pg;
+
+	ioctl(r.fd, PERF_EVENT_IOC_ENABLE, 0);
+	end = now_ns() + ms * 1000000ULL;
+	while (now_ns() < end) {
+		wl_sink += wl_level(1);
+		ring_drain(&r);
+	}
+	ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
+	ring_drain(&r);
+
+	*whole = *total = *nodefer = 0;
+	/* samples: ip, pid/tid, time, cpu, nr, ips[nr]; a deferred record:
+	 * cookie, nr, ips[nr], pid/tid, time, cpu */
+	while (off + sizeof(struct perf_event_header) <= r.len) {
+		struct perf_event_header *h = (void *)(r.copy + off);
+		const uint64_t *w = (const uint64_t *)(h + 1);
+		uint64_t words = (h->size - sizeof(*h)) / 8, nr, i, cookie = 0;
+
+		if (h->size < sizeof(*h) || off + h->size > r.len)
+			break;
+		if (h->type == PERF_RECORD_SAMPLE && words >= 5 && words >= 5 + w[4]) {
+			nr = w[4];
+			for (i = 0; i + 1 < nr; i++)
+				if (w[5 + i] == CONTEXT_USER_DEFERRED)
+					cookie = w[6 + i];
+			(*total)++;
+			if (!cookie) {
+				(*nodefer)++;
+			} else {
+				/* the deferred record comes after the sample */
+				uint64_t o2 = off + h->size;
+
+				while (o2 + sizeof(*h) <= r.len) {
+					struct perf_event_header *h2 = (void *)(r.copy + o2);
+					const uint64_t *w2 = (const uint64_t *)(h2 + 1);
+
+					if (h2->size < sizeof(*h2))
+						break;
+					if (h2->type == RECORD_CALLCHAIN_DEFERRED &&
+					    w2[0] == cookie) {
+						if (h2->size >= sizeof(*h2) + 16 + 8 * w2[1] &&
+						    wl_whole(&w2[2], w2[1]))
+							(*whole)++;
+						break;
+					}
+					o2 += h2->size;
+				}
+			}
+		}
+		off += h->size;
+	}
+	munmap(p, r.size + pg);
+	close(r.fd);
+	free(r.copy);
+	return 0;
+}
+
+static void t_perf(void)
+{
+	long w_sf = 0, t_sf = 0, n_sf = 0, w_fp = 0, t_fp = 0, n_fp = 0;
+	char why[200] = "";
+	int ok;
+
+	if (perf_whole_chains(3000, &w_sf, &t_sf, &n_sf, why, sizeof(why))) {
+		ktap(1, "perf_whole_chains", why);
+		return;
+	}
+	remove_sframe(sf_start);
+	perf_whole_chains(1500, &w_fp, &t_fp, &n_fp, why, sizeof(why));
+	add_sframe(sf_start, sf_end, 0, 0);
+	diag("perf task-clock samples with the workload's whole chain (%d levels): SFrame %ld of %ld (%.2f%%), frame pointers only %ld of %ld (%.2f%%); samples without a deferred marker: %ld / %ld",
+	     WL_DEPTH, w_sf, t_sf, t_sf ? 100.0 * w_sf / t_sf : 0.0,
+	     w_fp, t_fp, t_fp ? 100.0 * w_fp / t_fp : 0.0, n_sf, n_fp);
+	ok = t_sf >= 100 && w_sf * 100 >= t_sf * 99;
+	ktap(ok, "perf_whole_chains", NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct ut_info info;
@@ -851,7 +1052,7 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP could not register a tracer\n");
 		return 77;
 	}
-	printf("1..9\n");
+	printf("1..10\n");
 	t_registered_at_exec();
 	t_deep_chain();
 	t_fp_only();
@@ -861,5 +1062,6 @@ int main(int argc, char **argv)
 	t_exec_pending(argv[0]);
 	t_fuzz();
 	t_cost();
+	t_perf();
 	return failures ? 1 : 0;
 }
