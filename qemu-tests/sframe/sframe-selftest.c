@@ -121,7 +121,7 @@ static long remove_sframe(unsigned long s)
 
 /* ---- the known chains ---- */
 
-#define MAXCHAIN 40
+#define MAXCHAIN 60
 extern char sf_after_syscall[];
 static void *volatile expect[MAXCHAIN];
 static volatile int nexpect;
@@ -229,11 +229,11 @@ static long fp_rec(struct call *k, int slot)
 {
 	long r;
 
-	if (slot >= MAXCHAIN - 2 || !k->depth--) {
-		nexpect = slot;
+	expect[slot] = __builtin_return_address(0);
+	if (slot >= MAXCHAIN - 4 || !k->depth--) {
+		nexpect = slot + 1;
 		return sf_syscall(k->nr, k->a, k->b, k->c);
 	}
-	expect[slot] = __builtin_return_address(0);
 	r = fp_rec(k, slot + 1);
 	BARRIER();
 	return r;
@@ -245,26 +245,28 @@ static NOINLINE long sf_level(struct call *k, int slot)
 {
 	long r;
 
-	if (slot >= MAXCHAIN - 2 || !k->depth--) {
-		nexpect = slot;
+	expect[slot] = __builtin_return_address(0);
+	if (slot >= MAXCHAIN - 4 || !k->depth--) {
+		nexpect = slot + 1;
 		return sf_syscall(k->nr, k->a, k->b, k->c);
 	}
 	switch (k->depth % 4) {
 	case 0:
-		r = sf_big_frame(k, slot);
+		r = sf_big_frame(k, slot + 1);
 		break;
 	case 1:
-		r = sf_many_regs(k, slot);
+		r = sf_many_regs(k, slot + 1);
 		break;
 	case 2:
 		if (use_fp_frame) {
-			r = sf_fp_frame(k, slot + 1, sf_after_fp);
+			/* the assembly frame takes slot + 1 */
+			r = sf_fp_frame(k, slot + 2, sf_after_fp);
 			break;
 		}
-		r = sf_vla(k, slot);
+		r = sf_vla(k, slot + 1);
 		break;
 	default:
-		r = sf_vla(k, slot);
+		r = sf_vla(k, slot + 1);
 		break;
 	}
 	BARRIER();
@@ -289,9 +291,10 @@ static NOINLINE long chain_syscall(int depth, long nr, long a, long b, long c)
 }
 
 /*
- * The chain above fills expect[2..] from the outermost level inwards and
- * expect[1] with the leaf's return address. Put them in trace order:
- * expect[0], expect[1], then expect[nexpect-1] ... expect[2].
+ * Every level of the chain above stores its return address, from
+ * expect[2] (the outermost) inwards; the leaf stores expect[1]. Put them
+ * in trace order: expect[0], expect[1], then expect[nexpect-1] ...
+ * expect[2].
  */
 static int expected_trace(unsigned long *out)
 {
