@@ -839,13 +839,16 @@ static void t_cost(void)
 #define RING_PAGES			128
 #define WL_DEPTH			12
 
+/* The workload's code has a section of its own, to tell its samples */
+#define WL_TEXT __attribute__((section("wl_text")))
+extern char __start_wl_text[], __stop_wl_text[];
 static void *volatile wl_ra[WL_DEPTH + 1];
 static volatile unsigned long wl_sink;
 static unsigned long wl_spins = 2000000;
 
-static NOINLINE unsigned long wl_level(int level);
+static NOINLINE WL_TEXT unsigned long wl_level(int level);
 
-static NOINLINE unsigned long wl_leaf(void)
+static NOINLINE WL_TEXT unsigned long wl_leaf(void)
 {
 	unsigned long i, x = 1;
 
@@ -856,7 +859,7 @@ static NOINLINE unsigned long wl_leaf(void)
 }
 
 /* Levels alternate a big frame and saved registers, as in the chains above */
-static NOINLINE unsigned long wl_level(int level)
+static NOINLINE WL_TEXT unsigned long wl_level(int level)
 {
 	volatile char pad[200 + 40 * (level & 3)];
 	unsigned long r;
@@ -917,7 +920,7 @@ static int wl_whole(const uint64_t *ips, uint64_t nr)
  * count the samples whose deferred record carries the whole chain.
  */
 static int perf_whole_chains(unsigned int ms, long *whole, long *total,
-			     long *nodefer, char *why, size_t whylen)
+			     long *nodefer, long *other, char *why, size_t whylen)
 {
 	struct perf_event_attr attr;
 	long pg = sysconf(_SC_PAGESIZE);
@@ -962,7 +965,7 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 	ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
 	ring_drain(&r);
 
-	*whole = *total = *nodefer = 0;
+	*whole = *total = *nodefer = *other = 0;
 	/* samples: ip, pid/tid, time, cpu, nr, ips[nr]; a deferred record:
 	 * cookie, nr, ips[nr], pid/tid, time, cpu */
 	while (off + sizeof(struct perf_event_header) <= r.len) {
@@ -977,6 +980,12 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 			for (i = 0; i + 1 < nr; i++)
 				if (w[5 + i] == CONTEXT_USER_DEFERRED)
 					cookie = w[6 + i];
+			/* only the samples taken in the workload's code */
+			if (w[0] < (uint64_t)(uintptr_t)__start_wl_text ||
+			    w[0] >= (uint64_t)(uintptr_t)__stop_wl_text) {
+				(*other)++;
+				goto next;
+			}
 			(*total)++;
 			if (!cookie) {
 				(*nodefer)++;
@@ -1001,6 +1010,7 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 				}
 			}
 		}
+next:
 		off += h->size;
 	}
 	munmap(p, r.size + pg);
@@ -1011,20 +1021,20 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 
 static void t_perf(void)
 {
-	long w_sf = 0, t_sf = 0, n_sf = 0, w_fp = 0, t_fp = 0, n_fp = 0;
+	long w_sf = 0, t_sf = 0, n_sf = 0, w_fp = 0, t_fp = 0, n_fp = 0, o_sf = 0, o_fp = 0;
 	char why[200] = "";
 	int ok;
 
-	if (perf_whole_chains(3000, &w_sf, &t_sf, &n_sf, why, sizeof(why))) {
+	if (perf_whole_chains(3000, &w_sf, &t_sf, &n_sf, &o_sf, why, sizeof(why))) {
 		ktap(1, "perf_whole_chains", why);
 		return;
 	}
 	remove_sframe(sf_start);
-	perf_whole_chains(1500, &w_fp, &t_fp, &n_fp, why, sizeof(why));
+	perf_whole_chains(1500, &w_fp, &t_fp, &n_fp, &o_fp, why, sizeof(why));
 	add_sframe(sf_start, sf_end, 0, 0);
-	diag("perf task-clock samples with the workload's whole chain (%d levels): SFrame %ld of %ld (%.2f%%), frame pointers only %ld of %ld (%.2f%%); samples without a deferred marker: %ld / %ld",
+	diag("perf task-clock samples with the workload's whole chain (%d levels): SFrame %ld of %ld (%.2f%%), frame pointers only %ld of %ld (%.2f%%); samples without a deferred marker: %ld / %ld; samples outside the workload's code (not counted): %ld / %ld",
 	     WL_DEPTH, w_sf, t_sf, t_sf ? 100.0 * w_sf / t_sf : 0.0,
-	     w_fp, t_fp, t_fp ? 100.0 * w_fp / t_fp : 0.0, n_sf, n_fp);
+	     w_fp, t_fp, t_fp ? 100.0 * w_fp / t_fp : 0.0, n_sf, n_fp, o_sf, o_fp);
 	ok = t_sf >= 100 && w_sf * 100 >= t_sf * 99;
 	ktap(ok, "perf_whole_chains", NULL);
 }
