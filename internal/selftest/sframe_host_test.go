@@ -21,8 +21,9 @@ var sframeShims = []string{"bits", "hardirq", "kernel", "mm_types", "rculist", "
 	"slab", "spinlock", "types", "uaccess", "unaligned", "sched/signal", "sched/task_stack"}
 
 // TestSFrameReaderOnHost renders the series for the cached 6.12 tree,
-// compiles its kernel/unwind/sframe.c in user space with ASan and UBSan
-// and the SFrame v2 toolchain, and runs testdata/sframe-host/harness.c:
+// compiles its kernel/unwind/sframe.c in user space with ASan and UBSan,
+// with the toolchains of Debian trixie (binutils 2.44, SFrame version 2)
+// and unstable (2.47, version 3), and runs testdata/sframe-host/harness.c:
 // walks of the program's own stack must be exact, and 20,000 mutated
 // sections must be refused or walked without a sanitizer report.
 func TestSFrameReaderOnHost(t *testing.T) {
@@ -40,10 +41,21 @@ func TestSFrameReaderOnHost(t *testing.T) {
 			final[c.Path] = c.After
 		}
 	}
-	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: t.Logf})
-	if err != nil {
-		t.Skipf("no SFrame v2 toolchain: %v", err)
+	for suite, version := range map[string]int{"trixie": 2, "unstable": 3} {
+		t.Run(suite, func(t *testing.T) {
+			tc, err := toolchain.Ensure(ctx, toolchain.Options{Suite: suite, Progress: t.Logf})
+			if err != nil {
+				t.Skipf("no %s toolchain: %v", suite, err)
+			}
+			if tc.SFrameVersion != version {
+				t.Logf("%s writes SFrame version %d now (was %d)", suite, tc.SFrameVersion, version)
+			}
+			hostHarness(ctx, t, tc, final)
+		})
 	}
+}
+
+func hostHarness(ctx context.Context, t *testing.T, tc *toolchain.Toolchain, final map[string][]byte) {
 	work, err := os.MkdirTemp(filepath.Join(tc.Root, "tmp"), "sframe-host-")
 	if err != nil {
 		t.Fatal(err)

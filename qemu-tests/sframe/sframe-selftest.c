@@ -623,8 +623,8 @@ struct sf_fde {
 static unsigned char *fz;
 static size_t fz_len, fz_map;
 /* the layout of the pristine section: mutations never write outside it */
-static size_t fz_fdes, fz_fres;
-static unsigned int fz_nf;
+static size_t fz_fdes, fz_fres, fz_stride;
+static unsigned int fz_nf, fz_v2;
 
 static int fz_fill(void)
 {
@@ -634,11 +634,23 @@ static int fz_fill(void)
 
 	memcpy(fz, (void *)sf_start, fz_len);
 	delta = (long)sf_start - (long)fz;
-	(void)h;
+	/* the start is an s32 in version 2 FDEs, an s64 in version 3 */
 	for (i = 0; i < fz_nf; i++) {
-		struct sf_fde *f = (struct sf_fde *)(fz + fz_fdes) + i;
+		unsigned char *st = fz + fz_fdes + i * fz_stride;
 
-		f->start += delta;
+		if (h->version == 2) {
+			int32_t v;
+
+			memcpy(&v, st, 4);
+			v += delta;
+			memcpy(st, &v, 4);
+		} else {
+			int64_t v;
+
+			memcpy(&v, st, 8);
+			v += delta;
+			memcpy(st, &v, 8);
+		}
 	}
 	return 0;
 }
@@ -672,6 +684,10 @@ static void fz_mutate(void)
 		}
 		break;
 	case 2: /* an FDE field */
+		if (!fz_v2) {
+			fz[fz_fdes + rnd() % (nf * fz_stride)] = x;
+			break;
+		}
 		i = rnd() % nf;
 		switch (rnd() % 6) {
 		case 0: f[i].start += (int32_t)(rnd() % 64) - 32; break;
@@ -683,7 +699,7 @@ static void fz_mutate(void)
 		}
 		break;
 	case 3: /* unsorted or overlapping FDEs */
-		if (nf > 1) {
+		if (nf > 1 && fz_v2) {
 			struct sf_fde t;
 
 			i = rnd() % (nf - 1);
@@ -706,11 +722,11 @@ static void fz_mutate(void)
 		break;
 	}
 	case 6: /* all FDEs point at the same FREs */
-		for (i = 0; i < nf; i++)
+		for (i = 0; fz_v2 && i < nf; i++)
 			f[i].fres_off = f[0].fres_off;
 		break;
 	case 7: /* the same function everywhere */
-		for (i = 1; i < nf; i++)
+		for (i = 1; fz_v2 && i < nf; i++)
 			f[i].start = f[0].start;
 		break;
 	default: /* several at once */
@@ -745,7 +761,9 @@ static void t_fuzz(void)
 		fz_fdes = sizeof(*h) + h->auxlen + h->fdes_off;
 		fz_fres = sizeof(*h) + h->auxlen + h->fres_off;
 		fz_nf = h->num_fdes;
-		if (fz_fdes + (size_t)fz_nf * sizeof(struct sf_fde) > fz_len || !fz_nf) {
+		fz_v2 = h->version == 2;
+		fz_stride = fz_v2 ? sizeof(struct sf_fde) : 16;
+		if (fz_fdes + (size_t)fz_nf * fz_stride > fz_len || !fz_nf) {
 			ktap(0, "fuzz_sections", NULL);
 			diag("the program's own section does not parse");
 			return;

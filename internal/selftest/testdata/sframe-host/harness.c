@@ -119,6 +119,7 @@ static void fuzz(unsigned long s, unsigned long e, int iters)
 	unsigned char *buf = mmap((void *)((s + (64UL << 20)) & ~0xfffffUL), 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	const unsigned char *orig = (const unsigned char *)s;
 	unsigned int auxlen = orig[7], fdes_off, nf, i, it;
+	unsigned int stride = orig[2] == 2 ? 20 : 16;
 	long delta = (long)s - (long)buf, acc = 0, ref = 0, walks = 0, maxwalk = 0;
 	unsigned long reads0;
 
@@ -130,13 +131,27 @@ static void fuzz(unsigned long s, unsigned long e, int iters)
 		long r;
 
 		memcpy(buf, orig, len);
+		/* rebase each function start: s32 in version 2, s64 in 3 */
 		for (i = 0; i < nf; i++) {
-			int32_t *st = (int32_t *)(buf + 28 + auxlen + fdes_off + 20 * i);
-			*st += delta;
+			unsigned char *st = buf + 28 + auxlen + fdes_off + stride * i;
+
+			if (orig[2] == 2) {
+				int32_t v;
+
+				memcpy(&v, st, 4);
+				v += delta;
+				memcpy(st, &v, 4);
+			} else {
+				int64_t v;
+
+				memcpy(&v, st, 8);
+				v += delta;
+				memcpy(st, &v, 8);
+			}
 		}
 		for (j = 0; j < n; j++) {
 			size_t at = k == 0 ? rnd() % len : k == 1 ? rnd() % 28 :
-				    k == 2 ? 28 + auxlen + fdes_off + rnd() % (20 * nf) : rnd() % len;
+				    k == 2 ? 28 + auxlen + fdes_off + rnd() % (stride * nf) : rnd() % len;
 			if (at >= len)
 				at = len - 1;
 			buf[at] = rnd() % 3 ? rnd() : (rnd() % 2 ? 0 : 0xff);
