@@ -533,14 +533,14 @@ static void t_race_munmap(void)
 
 /*
  * exec with requests pending: NMIs (the module's stress mode, every
- * 200 us on every CPU) request an unwind for a child that execs itself
+ * 500 us on every CPU) request an unwind for a child that execs itself
  * again and again, so that requests land inside execve and are served on
  * the way out of it, with the new mm and its new sections. Every request
  * must be called back once, none lost or matched to the wrong cookie.
  */
 static void t_exec_pending(char *self)
 {
-	struct ut_stress st = { .mask = 1ULL << tracer, .period_us = 200 };
+	struct ut_stress st = { .mask = 1ULL << tracer, .period_us = 500 };
 	int status = 0, ok;
 	pid_t pid;
 
