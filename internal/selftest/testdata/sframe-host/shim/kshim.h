@@ -25,6 +25,7 @@ typedef int8_t s8; typedef int16_t s16; typedef int32_t s32; typedef int64_t s64
 #define container_of(p, t, m) ((t *)((char *)(p) - offsetof(t, m)))
 #define GFP_KERNEL 0
 #define kzalloc(n, f) calloc(1, n)
+#define kzalloc_obj(p, ...) calloc(1, sizeof(p))
 #define kfree free
 #define kfree_rcu(p, f) free(p)
 struct list_head { struct list_head *next, *prev; };
