@@ -154,7 +154,7 @@ static NOINLINE long sf_big_frame(struct call *k, int slot)
 	volatile char pad[700];
 	long r;
 
-	pad[0] = (char)slot;
+	pad[0] = 0;
 	expect[slot] = __builtin_return_address(0);
 	r = sf_level(k, slot + 1);
 	BARRIER();
@@ -232,7 +232,9 @@ static long fp_rec(struct call *k, int slot)
 	expect[slot] = __builtin_return_address(0);
 	if (slot >= MAXCHAIN - 4 || !k->depth--) {
 		nexpect = slot + 1;
-		return sf_syscall(k->nr, k->a, k->b, k->c);
+		r = sf_syscall(k->nr, k->a, k->b, k->c);
+		BARRIER();
+		return r;
 	}
 	r = fp_rec(k, slot + 1);
 	BARRIER();
@@ -248,7 +250,10 @@ static NOINLINE long sf_level(struct call *k, int slot)
 	expect[slot] = __builtin_return_address(0);
 	if (slot >= MAXCHAIN - 4 || !k->depth--) {
 		nexpect = slot + 1;
-		return sf_syscall(k->nr, k->a, k->b, k->c);
+		/* not a tail call: this level keeps its frame */
+		r = sf_syscall(k->nr, k->a, k->b, k->c);
+		BARRIER();
+		return r;
 	}
 	switch (k->depth % 4) {
 	case 0:
@@ -859,14 +864,16 @@ static void t_cost(void)
 
 /* The workload's code has a section of its own, to tell its samples */
 #define WL_TEXT __attribute__((section("wl_text")))
+#define WL_LEAF_TEXT __attribute__((section("wl_leaf_text")))
 extern char __start_wl_text[], __stop_wl_text[];
+extern char __start_wl_leaf_text[], __stop_wl_leaf_text[];
 static void *volatile wl_ra[WL_DEPTH + 1];
 static volatile unsigned long wl_sink;
 static unsigned long wl_spins = 2000000;
 
 static NOINLINE WL_TEXT unsigned long wl_level(int level);
 
-static NOINLINE WL_TEXT unsigned long wl_leaf(void)
+static NOINLINE WL_LEAF_TEXT unsigned long wl_leaf(void)
 {
 	unsigned long i, x = 1;
 
@@ -876,10 +883,10 @@ static NOINLINE WL_TEXT unsigned long wl_leaf(void)
 	return x;
 }
 
-/* Levels alternate a big frame and saved registers, as in the chains above */
+/* Levels with a big frame and no frame pointer */
 static NOINLINE WL_TEXT unsigned long wl_level(int level)
 {
-	volatile char pad[200 + 40 * (level & 3)];
+	volatile char pad[232];	/* fixed size: a VLA would set up %rbp */
 	unsigned long r;
 
 	pad[0] = level;
@@ -916,7 +923,18 @@ static void ring_drain(struct ring *r)
 	__atomic_store_n(&r->meta->data_tail, head, __ATOMIC_RELEASE);
 }
 
-/* Is ips[] the workload's whole chain, from wherever it was sampled? */
+static int in_leaf(uint64_t ip)
+{
+	return ip >= (uint64_t)(uintptr_t)__start_wl_leaf_text &&
+	       ip < (uint64_t)(uintptr_t)__stop_wl_leaf_text;
+}
+
+/*
+ * Is ips[] the workload's whole chain, from wherever it was sampled? A
+ * sample in the leaf must have all WL_DEPTH return addresses (the leaf's
+ * own first: a frame pointer walk loses it); one in a level, the return
+ * addresses of that level and those above it.
+ */
 static int wl_whole(const uint64_t *ips, uint64_t nr)
 {
 	uint64_t k, i;
@@ -924,7 +942,7 @@ static int wl_whole(const uint64_t *ips, uint64_t nr)
 	for (k = 1; k < nr; k++)
 		if (ips[k] == (uint64_t)(uintptr_t)wl_ra[1])
 			break;
-	if (k >= nr)
+	if (k >= nr || (in_leaf(ips[0]) && k != WL_DEPTH))
 		return 0;
 	for (i = 1; i <= k; i++)
 		if (k + 1 - i > WL_DEPTH ||
@@ -999,8 +1017,9 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 				if (w[5 + i] == CONTEXT_USER_DEFERRED)
 					cookie = w[6 + i];
 			/* only the samples taken in the workload's code */
-			if (w[0] < (uint64_t)(uintptr_t)__start_wl_text ||
-			    w[0] >= (uint64_t)(uintptr_t)__stop_wl_text) {
+			if (!in_leaf(w[0]) &&
+			    (w[0] < (uint64_t)(uintptr_t)__start_wl_text ||
+			     w[0] >= (uint64_t)(uintptr_t)__stop_wl_text)) {
 				(*other)++;
 				goto next;
 			}
