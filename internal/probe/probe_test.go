@@ -150,6 +150,7 @@ var realTrees = []struct {
 		"x86":                            "true",
 		"x86_fp_unwind_user":             "false",
 		"task_struct_in_sched_h":         "true",
+		"kzalloc_obj":                    "false", // 6.1.192: no kzalloc_obj in slab.h
 	}},
 	{"6.12", "6.12.", map[string]string{
 		"twa_nmi_current":                "true", // task_work.h: TWA_NMI_CURRENT,
@@ -168,6 +169,7 @@ var realTrees = []struct {
 		"x86":                            "true",
 		"x86_fp_unwind_user":             "false",
 		"task_struct_in_sched_h":         "true",
+		"kzalloc_obj":                    "true", // 6.12.117 has it (6.12.95 does not)
 	}},
 	{"7", "7.", map[string]string{
 		"twa_nmi_current":                "true",
@@ -186,6 +188,7 @@ var realTrees = []struct {
 		"x86":                            "true",
 		"x86_fp_unwind_user":             "true", // select HAVE_UNWIND_USER_FP if X86_64
 		"task_struct_in_sched_h":         "true",
+		"kzalloc_obj":                    "true",
 	}},
 }
 
