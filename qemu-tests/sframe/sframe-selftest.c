@@ -1127,8 +1127,11 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP no unwind_test module with the deferred API\n");
 		return 77;
 	}
-	if (prctl(PR_REMOVE_SFRAME, 0, 0, 0, 0) && errno == EINVAL) {
-		printf("1..0 # SKIP the kernel has no PR_REMOVE_SFRAME (no SFrame support)\n");
+	if (prctl(PR_REMOVE_SFRAME, 0, 0, 0, 0) &&
+	    (errno == EINVAL || errno == EOPNOTSUPP)) {
+		printf("1..0 # SKIP the kernel has no SFrame support (%s: %s)\n",
+		       errno == EINVAL ? "no PR_REMOVE_SFRAME" : "CONFIG_UNWIND_USER_SFRAME is off",
+		       strerror(errno));
 		return 77;
 	}
 	ioctl(dev_fd, UT_IOC_RESET, 0);
