@@ -7,7 +7,8 @@ import "embed"
 
 // FS holds every source file of the self-tests: the module (module/),
 // the user-space driver (user/), the mutation patches (mutations/) and
-// the perf suite (perf/, owned by the perf work).
+// the perf suite (perf/, owned by the perf work) and the SFrame suite
+// (sframe/, built with internal/toolchain).
 //
-//go:embed README.md DEVIATIONS.md module user mutations perf
+//go:embed README.md DEVIATIONS.md module user mutations perf sframe
 var FS embed.FS

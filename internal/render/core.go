@@ -157,6 +157,12 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	n := len(rd.active)
 	var files []*fileStates
 
+	// anchored edits by path; an owned file may have some too (FORMAT.md)
+	editsOf := map[string]*series.Edits{}
+	for _, ef := range s.Edits {
+		editsOf[ef.Path] = ef
+	}
+
 	// owned files
 	for _, f := range s.Files {
 		fsx := &fileStates{path: f.Path, mode: filemode.Regular, states: make([][]byte, n+1)}
@@ -169,6 +175,8 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 				fsx.states[step] = []byte(strings.TrimRight(out, "\n") + "\n")
 			}
 		}
+		ef := editsOf[f.Path]
+		delete(editsOf, f.Path)
 		bi, err := src.stat(f.Path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
@@ -178,9 +186,13 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 				// Created by a skipped patch. When the tree's file is
 				// what the series has at this point, later patches
 				// change it normally; otherwise it is the tree's own
-				// version, which later patches must not touch.
+				// version, which later patches must not touch except
+				// through anchored edits.
 				if bytes.Equal(fsx.states[0], bi.data) {
 					fsx.mode, fsx.hash0 = bi.mode, bi.hash
+					if err := rd.applyEdits(fsx, ef); err != nil {
+						return nil, err
+					}
 					files = append(files, fsx)
 					continue
 				}
@@ -189,7 +201,19 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 						return nil, fmt.Errorf("patch %s: %s: the patch changes this file, but the tree's version differs from the series' before it (the tree carries another form of it); cannot render on this tree", rd.active[step-1].Name, f.Path)
 					}
 				}
-				continue // the tree's own file, untouched by the series
+				if ef == nil {
+					continue // the tree's own file, untouched by the series
+				}
+				// the tree's own file, changed by anchored edits only
+				fsx.mode, fsx.hash0 = bi.mode, bi.hash
+				for step := range fsx.states {
+					fsx.states[step] = bi.data
+				}
+				if err := rd.applyEdits(fsx, ef); err != nil {
+					return nil, err
+				}
+				files = append(files, fsx)
+				continue
 			}
 			creator := "(none)"
 			for step := 1; step <= n; step++ {
@@ -203,11 +227,17 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 		if fsx.states[0] != nil {
 			return nil, fmt.Errorf("%s: the template is non-empty at step 0 (created by a skipped patch?) but the tree has no %s", f.Template, f.Path)
 		}
+		if err := rd.applyEdits(fsx, ef); err != nil {
+			return nil, err
+		}
 		files = append(files, fsx)
 	}
 
 	// kernel-owned files with edits
 	for _, ef := range s.Edits {
+		if editsOf[ef.Path] == nil {
+			continue // an owned file's edits, applied above
+		}
 		bi, err := src.stat(ef.Path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -220,68 +250,11 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		fsx := &fileStates{path: ef.Path, mode: bi.mode, states: make([][]byte, n+1), hash0: bi.hash}
-		baseLines := edit.Lines(bi.data)
-		prevKey := "\x00"
-		for step := 0; step <= n; step++ {
-			c := rd.ctx(step)
-			// the edits in effect and their texts; an unchanged set
-			// gives the previous step's content
-			type active struct {
-				i    int
-				text string
-			}
-			var act []active
-			var key strings.Builder
-			for i, e := range ef.Edits {
-				if rd.skipped[e.From] || !c.at[e.From] || (e.Until != "" && c.at[e.Until]) {
-					continue
-				}
-				if e.When != "" {
-					ok, err := pr.Cond(e.When)
-					if err != nil {
-						return nil, fmt.Errorf("%s: edit %d (from %s): when: %v", ef.Source, i+1, e.From, err)
-					}
-					if !ok {
-						continue
-					}
-				}
-				text := ""
-				if ef.Texts[i] != nil {
-					if text, err = execTemplate(ef.Texts[i], c); err != nil {
-						return nil, fmt.Errorf("patch %s: %s: edit %d (from %s): %v", rd.patchAt(step), ef.Source, i+1, e.From, err)
-					}
-				}
-				act = append(act, active{i, text})
-				fmt.Fprintf(&key, "%d:%d:%s\x00", i, len(text), text)
-			}
-			if key.String() == prevKey {
-				fsx.states[step] = fsx.states[step-1]
-				continue
-			}
-			prevKey = key.String()
-			if len(act) == 0 {
-				fsx.states[step] = bi.data
-				continue
-			}
-			cur := baseLines
-			for _, a := range act {
-				e := ef.Edits[a.i]
-				next, err := edit.ApplyLines(cur, e, a.text)
-				if err != nil {
-					var ee *edit.Error
-					if errors.As(err, &ee) {
-						ee.Patch, ee.File, ee.Index, ee.From = rd.patchAt(step), ef.Path, a.i+1, e.From
-						return nil, ee
-					}
-					return nil, err
-				}
-				cur = next
-			}
-			out := edit.Join(cur)
-			if !bytes.HasSuffix(bi.data, []byte("\n")) && len(bi.data) > 0 {
-				out = bytes.TrimSuffix(out, []byte("\n"))
-			}
-			fsx.states[step] = out
+		for step := range fsx.states {
+			fsx.states[step] = bi.data
+		}
+		if err := rd.applyEdits(fsx, ef); err != nil {
+			return nil, err
 		}
 		files = append(files, fsx)
 	}
@@ -372,4 +345,86 @@ func message(p *series.Patch) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// applyEdits replaces each state of fsx by that state with the edits of
+// ef in effect at its step applied (ef may be nil: nothing to do). A
+// state that is absent (an owned file not created yet) stays absent; an
+// edit in effect there is an error.
+func (rd *renderer) applyEdits(fsx *fileStates, ef *series.Edits) error {
+	if ef == nil {
+		return nil
+	}
+	type cached struct {
+		base []byte
+		key  string
+		out  []byte
+	}
+	var prev *cached
+	for step := range fsx.states {
+		base := fsx.states[step]
+		c := rd.ctx(step)
+		// the edits in effect and their texts; an unchanged base and set
+		// give the previous step's content
+		type active struct {
+			i    int
+			text string
+		}
+		var act []active
+		var key strings.Builder
+		for i, e := range ef.Edits {
+			if rd.skipped[e.From] || !c.at[e.From] || (e.Until != "" && c.at[e.Until]) {
+				continue
+			}
+			if e.When != "" {
+				ok, err := rd.probes.Cond(e.When)
+				if err != nil {
+					return fmt.Errorf("%s: edit %d (from %s): when: %v", ef.Source, i+1, e.From, err)
+				}
+				if !ok {
+					continue
+				}
+			}
+			text := ""
+			if ef.Texts[i] != nil {
+				var err error
+				if text, err = execTemplate(ef.Texts[i], c); err != nil {
+					return fmt.Errorf("patch %s: %s: edit %d (from %s): %v", rd.patchAt(step), ef.Source, i+1, e.From, err)
+				}
+			}
+			act = append(act, active{i, text})
+			fmt.Fprintf(&key, "%d:%d:%s\x00", i, len(text), text)
+		}
+		if prev != nil && prev.key == key.String() && bytes.Equal(prev.base, base) && (prev.base == nil) == (base == nil) {
+			fsx.states[step] = prev.out
+			continue
+		}
+		out := base
+		if len(act) > 0 {
+			if base == nil {
+				return fmt.Errorf("patch %s: %s: edit %d (from %s) is in effect but the series has not created the file yet", rd.patchAt(step), ef.Source, act[0].i+1, ef.Edits[act[0].i].From)
+			}
+			cur := edit.Lines(base)
+			for _, a := range act {
+				e := ef.Edits[a.i]
+				next, err := edit.ApplyLines(cur, e, a.text)
+				if err != nil {
+					var ee *edit.Error
+					if errors.As(err, &ee) {
+						ee.Patch, ee.File, ee.Index, ee.From = rd.patchAt(step), ef.Path, a.i+1, e.From
+						return ee
+					}
+					return err
+				}
+				cur = next
+			}
+			out = edit.Join(cur)
+			if !bytes.HasSuffix(base, []byte("\n")) && len(base) > 0 {
+				out = bytes.TrimSuffix(out, []byte("\n"))
+			}
+		}
+		prev = &cached{base: base, key: key.String(), out: out}
+		fsx.states[step] = out
+	}
+	return nil
 }

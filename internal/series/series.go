@@ -63,7 +63,10 @@ type Edits struct {
 	Path   string // kernel path
 	Source string // edits/<path>.yaml
 	Edits  []*edit.Edit
-	Texts  []*template.Template // parsed Text of each edit (nil when empty)
+	// Owned: the file also has a template under files/; the edits apply
+	// on top of it, or of the tree's own form of it (FORMAT.md).
+	Owned bool
+	Texts []*template.Template // parsed Text of each edit (nil when empty)
 }
 
 // Require is one prerequisite of the series (series.yaml "requires:"): a
@@ -289,9 +292,7 @@ func Load(fsys fs.FS) (*Series, error) {
 			return err
 		}
 		ef := &Edits{Path: strings.TrimSuffix(strings.TrimPrefix(p, "edits/"), ".yaml"), Source: p}
-		if owned[ef.Path] {
-			return fmt.Errorf("%s: %s is an owned file (files/%s.tmpl); edit its template instead", p, ef.Path, ef.Path)
-		}
+		ef.Owned = owned[ef.Path]
 		if err := decodeStrict(p, data, &ef.Edits); err != nil {
 			return err
 		}

@@ -85,13 +85,24 @@ func TestLoadErrors(t *testing.T) {
 		"is not \"Name <email>\"":  {"series.d/50-x.yaml": strings.Replace(perf, "A B <a@b.c>", "a@b.c", 1)},
 		"cover: belongs in":        {"series.d/50-x.yaml": "cover:\n  subject: x\n" + perf},
 		"owned-file templates end": {"files/a.c": "x"},
-		"is an owned file":         {"files/a.c.tmpl": "x", "edits/a.c.yaml": "- from: one\n  op: append\n  text: x\n"},
 		"is not \"Key: value\"":    {"series.d/50-x.yaml": perf + "    trailers: [\"nope\"]\n"},
 	} {
 		_, err := Load(fsWith(extra))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want error containing %q, got %v", want, err)
 		}
+	}
+}
+
+// An owned file may also have anchored edits (for trees that carry their
+// own form of it); the loader marks them.
+func TestOwnedFileEdits(t *testing.T) {
+	s, err := Load(fsWith(map[string]string{"files/a.c.tmpl": "x", "edits/a.c.yaml": "- from: one\n  op: append\n  text: x\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Edits) != 1 || !s.Edits[0].Owned {
+		t.Fatalf("edits of the owned a.c not marked Owned: %+v", s.Edits)
 	}
 }
 

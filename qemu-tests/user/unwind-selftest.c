@@ -1519,6 +1519,7 @@ struct ext_suite {
 
 static const struct ext_suite ext_suites[] = {
 	{ "perf", "/bin/perf-selftest", 120 },
+	{ "sframe", "/bin/sframe-selftest", 300 },
 };
 #define NEXT (sizeof(ext_suites) / sizeof(ext_suites[0]))
 

@@ -1,0 +1,78 @@
+package selftest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/toolchain"
+)
+
+// Names of the SFrame suite's files inside the initramfs.
+const (
+	// SFrameName is the SFrame suite (qemu-tests/sframe), run by the driver.
+	SFrameName = "bin/sframe-selftest"
+	// SFrameWhy holds the reason when the suite could not be built; the
+	// driver reports the suite as skipped.
+	SFrameWhy = "etc/sframe-selftest.why"
+)
+
+// sframeSources are compiled together into the SFrame suite.
+var sframeSources = []string{"sframe/sframe-selftest.c", "module/unwind_test_uapi.h"}
+
+// buildSFrame compiles the SFrame suite with the toolchain of package
+// toolchain (a Debian root whose assembler writes SFrame version 2, set
+// up on first use): -O2 without frame pointers, with --gsframe, static.
+// When no such toolchain can be had, it returns the reason as an
+// artifact instead and the suite is skipped in the guest.
+func buildSFrame(ctx context.Context, o Options, src string) Artifact {
+	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: cli.Progress})
+	if err != nil {
+		cli.Progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
+		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + firstLine(err.Error()) + "\n")}
+	}
+	bin, err := compileSFrame(ctx, tc, o.Work, src)
+	if err != nil {
+		cli.Progress("selftest: the sframe suite will be skipped: %v", err)
+		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(firstLine(err.Error()) + "\n")}
+	}
+	return Artifact{Name: SFrameName, Mode: 0o755, Data: bin}
+}
+
+// SFrameFlags are the flags of the SFrame suite.
+var SFrameFlags = append(append([]string{}, toolchain.SFrameFlags...), "-pthread", "-Wall")
+
+func compileSFrame(ctx context.Context, tc *toolchain.Toolchain, work, src string) ([]byte, error) {
+	srcs := map[string][]byte{}
+	h := sha256.New()
+	fmt.Fprintln(h, tc.GCCVersion, tc.ASVersion, SFrameFlags)
+	for _, f := range sframeSources {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return nil, err
+		}
+		h.Write(data)
+		srcs[filepath.Base(f)] = data
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	bin := filepath.Join(work, "sframe-selftest")
+	if old, err := os.ReadFile(bin + ".stamp"); err == nil && strings.TrimSpace(string(old)) == sum {
+		if data, err := os.ReadFile(bin); err == nil {
+			return data, nil
+		}
+	}
+	cli.Progress("selftest: compiling sframe-selftest with %s (%s)", tc.Suite, tc.ASVersion)
+	data, err := tc.Compile(ctx, "sframe-selftest", SFrameFlags, srcs, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		return nil, err
+	}
+	return data, os.WriteFile(bin+".stamp", []byte(sum), 0o644)
+}

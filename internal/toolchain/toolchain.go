@@ -1,0 +1,304 @@
+// Package toolchain provides a C toolchain that writes SFrame version 2
+// sections, for the in-guest SFrame self-tests.
+//
+// Debian 12's binutils (2.40) emits SFRAME_VERSION_1 for `as --gsframe`;
+// the kernel's SFrame reader reads version 2 (binutils 2.41 and later).
+// Ensure builds a minimal Debian root of a newer suite (trixie by default:
+// gcc 14, binutils 2.44) with debootstrap from the machine's own Debian
+// mirror, into ${XDG_CACHE_HOME:-~/.cache}/kdefer/toolchain/<suite>, and
+// checks that its assembler really writes version 2. The root is used
+// through chroot, only to compile the static guest programs; nothing of it
+// touches the host's own toolchain.
+//
+// The root is built in <suite>.partial and renamed into place when it has
+// passed the check, under a flock on toolchain/.lock, so two runs at once
+// and an interrupted run are safe: a directory named after the suite is
+// always complete.
+package toolchain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kdefer/kdefer/internal/kerneltree"
+)
+
+// DefaultSuite is the Debian suite whose gcc and binutils are used.
+const DefaultSuite = "trixie"
+
+// Packages are installed into the root besides the minimal base.
+var Packages = []string{"gcc", "libc6-dev", "binutils"}
+
+// Options say which suite and where; zero values give the defaults.
+type Options struct {
+	Suite    string // Debian suite; DefaultSuite if empty
+	CacheDir string // kdefer cache; kerneltree.CacheDir() if empty
+	Mirror   string // Debian mirror URI; the machine's own if empty
+	EtcApt   string // where the machine's apt sources are; /etc/apt if empty
+	Progress func(format string, args ...any)
+}
+
+// Toolchain is a ready root.
+type Toolchain struct {
+	Root          string // the chroot directory
+	Suite         string
+	GCCVersion    string // first line of gcc --version
+	ASVersion     string // first line of as --version
+	SFrameVersion int    // what `as --gsframe` writes, checked with readelf
+}
+
+// SFrameFlags are the compiler flags of the guest programs that carry an
+// SFrame section and no frame pointers.
+var SFrameFlags = []string{"-O2", "-fomit-frame-pointer", "-Wa,--gsframe", "-static"}
+
+// Ensure returns the toolchain of o.Suite, building it first when the
+// cache has none. It needs root (debootstrap, chroot) and the debootstrap
+// package; the error says what to install when it is missing.
+func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
+	if o.Suite == "" {
+		o.Suite = DefaultSuite
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = kerneltree.CacheDir()
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
+	if !regexp.MustCompile(`^[a-z][a-z0-9-]*$`).MatchString(o.Suite) {
+		return nil, fmt.Errorf("toolchain: %q is not a Debian suite name", o.Suite)
+	}
+	dir := filepath.Join(o.CacheDir, "toolchain")
+	root := filepath.Join(dir, o.Suite)
+	// Fast path: a root under the suite's name is only created by a rename
+	// after its check passed.
+	if dirExists(root) {
+		return Inspect(ctx, root, o.Suite)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("toolchain: creating %s: %w", dir, err)
+	}
+	unlock, err := lock(ctx, filepath.Join(dir, ".lock"), o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if dirExists(root) {
+		return Inspect(ctx, root, o.Suite)
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("toolchain: building the SFrame toolchain root needs root (debootstrap and chroot); run `kcheck doctor --install` as root")
+	}
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		return nil, errors.New("toolchain: debootstrap is not installed: run `apt-get install -y debootstrap` (or `kcheck doctor --install`)")
+	}
+	mirror := o.Mirror
+	if mirror == "" {
+		if mirror, err = machineMirror(o.EtcApt); err != nil {
+			return nil, err
+		}
+	}
+	tmp := root + ".partial"
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, fmt.Errorf("toolchain: removing the partial root %s: %w", tmp, err)
+	}
+	start := time.Now()
+	o.Progress("toolchain: debootstrap %s (%s) from %s into %s", o.Suite, strings.Join(Packages, ","), mirror, root)
+	var log bytes.Buffer
+	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase",
+		"--include="+strings.Join(Packages, ","), o.Suite, tmp, mirror)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Run(); err != nil {
+		logPath := root + ".debootstrap.log"
+		_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("toolchain: debootstrap %s from %s failed (%v): %s (full log: %s)",
+			o.Suite, mirror, err, lastLine(log.String()), logPath)
+	}
+	tc, err := Inspect(ctx, tmp, o.Suite)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := os.Rename(tmp, root); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("toolchain: moving the root into place: %w", err)
+	}
+	tc.Root = root
+	o.Progress("toolchain: %s ready in %s: %s, %s, SFrame v%d", o.Suite,
+		time.Since(start).Round(time.Second), tc.GCCVersion, tc.ASVersion, tc.SFrameVersion)
+	return tc, nil
+}
+
+// Inspect checks a root: gcc and as run in it, and `as --gsframe` writes
+// an SFrame section of version 2 or later.
+func Inspect(ctx context.Context, root, suite string) (*Toolchain, error) {
+	tc := &Toolchain{Root: root, Suite: suite}
+	out, err := chroot(ctx, root, "gcc", "--version")
+	if err != nil {
+		return nil, fmt.Errorf("toolchain: gcc in %s: %w (remove the directory to rebuild it)", root, err)
+	}
+	tc.GCCVersion = firstLine(out)
+	if out, err = chroot(ctx, root, "as", "--version"); err != nil {
+		return nil, fmt.Errorf("toolchain: as in %s: %w", root, err)
+	}
+	tc.ASVersion = firstLine(out)
+	probe := filepath.Join(root, "tmp", "kdefer-sframe-probe")
+	if err := os.MkdirAll(probe, 0o755); err != nil {
+		return nil, fmt.Errorf("toolchain: %w", err)
+	}
+	defer os.RemoveAll(probe)
+	src := "int f(int x) { return x + 1; }\n"
+	if err := os.WriteFile(filepath.Join(probe, "p.c"), []byte(src), 0o644); err != nil {
+		return nil, fmt.Errorf("toolchain: %w", err)
+	}
+	in := "/tmp/kdefer-sframe-probe/"
+	if _, err := chroot(ctx, root, "gcc", "-c", "-O2", "-Wa,--gsframe", "-o", in+"p.o", in+"p.c"); err != nil {
+		return nil, fmt.Errorf("toolchain: compiling with --gsframe in %s: %w", root, err)
+	}
+	if out, err = chroot(ctx, root, "readelf", "--sframe", in+"p.o"); err != nil {
+		return nil, fmt.Errorf("toolchain: readelf --sframe in %s: %w", root, err)
+	}
+	v, err := ParseSFrameVersion(out)
+	if err != nil {
+		return nil, fmt.Errorf("toolchain: %s: %w", root, err)
+	}
+	tc.SFrameVersion = v
+	if v < 2 {
+		return nil, fmt.Errorf("toolchain: %s (%s) writes SFrame version %d; the kernel reads version 2: use a newer suite (trixie or unstable)", root, tc.ASVersion, v)
+	}
+	return tc, nil
+}
+
+var sframeVersionRE = regexp.MustCompile(`Version:\s*SFRAME_VERSION_(\d+)`)
+
+// ParseSFrameVersion finds the version in the output of readelf --sframe.
+func ParseSFrameVersion(readelf string) (int, error) {
+	m := sframeVersionRE.FindStringSubmatch(readelf)
+	if m == nil {
+		return 0, fmt.Errorf("no SFrame version in readelf --sframe output: %q", firstLine(readelf))
+	}
+	var v int
+	fmt.Sscan(m[1], &v)
+	return v, nil
+}
+
+// CC returns the command line prefix that compiles with the root's gcc.
+// Paths given to it must be inside the root; see Compile.
+func (tc *Toolchain) CC() []string { return []string{"chroot", tc.Root, "gcc"} }
+
+// Compile builds one program with the root's gcc: srcs are copied into
+// the root's scratch directory, compiled with flags, and the output is
+// returned. The host paths never need to exist in the root.
+func (tc *Toolchain) Compile(ctx context.Context, name string, flags []string, srcs map[string][]byte, libs []string) ([]byte, error) {
+	scratch, err := os.MkdirTemp(filepath.Join(tc.Root, "tmp"), "kdefer-build-")
+	if err != nil {
+		return nil, fmt.Errorf("toolchain: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	in := "/tmp/" + filepath.Base(scratch) + "/"
+	args := append([]string{}, flags...)
+	args = append(args, "-I", in, "-o", in+name)
+	for n, data := range srcs {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(scratch, n)), 0o755); err != nil {
+			return nil, fmt.Errorf("toolchain: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(scratch, n), data, 0o644); err != nil {
+			return nil, fmt.Errorf("toolchain: %w", err)
+		}
+		if strings.HasSuffix(n, ".c") {
+			args = append(args, in+n)
+		}
+	}
+	args = append(args, libs...)
+	if _, err := chroot(ctx, tc.Root, "gcc", args...); err != nil {
+		return nil, fmt.Errorf("toolchain: compiling %s with %s: %w", name, tc.Suite, err)
+	}
+	return os.ReadFile(filepath.Join(scratch, name))
+}
+
+func chroot(ctx context.Context, root, prog string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "chroot", append([]string{root, prog}, args...)...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), err, lastLine(out.String()))
+	}
+	return out.String(), nil
+}
+
+// machineMirror returns the URI of the machine's first Debian archive
+// entry, so the root comes from the mirror apt already uses.
+func machineMirror(etcApt string) (string, error) {
+	if etcApt == "" {
+		etcApt = "/etc/apt"
+	}
+	ents, err := kerneltree.ReadSources(etcApt)
+	if err != nil {
+		return "", fmt.Errorf("toolchain: %w", err)
+	}
+	for _, e := range ents {
+		if e.IsDebian() {
+			return strings.TrimRight(e.URI, "/"), nil
+		}
+	}
+	return "", fmt.Errorf("toolchain: no Debian archive in the apt sources under %s; pass a mirror", etcApt)
+}
+
+func lock(ctx context.Context, name string, progress func(string, ...any)) (func(), error) {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("toolchain: opening the lock file: %w", err)
+	}
+	said := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("toolchain: locking %s: %w", name, err)
+		}
+		if !said {
+			progress("toolchain: waiting for another run holding %s", name)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
