@@ -50,7 +50,7 @@ Exit codes: 0 measured; 2 a step could not run.`,
 				return cli.Errorf(cli.ExitHarness, "expected one TREE argument")
 			}
 			tree, _ := filepath.Abs(args[0])
-			bo := kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag, Jobs: jobs,
+			bo := kbuild.Options{Src: tree, FragmentText: kdefer.FragmentFor(tree), Jobs: jobs,
 				Targets: []string{"bzImage", "modules_prepare"}, Progress: cli.Progress}
 			key, err := kbuild.Key(bo)
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/kdefer/kdefer/internal/toolchain"
+
 	"github.com/kdefer/kdefer/internal/accel"
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/hostcheck"
@@ -54,6 +56,12 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 					fmt.Fprintln(os.Stderr, "doctor: every package is installed, nothing to do")
 				}
 				r = hostcheck.Run(hostcheck.Options{})
+				// The guest programs of the sframe suite need an assembler
+				// that writes SFrame v2 (binutils >= 2.41), which this
+				// Debian may lack: a Debian root under the cache has one.
+				if _, err := toolchain.Ensure(ctx, toolchain.Options{Progress: cli.Progress}); err != nil {
+					fmt.Fprintln(os.Stderr, "doctor: no SFrame toolchain, the sframe suite will be skipped:", err)
+				}
 			}
 			var kvm accel.Check
 			if !*noKVM {

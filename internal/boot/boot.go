@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	bo := kbuild.Options{Src: o.Tree, Dir: o.BuildDir, Fragment: o.Fragment, ExtraConfig: o.ExtraConfig,
 		Jobs: o.Jobs, Targets: []string{"bzImage", "modules_prepare"}, Progress: progress}
 	if o.Fragment == "" {
-		bo.FragmentText = kdefer.KconfigFrag
+		bo.FragmentText = kdefer.FragmentFor(o.Tree)
 	}
 	var build *kbuild.Result
 	if o.SkipBuild && o.BuildDir != "" {

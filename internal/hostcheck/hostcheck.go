@@ -47,6 +47,7 @@ var Tools = []Tool{
 	{Name: "xmllint", Binary: "xmllint", Package: "libxml2-utils", Required: true, Purpose: "JUnit schema validation (kcheck ci/boot --junit tests)"},
 	{Name: "patch", Binary: "patch", Package: "patch", Required: true, Purpose: "patch --dry-run check of the rendered series (tests)"},
 	{Name: "ccache", Binary: "ccache", Package: "ccache", Required: false, Purpose: "faster rebuilds (optional)"},
+	{Name: "debootstrap", Binary: "debootstrap", Package: "debootstrap", Required: false, Purpose: "the SFrame v2 toolchain of the sframe self-tests (internal/toolchain; optional: without it that suite is skipped)"},
 }
 
 // Package returns the Debian package that provides binary, or binary

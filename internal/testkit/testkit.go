@@ -109,7 +109,7 @@ func Kernel(t testing.TB) (tree string, build *kbuild.Result) {
 // BuildKernel builds (or reuses) the kernel of Kernel for any tree.
 func BuildKernel(t testing.TB, tree string) *kbuild.Result {
 	t.Helper()
-	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.KconfigFrag,
+	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.FragmentFor(tree),
 		Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
 	if err != nil {
 		t.Fatalf("building the kernel of %s: %v", tree, err)
