@@ -24,6 +24,11 @@ type Context struct {
 	Step  int    // 0 = base tree
 	Patch string // name of the patch of this step ("" at step 0)
 	Tree  *TreeContext
+	// Maintainer is the series' maintainer (series.yaml maintainer:),
+	// "Name <email>", for the MAINTAINERS entry. It is fixed by the
+	// templates, not by who renders, so file contents never depend on
+	// the renderer's identity.
+	Maintainer string
 
 	at    map[string]bool
 	known map[string]bool
@@ -70,7 +75,7 @@ type renderer struct {
 }
 
 func (rd *renderer) ctx(step int) *Context {
-	c := &Context{Step: step, Tree: rd.tctx, at: map[string]bool{}, known: rd.known}
+	c := &Context{Step: step, Tree: rd.tctx, Maintainer: rd.s.Maintainer.String(), at: map[string]bool{}, known: rd.known}
 	for n := range rd.skipped {
 		c.at[n] = true
 	}
@@ -143,7 +148,23 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	rd := &renderer{s: s, src: src, probes: pr, skipped: map[string]bool{}, known: map[string]bool{}, active: plan.Active}
 	rd.tctx = &TreeContext{Version: pr.Version.String(), Major: pr.Version.Major, Minor: pr.Version.Minor, Sublevel: pr.Version.Sublevel, probes: pr}
-	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash, Skipped: plan.Skipped}
+	ident := opts.Identity
+	if ident.IsZero() {
+		ident = s.Maintainer
+	}
+	if ident.IsZero() {
+		// Templates whose every patch has an author: of its own (and
+		// its own sign-off chain) render without one; nobody signs off.
+		for _, p := range plan.Active {
+			if p.Author == "" {
+				return nil, fmt.Errorf("no identity for patch %s (%s): it has no author:, series.yaml has no maintainer:, and none was given (kgen takes git config user.name/user.email)", p.Name, p.Source)
+			}
+		}
+		if s.Cover.Author == "" {
+			return nil, errors.New("no identity for the cover letter: series.yaml has neither cover.author: nor maintainer:, and none was given")
+		}
+	}
+	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash, Skipped: plan.Skipped, Version: s.Version, Identity: ident}
 	for _, p := range s.Patches {
 		rd.known[p.Name] = true
 	}
@@ -288,9 +309,12 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 
 	// patches
 	for i, p := range rd.active {
-		pt := Patch{Index: i + 1, Total: n, Name: p.Name, Subject: p.Subject,
-			Author:  object.Signature{Name: p.Name_, Email: p.Email, When: p.When},
-			Message: message(p)}
+		author := object.Signature{Name: ident.Name, Email: ident.Email, When: p.When}
+		if p.Author != "" {
+			author.Name, author.Email = p.Name_, p.Email
+		}
+		pt := Patch{Index: i + 1, Total: n, Version: s.Version, Name: p.Name, Subject: p.Subject,
+			Author: author, Message: message(p, ident, !opts.NoSignOff && !ident.IsZero())}
 		for _, f := range files {
 			before, after := f.states[i], f.states[i+1]
 			if bytes.Equal(before, after) && (before == nil) == (after == nil) {
@@ -323,8 +347,11 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("series.yaml: cover body: %v", err)
 	}
-	res.Cover = Cover{Subject: s.Cover.Subject, Author: object.Signature{Name: s.Cover.Name, Email: s.Cover.Email, When: s.Cover.When},
-		Body: strings.TrimRight(body, "\n") + "\n"}
+	cover := object.Signature{Name: ident.Name, Email: ident.Email, When: s.Cover.When}
+	if s.Cover.Author != "" {
+		cover.Name, cover.Email = s.Cover.Name, s.Cover.Email
+	}
+	res.Cover = Cover{Subject: s.Cover.Subject, Author: cover, Body: coverBody(body, s.Changelog, ident, !opts.NoSignOff && !ident.IsZero())}
 
 	// commit ids
 	ids, trees, err := res.buildAll(newOverlay(repo), nil)
@@ -354,21 +381,52 @@ func allSkipped(s *series.Series, tree string) *Result {
 	return &Result{Probes: *pr, Skipped: plan.Skipped}
 }
 
-// message is the full commit message of p.
-func message(p *series.Patch) string {
+// message is the full commit message of p, with id's sign-off closing
+// the trailers when signOff is set.
+func message(p *series.Patch, id series.Identity, signOff bool) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(p.Subject))
 	b.WriteString("\n\n")
+	trailers := make([]string, 0, len(p.Trailers)+1)
+	for _, t := range p.Trailers {
+		trailers = append(trailers, strings.TrimSpace(t))
+	}
+	if sob := "Signed-off-by: " + id.String(); signOff && (len(trailers) == 0 || trailers[len(trailers)-1] != sob) {
+		trailers = append(trailers, sob)
+	}
 	if body := strings.TrimRight(p.Message, "\n \t"); strings.TrimSpace(body) != "" {
 		b.WriteString(body)
 		b.WriteString("\n")
-		if len(p.Trailers) > 0 {
+		if len(trailers) > 0 {
 			b.WriteString("\n")
 		}
 	}
-	for _, t := range p.Trailers {
-		b.WriteString(strings.TrimSpace(t))
+	for _, t := range trailers {
+		b.WriteString(t)
 		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// coverBody is the cover letter's text: the rendered body, then one
+// "Changes in vN:" section per version (newest first, as b4 and
+// format-patch users write them), then the sign-off.
+func coverBody(body string, log []series.Changes, id series.Identity, signOff bool) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(body, "\n"))
+	b.WriteString("\n")
+	for _, c := range log {
+		fmt.Fprintf(&b, "\nChanges in v%d:\n", c.Version)
+		for _, x := range c.Changes {
+			var w bytes.Buffer
+			wrapText(&w, strings.Join(strings.Fields(x), " "), 0, 2, mailWrap)
+			b.WriteString("- ")
+			b.WriteString(w.String())
+			b.WriteString("\n")
+		}
+	}
+	if signOff {
+		b.WriteString("\nSigned-off-by: " + id.String() + "\n")
 	}
 	return b.String()
 }

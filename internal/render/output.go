@@ -7,7 +7,12 @@ import (
 )
 
 // FileName is the format-patch file name of patch p: "0001-slug.patch".
-func (p *Patch) FileName() string { return fileName(p.Index, p.Subject) }
+// From version 2 on it starts with "vN-" ("v2-0001-slug.patch").
+func (p *Patch) FileName() string { return fileName(p.Version, p.Index, p.Subject) }
+
+// CoverName is the cover letter's file name: "0000-cover-letter.patch",
+// "v2-0000-cover-letter.patch" from version 2 on.
+func (r *Result) CoverName() string { return fileName(r.Version, 0, "cover-letter") }
 
 // Mail returns patch p as "git format-patch" writes it (one mbox message).
 func (r *Result) Mail(p *Patch) []byte { return r.mail(p) }
@@ -17,13 +22,13 @@ func (r *Result) Mail(p *Patch) []byte { return r.mail(p) }
 func (r *Result) CoverLetter() []byte { return r.coverLetter() }
 
 // Files returns the whole series as file name -> bytes, cover letter
-// included ("0000-cover-letter.patch"). Empty when no patch is rendered.
+// included (CoverName). Empty when no patch is rendered.
 func (r *Result) Files() map[string][]byte {
 	m := map[string][]byte{}
 	if len(r.Patches) == 0 {
 		return m
 	}
-	m["0000-cover-letter.patch"] = r.CoverLetter()
+	m[r.CoverName()] = r.CoverLetter()
 	for i := range r.Patches {
 		m[r.Patches[i].FileName()] = r.Mail(&r.Patches[i])
 	}
