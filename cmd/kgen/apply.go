@@ -61,10 +61,11 @@ const applyCodes = `Exit codes:
 func init() {
 	var branch, baseRev, tdir *string
 	var dryRun, initTree *bool
+	var mo maintainerOpts
 	app.Register(&cli.Command{
 		Name:    "apply",
 		Summary: "apply the series to a kernel tree as commits on a new branch",
-		Usage: `apply TREE [--branch NAME] [--base REV] [--dry-run] [--init] [--templates DIR]
+		Usage: `apply TREE [--branch NAME] [--base REV] [--dry-run] [--init] [--signoff] [--identity "Name <email>"] [--upgrade [--keep-old] [--patches DIR]] [--templates DIR]
 
 Probes TREE (a git work tree of a kernel), renders the series for its HEAD
 (or --base), and creates one commit per patch (author, date and message
@@ -83,19 +84,27 @@ Dirty rule: every file the switch changes must equal HEAD in the index
 and in the work tree, and a file the series creates must not exist; other
 files may carry local changes, which are kept.
 
-` + applyCodes,
+` + upgradeHelp + `
+
+` + identityHelp + `
+
+` + applyCodes + `
+  21  --upgrade: commits of yours between or on top of the series that
+      cannot be carried over (named)`,
 		Flags: func(fs *flag.FlagSet) {
 			branch = fs.String("branch", "unwind-deferred", "name of the branch to create")
 			baseRev = fs.String("base", "", "base commit (full id or branch/tag name; default HEAD)")
 			dryRun = fs.Bool("dry-run", false, "render and check, print what would happen, write nothing")
 			initTree = fs.Bool("init", false, "a plain tree without .git: make it a git baseline first (git init; git add -A; git commit)")
 			tdir = fs.String("templates", "", "template directory (default: the series built into kgen)")
+			mo.register(fs)
 		},
-		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
+		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return cli.Errorf(cli.ExitHarness, "give exactly one TREE")
 			}
-			return runApply(ctx, applyOpts{tree: args[0], branch: *branch, base: *baseRev, dryRun: *dryRun, init: *initTree, templates: templatesFS(*tdir)})
+			mo.parsed(fs)
+			return runApply(ctx, applyOpts{tree: args[0], branch: *branch, base: *baseRev, dryRun: *dryRun, init: *initTree, templates: templatesFS(*tdir), maintainerOpts: mo})
 		},
 	})
 }
@@ -104,6 +113,7 @@ type applyOpts struct {
 	tree, branch, base string
 	dryRun, init       bool
 	templates          fs.FS
+	maintainerOpts     // --signoff, --identity, --upgrade (upgrade.go)
 }
 
 // kernelTree checks the top-level Makefile of dir.
@@ -191,6 +201,9 @@ func trace(start time.Time, what string) {
 }
 
 func runApply(ctx context.Context, o applyOpts) error {
+	if o.upgrade {
+		return runUpgrade(ctx, o)
+	}
 	start := time.Now()
 	fi, err := os.Stat(o.tree)
 	if err != nil || !fi.IsDir() {
@@ -254,7 +267,11 @@ func runApply(ctx context.Context, o applyOpts) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res, err := render.Render(ctx, render.Options{Templates: o.templates, Tree: o.tree, Base: base})
+	ro := render.Options{Templates: o.templates, Tree: o.tree, Base: base}
+	if err := applyRenderOptions(ctx, o, &ro); err != nil {
+		return err
+	}
+	res, err := render.Render(ctx, ro)
 	if err != nil {
 		return renderErr(err)
 	}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
@@ -48,4 +49,23 @@ func (r *Result) WriteSeries(dir string) error { return writeSeries(dir, r.Files
 // otherwise every commit gets that committer (name, email and When).
 func (r *Result) Build(s storer.EncodedObjectStorer, committer *object.Signature) ([]plumbing.Hash, error) {
 	return r.build(s, committer)
+}
+
+// TreeChange sets one path of a tree: a blob and its mode, or removal
+// when Hash is zero.
+type TreeChange struct {
+	Hash plumbing.Hash
+	Mode filemode.FileMode
+}
+
+// UpdateTree writes into s the tree base (zero: empty) with changes
+// applied (paths relative to it) and returns its id; only the trees on
+// the changed paths are rewritten (kgen apply --upgrade replays commits
+// with it).
+func UpdateTree(s storer.EncodedObjectStorer, base plumbing.Hash, changes map[string]TreeChange) (plumbing.Hash, error) {
+	m := make(map[string]entryChange, len(changes))
+	for p, c := range changes {
+		m[p] = entryChange{hash: c.Hash, mode: c.Mode}
+	}
+	return updateTree(s, base, m)
 }
