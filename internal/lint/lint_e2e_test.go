@@ -101,7 +101,7 @@ func TestLintSeriesThreeMutations(t *testing.T) {
 		if f.Check == CheckAPI && !(strings.Contains(f.Message, `"unsigned long long *"`) && strings.Contains(f.Message, `"unsigned *"`)) {
 			t.Errorf("capi message does not show the prototype's type: %s", f.Message)
 		}
-		if f.Check == CheckCommit && f.Also != "checkpatch MISSING_SIGN_OFF" {
+		if f.Check == CheckCommit && f.Also != "checkpatch NO_AUTHOR_SIGN_OFF" {
 			t.Errorf("missing sign-off not merged with checkpatch's: %+v", f)
 		}
 	}
