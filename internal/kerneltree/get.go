@@ -192,6 +192,21 @@ func resolve(ctx context.Context, req Request, cache string, o Options, progress
 			what = fmt.Sprintf("%s at upstream release %s", req.Package(), req)
 		}
 		msg := fmt.Sprintf("no Debian package %s in the machine's apt sources or in Debian %s", what, strings.Join(Suites, ", "))
+		if req.Patch >= 0 || req.Pre != "" {
+			// Say which releases of the series there are instead.
+			series := Request{Major: req.Major, Minor: req.Minor, Patch: -1}
+			if o.AptEtc == "" {
+				if vs, err := systemApt().candidates(ctx, series); err == nil {
+					for _, v := range vs {
+						offers = append(offers, Offer{pkgVersion: v})
+					}
+				}
+			}
+			if more, _, err := available(ctx, cache, o, series, progress); err == nil {
+				offers = append(offers, more...)
+			}
+			sortOffers(offers)
+		}
 		if len(offers) > 0 {
 			msg += "; they offer " + describe(offers)
 		} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -170,19 +171,27 @@ func (o Offer) SuiteName() string {
 	return "Debian " + o.Suite
 }
 
-// describe lists offers as "7.3.4 (trixie-backports)" for messages.
+// describe lists offers as "7.3.4 (trixie-backports)" for messages,
+// one entry per release with every suite that has it.
 func describe(offers []Offer) string {
-	var s []string
-	seen := map[string]bool{}
+	var order []string
+	where := map[string][]string{}
 	for _, o := range offers {
-		k := o.Release() + " (" + o.Suite + ")"
-		if o.Suite == "" {
-			k = o.Release() + " (this machine)"
+		name := o.Suite
+		if name == "" {
+			name = "this machine"
 		}
-		if !seen[k] {
-			seen[k] = true
-			s = append(s, k)
+		r := o.Release()
+		if _, ok := where[r]; !ok {
+			order = append(order, r)
 		}
+		if !slices.Contains(where[r], name) {
+			where[r] = append(where[r], name)
+		}
+	}
+	s := make([]string, len(order))
+	for i, r := range order {
+		s[i] = r + " (" + strings.Join(where[r], ", ") + ")"
 	}
 	return strings.Join(s, ", ")
 }
