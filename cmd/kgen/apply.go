@@ -68,8 +68,9 @@ func init() {
 		Usage: `apply TREE [--branch NAME] [--base REV] [--dry-run] [--init] [--signoff] [--identity "Name <email>"] [--upgrade [--keep-old] [--patches DIR]] [--templates DIR]
 
 Probes TREE (a git work tree of a kernel), renders the series for its HEAD
-(or --base), and creates one commit per patch (author, date and message
-from the series; committer from git's user.name/user.email) on a new
+(or --base), and creates one commit per patch (date and message from the
+series; author and committer from git's user.name/user.email, see
+Identity below, unless a patch names an author of its own) on a new
 branch, which is checked out: HEAD, index and work tree end up exactly as
 "git am" would leave them, but only the files the series touches are
 read or written (the rest of the work tree is never walked).
