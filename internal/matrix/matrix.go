@@ -66,7 +66,7 @@ type Row struct {
 	Tree     string           `json:"tree,omitempty"`
 	Cells    []Cell           `json:"cells"`
 	Upstream []render.Skipped `json:"upstream,omitempty"`
-	Anchor   *Anchor          `json:"anchor,omitempty"`
+	Anchors  []Anchor         `json:"anchors,omitempty"` // every anchor that stopped matching (the first per file)
 	Seconds  float64          `json:"seconds"`
 }
 
@@ -186,6 +186,7 @@ func runBase(ctx context.Context, o Options, base string) (Row, error) {
 	res, err := render.Render(ctx, render.Options{Templates: o.Templates, Tree: tree})
 	d := time.Since(t0)
 	var ue *render.UnsupportedError
+	var ae render.AnchorErrors
 	var ee *edit.Error
 	switch {
 	case errors.As(err, &ue):
@@ -193,8 +194,13 @@ func runBase(ctx context.Context, o Options, base string) (Row, error) {
 		add(ci.StageRender, Unsupported, err.Error(), 0)
 		rest(3, ci.NotRun, "the series does not support this base")
 		return row, nil
-	case errors.As(err, &ee):
-		row.Anchor = anchorOf(ee)
+	case errors.As(err, &ae) || errors.As(err, &ee):
+		if ae == nil {
+			ae = render.AnchorErrors{ee}
+		}
+		for _, e := range ae {
+			row.Anchors = append(row.Anchors, anchorOf(e))
+		}
 		add(ci.StageProbe, ci.Pass, "", d)
 		add(ci.StageRender, ci.Fail, err.Error(), 0)
 		rest(3, ci.NotRun, "the series did not render")
@@ -230,8 +236,8 @@ func runBase(ctx context.Context, o Options, base string) (Row, error) {
 	return row, nil
 }
 
-func anchorOf(e *edit.Error) *Anchor {
-	a := &Anchor{Patch: e.Patch, File: e.File, Edit: e.Index, Anchor: strings.TrimRight(e.Anchor, "\n"), What: e.What}
+func anchorOf(e *edit.Error) Anchor {
+	a := Anchor{Patch: e.Patch, File: e.File, Edit: e.Index, Anchor: strings.TrimRight(e.Anchor, "\n"), What: e.What}
 	for _, c := range e.Candidates {
 		a.Candidates = append(a.Candidates, fmt.Sprintf("%d: %s", c.Line, c.Text))
 	}

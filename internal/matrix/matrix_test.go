@@ -32,6 +32,10 @@ func fixtureTree(t *testing.T, broken bool) string {
 		data, _ := os.ReadFile(p)
 		os.Remove(p)
 		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
+		p = filepath.Join(dir, "include/linux/sched.h")
+		data, _ = os.ReadFile(p)
+		os.Remove(p)
+		os.WriteFile(p, bytes.Replace(data, []byte("usage;"), []byte("users;"), 1), 0o644)
 	}
 	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
 		c := exec.Command("git", args...)
@@ -92,6 +96,8 @@ func TestRunAndOutputs(t *testing.T) {
 		"| retval = sched_fork(clone_flags, p);",
 		"nearest candidates:",
 		"30: \tretval = sched_fork(p);",
+		// every broken anchor of the run, not only the first
+		"anchor: patch deferred, include/linux/sched.h, edit 1: anchor matches nothing",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table lacks %q:\n%s", want, out)

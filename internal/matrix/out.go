@@ -41,7 +41,7 @@ func (m *Matrix) WriteTable(w io.Writer) {
 		for _, u := range r.Upstream {
 			lines = append(lines, fmt.Sprintf("    upstream %-16s %s (probe %s: %s)", u.Name, u.Subject, u.Probe, u.Evidence))
 		}
-		if a := r.Anchor; a != nil {
+		for _, a := range r.Anchors {
 			lines = append(lines, fmt.Sprintf("    anchor: patch %s, %s, edit %d: %s", a.Patch, a.File, a.Edit, a.What))
 			for _, l := range strings.Split(a.Anchor, "\n") {
 				lines = append(lines, "      | "+l)
@@ -182,7 +182,7 @@ pre{margin:.2em 0;white-space:pre-wrap}
 {{range $r := .Rows}}<h2>{{$r.Base}} (Linux {{$r.Release}})</h2><ul>
 {{range $.Stages}}{{with $r.Cell .}}<li><b>{{.Stage}}</b> {{.Status}}{{if .Detail}}: {{.Detail}}{{end}}{{if .Complete}}<pre>{{.Complete}}</pre>{{end}}</li>{{end}}{{end}}</ul>
 {{if $r.Upstream}}<p>Already upstream:</p><ul>{{range $r.Upstream}}<li>{{.Name}}: {{.Subject}} <i>(probe {{.Probe}}: {{.Evidence}})</i></li>{{end}}</ul>{{end}}
-{{with $r.Anchor}}<p>Anchor that stopped matching: patch <b>{{.Patch}}</b>, {{.File}}, edit {{.Edit}}: {{.What}}</p><pre>{{.Anchor}}</pre><p>Nearest candidates:</p><pre>{{range .Candidates}}{{.}}
+{{range $r.Anchors}}<p>Anchor that stopped matching: patch <b>{{.Patch}}</b>, {{.File}}, edit {{.Edit}}: {{.What}}</p><pre>{{.Anchor}}</pre><p>Nearest candidates:</p><pre>{{range .Candidates}}{{.}}
 {{end}}</pre>{{end}}
 {{end}}</body></html>
 `))

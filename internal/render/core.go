@@ -226,7 +226,11 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 		files = append(files, fsx)
 	}
 
-	// kernel-owned files with edits
+	// kernel-owned files with edits; an anchor that does not match ends
+	// that file's rendering, and the others go on, so that one run names
+	// every anchor a new base breaks
+	var anchors AnchorErrors
+edits:
 	for _, ef := range s.Edits {
 		bi, err := src.stat(ef.Path)
 		if err != nil {
@@ -291,7 +295,8 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 					var ee *edit.Error
 					if errors.As(err, &ee) {
 						ee.Patch, ee.File, ee.Index, ee.From = rd.patchAt(step), ef.Path, a.i+1, e.From
-						return nil, ee
+						anchors = append(anchors, ee)
+						continue edits
 					}
 					return nil, err
 				}
@@ -304,6 +309,13 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 			fsx.states[step] = out
 		}
 		files = append(files, fsx)
+	}
+	switch len(anchors) {
+	case 0:
+	case 1:
+		return nil, anchors[0]
+	default:
+		return nil, anchors
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 
@@ -429,4 +441,28 @@ func coverBody(body string, log []series.Changes, id series.Identity, signOff bo
 		b.WriteString("\nSigned-off-by: " + id.String() + "\n")
 	}
 	return b.String()
+}
+
+// AnchorErrors are the anchors that failed in one rendering, one per
+// kernel-owned file at most (the first failing edit of that file), in
+// the order of the edit files. errors.As finds the first *edit.Error.
+type AnchorErrors []*edit.Error
+
+func (a AnchorErrors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d anchored edits fail on this tree:", len(a))
+	for _, e := range a {
+		b.WriteString("\n")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap gives each *edit.Error to errors.Is and errors.As.
+func (a AnchorErrors) Unwrap() []error {
+	out := make([]error, len(a))
+	for i, e := range a {
+		out[i] = e
+	}
+	return out
 }
