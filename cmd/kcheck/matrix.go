@@ -71,7 +71,15 @@ failed, 2 a stage could not run or a base is unsupported.`,
 				if tdir != "" {
 					tfs = os.DirFS(tdir)
 				}
-				if m, err = matrix.Run(ctx, matrix.Options{Bases: bases, Templates: tfs, Quick: quick, NoBoot: noBoot, Full: full, Progress: cli.Progress}); err != nil {
+				mo := matrix.Options{Bases: bases, Templates: tfs, Quick: quick, NoBoot: noBoot, Full: full, Progress: cli.Progress}
+				if out != "" && len(bases) > 1 {
+					mo.Done = func(m *matrix.Matrix) {
+						if err := writeMatrix(m, out); err != nil {
+							cli.Progress("writing %s: %v", out, err)
+						}
+					}
+				}
+				if m, err = matrix.Run(ctx, mo); err != nil {
 					return err
 				}
 			}

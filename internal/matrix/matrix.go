@@ -113,6 +113,10 @@ type Options struct {
 	NoBoot    bool // skip the boot
 	Full      bool
 	Progress  func(format string, args ...any)
+	// Done, when set, is called after each base with the matrix so far
+	// (kcheck matrix --out writes its files then, so that an interrupted
+	// run keeps the bases it finished).
+	Done func(*Matrix)
 	// Get and CI default to kerneltree.Get and ci.Run (tests may
 	// substitute them).
 	Get func(ctx context.Context, o kerneltree.Options) (string, error)
@@ -146,6 +150,10 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 			return nil, err
 		}
 		m.Rows = append(m.Rows, row)
+		m.Seconds = time.Since(m.Start).Seconds()
+		if o.Done != nil {
+			o.Done(m)
+		}
 	}
 	m.Seconds = time.Since(m.Start).Seconds()
 	return m, nil
