@@ -50,9 +50,14 @@ func tree612(t testing.TB) (string, plumbing.Hash) {
 func findTree612(t testing.TB) string {
 	t.Helper()
 	cands := []string{os.Getenv("KDEFER_TREE_612")}
-	cached, _ := filepath.Glob(filepath.Join(kerneltree.CacheDir(), "trees", "6.12.*"))
-	sort.Sort(sort.Reverse(sort.StringSlice(cached)))
-	cands = append(cands, cached...)
+	// The newest 6.12 by release number (6.12.117 before 6.12.95): the
+	// one patches/ is rendered for.
+	cached, _ := kerneltree.List("")
+	for _, tr := range cached {
+		if strings.HasPrefix(tr.Release, "6.12.") {
+			cands = append(cands, tr.Path)
+		}
+	}
 	for _, c := range cands {
 		if c == "" {
 			continue
