@@ -16,6 +16,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/apply"
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/render"
 )
 
 const applyCodes = `Exit codes:
@@ -52,14 +53,16 @@ const applyCodes = `Exit codes:
 func init() {
 	var branch, baseRev, tdir *string
 	var dryRun, initTree *bool
+	var mo maintainerOpts
 	app.Register(&cli.Command{
 		Name:    "apply",
 		Summary: "apply the series to a kernel tree as commits on a new branch",
-		Usage: `apply TREE [--branch NAME] [--base REV] [--dry-run] [--init] [--templates DIR]
+		Usage: `apply TREE [--branch NAME] [--base REV] [--dry-run] [--init] [--signoff] [--identity "Name <email>"] [--upgrade [--keep-old] [--patches DIR]] [--templates DIR]
 
 Probes TREE (a git work tree of a kernel), renders the series for its HEAD
-(or --base), and creates one commit per patch (author, date and message
-from the series; committer from git's user.name/user.email) on a new
+(or --base), and creates one commit per patch (date and message from the
+series; author and committer from git's user.name/user.email, see
+Identity below, unless a patch names an author of its own) on a new
 branch, which is checked out: HEAD, index and work tree end up exactly as
 "git am" would leave them, but only the files the series touches are
 read or written (the rest of the work tree is never walked).
@@ -80,19 +83,27 @@ filter drivers, core.fileMode), and a file the series creates must not
 exist; other files may carry local changes, which are kept. Files are
 written as git checkout writes them (CRLF where configured).
 
-` + applyCodes,
+` + upgradeHelp + `
+
+` + identityHelp + `
+
+` + applyCodes + `
+  21  --upgrade: commits of yours between or on top of the series that
+      cannot be carried over (named)`,
 		Flags: func(fs *flag.FlagSet) {
 			branch = fs.String("branch", "unwind-deferred", "name of the branch to create")
 			baseRev = fs.String("base", "", "base commit (full id or branch/tag name; default HEAD)")
 			dryRun = fs.Bool("dry-run", false, "render and check, print what would happen, write nothing")
 			initTree = fs.Bool("init", false, "a plain tree without .git: make it a git baseline first (git init; git add -A; git commit)")
 			tdir = fs.String("templates", "", "template directory (default: the series built into kgen)")
+			mo.register(fs)
 		},
-		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
+		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return cli.Errorf(cli.ExitHarness, "give exactly one TREE")
 			}
-			return runApply(ctx, applyOpts{tree: args[0], branch: *branch, base: *baseRev, dryRun: *dryRun, init: *initTree, templates: templatesFS(*tdir)})
+			mo.parsed(fs)
+			return runApply(ctx, applyOpts{tree: args[0], branch: *branch, base: *baseRev, dryRun: *dryRun, init: *initTree, templates: templatesFS(*tdir), maintainerOpts: mo})
 		},
 	})
 }
@@ -101,11 +112,15 @@ type applyOpts struct {
 	tree, branch, base string
 	dryRun, init       bool
 	templates          fs.FS
+	maintainerOpts     // --signoff, --identity, --upgrade (upgrade.go)
 }
 
 // runApply is kgen apply: --init, then internal/apply.Run, then what it
 // did, in git's words.
 func runApply(ctx context.Context, o applyOpts) error {
+	if o.upgrade {
+		return runUpgrade(ctx, o)
+	}
 	fi, err := os.Stat(o.tree)
 	if err != nil || !fi.IsDir() {
 		return cli.Errorf(apply.ExitNotKernel, "%s is not a directory", o.tree)
@@ -127,7 +142,12 @@ func runApply(ctx context.Context, o applyOpts) error {
 			return cli.Errorf(cli.ExitHarness, "--base: %v", err)
 		}
 	}
-	res, err := apply.Run(ctx, apply.Options{Tree: o.tree, Templates: o.templates, Branch: o.branch, Base: base, DryRun: o.dryRun})
+	var ro render.Options
+	if err := applyRenderOptions(ctx, o, &ro); err != nil {
+		return err
+	}
+	res, err := apply.Run(ctx, apply.Options{Tree: o.tree, Templates: o.templates, Branch: o.branch, Base: base, DryRun: o.dryRun,
+		Identity: ro.Identity, NoSignOff: ro.NoSignOff})
 	if res != nil && res.Render != nil {
 		printSkipped(os.Stdout, res.Render.Skipped, len(res.Render.Patches)+len(res.Render.Skipped))
 	}

@@ -22,18 +22,21 @@ import (
 )
 
 func init() {
-	var out, tree, tdir, pdir, baseRev *string
+	var out, tree, tdir, pdir, baseRev, ident *string
 	var check, update *bool
 	app.Register(&cli.Command{
 		Name:    "render",
 		Summary: "render the series for a kernel tree as git format-patch files",
-		Usage: `render --tree TREE (-o DIR | --check | --update) [--templates DIR] [--patches DIR]
+		Usage: `render --tree TREE (-o DIR | --check | --update) [--identity "Name <email>"] [--templates DIR] [--patches DIR]
 
 Probes TREE (a git repository; its HEAD is the base), renders every patch
 of the series as a commit on top of HEAD, and writes the series exactly as
 "git -c core.abbrev=12 format-patch --cover-letter --base=HEAD" would:
-0000-cover-letter.patch and NNNN-<slug>.patch. Only the files the series
-touches are read. Nothing is written unless the whole series renders.
+0000-cover-letter.patch and NNNN-<slug>.patch (from version 2 of the
+series on, "format-patch -v N": vN-0000-cover-letter.patch, subjects
+[PATCH vN NN/MM], and the changelog of every version in the cover
+letter). Only the files the series touches are read. Nothing is written
+unless the whole series renders.
 
   -o DIR     write the series into DIR (stale *.patch files there are removed)
   --check    compare with --patches (default: patches) instead; exit 1 on a
@@ -53,6 +56,8 @@ A tree that lacks a prerequisite of the series (series.yaml requires:,
 checked against the probes before anything is rendered; e.g. Debian's
 6.1) is refused with what it lacks and the probes' evidence.
 
+` + identityHelp + `
+
 Exit codes: 0 done (or nothing to do); 1 --check found a difference;
 2 bad input (templates, anchors, tree) — nothing written; 17 the series
 does not support this tree (a requires: does not hold) or no probe can
@@ -64,6 +69,7 @@ place it — nothing written.`,
 			pdir = fs.String("patches", "patches", "reference patch directory for --check and --update")
 			check = fs.Bool("check", false, "compare the rendered series with --patches; exit 1 on a difference")
 			update = fs.Bool("update", false, "write the rendered series into --patches")
+			ident = fs.String("identity", "", "render as \"Name <email>\" (default: git config user.name/user.email; --check/--update: series.yaml maintainer:)")
 			baseRev = fs.String("base", "", "base commit (full id or branch/tag name; default HEAD, or for --check/--update the base-commit recorded in --patches when the tree has it)")
 		},
 		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) (err error) {
@@ -97,8 +103,14 @@ place it — nothing written.`,
 					base = h
 				}
 			}
+			opts := render.Options{Templates: templatesFS(*tdir), Tree: t, Base: base}
+			if !*check && !*update || *ident != "" {
+				if opts.Identity, err = identity(ctx, *ident, t); err != nil {
+					return err
+				}
+			}
 			start := time.Now()
-			res, err := render.Render(ctx, render.Options{Templates: templatesFS(*tdir), Tree: t, Base: base})
+			res, err := render.Render(ctx, opts)
 			if err != nil {
 				if errors.Is(err, gitobj.ErrNotGit) {
 					return cli.WithHint(cli.Errorf(cli.ExitHarness, "%v", err), "kgen tree get VERSION --git  (or run: git init && git add -A && git commit -m base, in the tree)")

@@ -56,11 +56,20 @@ func TestRenderCommand(t *testing.T) {
 	if len(files) != 4 {
 		t.Fatalf("wrote %v", files)
 	}
-	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "--check", "--patches", out); code != 0 {
+	// -o renders as the person running it (git config), --check as the
+	// published series: the same identity makes the same bytes.
+	const me = "Ann Maintainer <ann@kernel.test>"
+	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out, "--identity", me); code != 0 {
+		t.Fatalf("exit %d: %s", code, msg)
+	}
+	if data, _ := os.ReadFile(files[1]); !strings.Contains(string(data), "\nSigned-off-by: "+me+"\n---\n") {
+		t.Errorf("%s does not end its message with the renderer's sign-off:\n%s", files[1], data)
+	}
+	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "--check", "--patches", out, "--identity", me); code != 0 {
 		t.Fatalf("--check on its own output: exit %d: %s", code, msg)
 	}
 	os.WriteFile(files[1], []byte("changed\n"), 0o644)
-	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "--check", "--patches", out)
+	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "--check", "--patches", out, "--identity", me)
 	if code != 1 || !strings.Contains(msg, filepath.Base(files[1])+": first difference at line 1") {
 		t.Fatalf("--check after a change: exit %d: %s", code, msg)
 	}

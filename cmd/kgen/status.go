@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	var tdir *string
+	var tdir, pdir *string
 	app.Register(&cli.Command{
 		Name:    "status",
 		Summary: "tell which patches of the series the current branch carries",
@@ -34,6 +34,11 @@ HEAD when none is found) and every patch is reported as:
   content    no commit has its subject, but one makes exactly its changes
   missing    neither
 
+It also says which version of the series the branch carries, by content:
+the patch ids ("git patch-id --stable") of its series commits against
+those of every kept version (--patches DIR/vN/) and of the current
+rendering.
+
 status only reads: when a crash interrupted a kgen apply or drop
 (.git/kgen-journal exists), it says so and exits 19 without touching
 anything; kgen recover TREE finishes or undoes that transaction.
@@ -43,17 +48,18 @@ Exit codes: 0 the branch carries the whole series as rendered now;
 19 as for kgen apply.`,
 		Flags: func(fs *flag.FlagSet) {
 			tdir = fs.String("templates", "", "template directory (default: the series built into kgen)")
+			pdir = fs.String("patches", "patches", "directory whose vN subdirectories are the kept versions")
 		},
 		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return cli.Errorf(cli.ExitHarness, "give exactly one TREE")
 			}
-			return runStatus(ctx, args[0], *tdir)
+			return runStatus(ctx, args[0], *tdir, *pdir)
 		},
 	})
 }
 
-func runStatus(ctx context.Context, tree, tdir string) error {
+func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 	if err := apply.KernelTree(tree); err != nil {
 		return err
 	}
@@ -91,6 +97,11 @@ func runStatus(ctx context.Context, tree, tdir string) error {
 		where = "detached HEAD"
 	}
 	fmt.Printf("%s: %s at %s; base %s; Linux %s\n", tree, where, head.Commit.String()[:12], base.String()[:12], res.Probes.Version)
+	if line, err := statusVersion(ctx, r, tree, head.Commit, ser, res, pdir); err != nil {
+		cli.Progress("cannot tell the version: %v", err)
+	} else {
+		fmt.Printf("  version   %s\n", line)
+	}
 	for _, s := range res.Skipped {
 		fmt.Printf("  upstream  %-18s %s (probe %s: %s)\n", s.Name, s.Subject, s.Probe, s.Evidence)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/kdefer/kdefer/internal/gitapply"
 	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/internal/series"
 )
 
 // Options of Run.
@@ -39,6 +40,11 @@ type Options struct {
 	// Committer of the commits (nil: the repository's user.name and
 	// user.email, as git commit takes them).
 	Committer *object.Signature
+	// Identity and NoSignOff are passed to the renderer: who authors the
+	// patches without an author of their own and signs them off
+	// (zero: the series' maintainer), and whether to add that sign-off.
+	Identity  series.Identity
+	NoSignOff bool
 }
 
 // Result says what Run did (or, with DryRun, would do).
@@ -125,7 +131,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res, err := render.Render(ctx, render.Options{Templates: o.Templates, Tree: o.Tree, Base: base, Objects: r.Objects})
+	res, err := render.Render(ctx, render.Options{Templates: o.Templates, Tree: o.Tree, Base: base, Objects: r.Objects, Identity: o.Identity, NoSignOff: o.NoSignOff})
 	if err != nil {
 		return nil, RenderErr(ctx, err)
 	}

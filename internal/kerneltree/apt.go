@@ -26,31 +26,15 @@ type apt struct {
 
 func systemApt() *apt { return &apt{name: "the machine's apt sources"} }
 
-// machineSuites names the private state that mirrors the machine's own
-// suites (see MachineSourcesList).
-const machineSuites = "machine"
-
-// privateApt prepares cacheDir/apt/<suite> with a sources list derived from
-// the Debian entries below etcApt and returns an apt that uses only it.
-// With suite machineSuites the entries keep their own suites.
-func privateApt(cacheDir, etcApt, suite string) (*apt, error) {
-	entries, err := ReadSources(etcApt)
+// privateApt prepares cacheDir/apt/<suite> with a sources list for suite
+// derived from the machine's Debian entries (ReadSources) and returns an
+// apt that uses only it.
+func privateApt(cacheDir string, entries []SourceEntry, suite string) (*apt, error) {
+	list, err := DeriveSourcesList(entries, suite)
 	if err != nil {
 		return nil, err
 	}
-	var list string
-	if suite == machineSuites {
-		list, err = MachineSourcesList(entries)
-	} else {
-		list, err = DeriveSourcesList(entries, suite)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w (read %s)", err, etcApt)
-	}
 	name := "Debian " + suite
-	if suite == machineSuites {
-		name = "the machine's Debian suites, refreshed"
-	}
 	dir := filepath.Join(cacheDir, "apt", suite)
 	for _, d := range []string{"lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -167,9 +151,14 @@ type pkgVersion struct {
 // Release is the upstream release of a package version, e.g. "6.12.117".
 func (p pkgVersion) Release() string { return UpstreamVersion(p.Version) }
 
-// show lists the available versions of pkg (none when apt does not know it).
-func (a *apt) show(ctx context.Context, pkg string) ([]pkgVersion, error) {
-	out, err := a.cmd(ctx, "apt-cache", "show", pkg).Output()
+// show lists the available versions of pkgs (none for a package apt does
+// not know), with one apt-cache run.
+func (a *apt) show(ctx context.Context, pkgs ...string) ([]pkgVersion, error) {
+	want := map[string]bool{}
+	for _, p := range pkgs {
+		want[p] = true
+	}
+	out, err := a.cmd(ctx, "apt-cache", append([]string{"show"}, pkgs...)...).Output()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -196,7 +185,7 @@ func (a *apt) show(ctx context.Context, pkg string) ([]pkgVersion, error) {
 				v.Size, _ = strconv.ParseInt(val, 10, 64)
 			}
 		}
-		if v.Package == pkg && v.Version != "" {
+		if want[v.Package] && v.Version != "" {
 			vs = append(vs, v)
 		}
 	}
@@ -222,25 +211,33 @@ func (a *apt) names(ctx context.Context, prefix string) ([]string, error) {
 func (a *apt) candidates(ctx context.Context, r Request) ([]pkgVersion, error) {
 	pkgs := []string{r.Package()}
 	if r.Minor < 0 {
-		ns, err := a.names(ctx, fmt.Sprintf("linux-source-%d.", r.Major))
+		prefix := fmt.Sprintf("linux-source-%d.", r.Major)
+		if r.Major < 0 {
+			prefix = "linux-source-"
+		}
+		ns, err := a.names(ctx, prefix)
 		if err != nil {
 			return nil, err
 		}
 		pkgs = ns
 	}
-	var out []pkgVersion
+	var sources []string
 	for _, p := range pkgs {
-		if _, err := ParseRequest(seriesOf(p)); err != nil {
-			continue // linux-source-7.2-rt or similar
+		if _, err := ParseRequest(seriesOf(p)); err == nil {
+			sources = append(sources, p) // not linux-source-7.2-rt or similar
 		}
-		vs, err := a.show(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if r.Matches(v.Release()) {
-				out = append(out, v)
-			}
+	}
+	if len(sources) == 0 {
+		return nil, nil
+	}
+	vs, err := a.show(ctx, sources...)
+	if err != nil {
+		return nil, err
+	}
+	var out []pkgVersion
+	for _, v := range vs {
+		if r.Matches(v.Release()) {
+			out = append(out, v)
 		}
 	}
 	return out, nil

@@ -162,10 +162,18 @@ func hasWord(s, w string) bool {
 	return false
 }
 
+// isSecurityArchive reports whether the entry is Debian's security archive.
+func (e SourceEntry) isSecurityArchive() bool {
+	return strings.Contains(strings.TrimRight(e.URI, "/"), "debian-security")
+}
+
 // DeriveSourcesList returns a one-line sources.list for suite, made from
 // the machine's Debian entries with their suite swapped: one line per
-// Debian archive URI, with the union of its components. It fails when the
-// machine has no Debian entry to derive from.
+// archive URI, with the union of its components. A "-security" suite is
+// served by the security archive: the machine's debian-security URIs when
+// it has them, else its Debian URIs with "/debian" replaced by
+// "/debian-security" (the layout of deb.debian.org and its mirrors). It
+// fails when the machine has no Debian entry to derive from.
 func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 	type agg struct {
 		signed string
@@ -173,11 +181,7 @@ func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 	}
 	byURI := map[string]*agg{}
 	var order []string
-	for _, e := range entries {
-		if !e.IsDebian() {
-			continue
-		}
-		uri := strings.TrimRight(e.URI, "/")
+	add := func(uri string, e SourceEntry) {
 		a := byURI[uri]
 		if a == nil {
 			a = &agg{comps: map[string]bool{}}
@@ -189,6 +193,29 @@ func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 		}
 		for _, c := range e.Components {
 			a.comps[c] = true
+		}
+	}
+	security := strings.HasSuffix(suite, "-security")
+	if security {
+		for _, e := range entries {
+			if e.isSecurityArchive() {
+				add(strings.TrimRight(e.URI, "/"), e)
+			}
+		}
+	}
+	if len(order) == 0 {
+		for _, e := range entries {
+			if !e.IsDebian() {
+				continue
+			}
+			uri := strings.TrimRight(e.URI, "/")
+			if security {
+				if !strings.HasSuffix(uri, "/debian") {
+					continue
+				}
+				uri += "-security"
+			}
+			add(uri, e)
 		}
 	}
 	if len(order) == 0 {
@@ -211,42 +238,6 @@ func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 			fmt.Fprintf(&b, "[signed-by=%s] ", a.signed)
 		}
 		fmt.Fprintf(&b, "%s %s %s\n", uri, suite, strings.Join(comps, " "))
-	}
-	return b.String(), nil
-}
-
-// MachineSourcesList returns a one-line sources.list with the machine's
-// own Debian entries (security archive included) and their suites as
-// they are: the same packages the machine sees, but with package lists
-// that kdefer can refresh itself when the machine's are old.
-func MachineSourcesList(entries []SourceEntry) (string, error) {
-	var b strings.Builder
-	b.WriteString("# Copied by kdefer from the machine's apt sources (Debian entries only).\n")
-	seen := map[string]bool{}
-	n := 0
-	for _, e := range entries {
-		u := strings.TrimRight(e.URI, "/")
-		if !e.IsDebian() && !(strings.Contains(u, "debian-security") && strings.Contains(e.Suite, "security")) {
-			continue
-		}
-		comps := e.Components
-		if len(comps) == 0 {
-			comps = []string{"main"}
-		}
-		line := u + " " + e.Suite + " " + strings.Join(comps, " ")
-		if seen[line] {
-			continue
-		}
-		seen[line] = true
-		b.WriteString("deb ")
-		if e.SignedBy != "" {
-			fmt.Fprintf(&b, "[signed-by=%s] ", e.SignedBy)
-		}
-		b.WriteString(line + "\n")
-		n++
-	}
-	if n == 0 {
-		return "", fmt.Errorf("no Debian archive entry in the machine's apt sources")
 	}
 	return b.String(), nil
 }

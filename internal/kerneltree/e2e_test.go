@@ -125,7 +125,7 @@ func TestE2EGet7WithoutTouchingApt(t *testing.T) {
 	before := hashTree(t, "/etc/apt")
 	listsBefore, _ := os.ReadDir("/var/lib/apt/lists")
 	start := time.Now()
-	// Refresh: ask Debian unstable (through the private apt state) even
+	// Refresh: ask every suite (through the private apt states) even
 	// when a 7.x tree is cached, so that this path runs on every CI run.
 	tree, err := Get(context.Background(), Options{Version: "7", Refresh: true, Progress: logProgress(t)})
 	if err != nil {
@@ -145,5 +145,46 @@ func TestE2EGet7WithoutTouchingApt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(CacheDir(), "apt", "unstable", "sources.list")); err != nil {
 		t.Errorf("no private unstable apt state: %v", err)
+	}
+}
+
+// Every suite answers, each with its own private apt state, and the
+// series a maintainer asks for are there: 6.1 (bookworm), 6.12 (trixie,
+// bookworm-backports, the security suites) and 7.x (unstable,
+// trixie-backports, experimental).
+func TestE2EAvailable(t *testing.T) {
+	e2e(t)
+	before := hashTree(t, "/etc/apt")
+	offers, serrs, err := Available(context.Background(), Options{Progress: logProgress(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range serrs {
+		t.Errorf("suite not asked: %v", e)
+	}
+	bySuite := map[string][]string{}
+	for _, o := range offers {
+		bySuite[o.Suite] = append(bySuite[o.Suite], o.Release())
+	}
+	for _, s := range Suites {
+		t.Logf("%-20s %s", s, strings.Join(bySuite[s], " "))
+		if _, err := os.Stat(filepath.Join(CacheDir(), "apt", s, "sources.list")); err != nil {
+			t.Errorf("no private apt state for %s: %v", s, err)
+		}
+	}
+	for _, want := range []struct{ suite, prefix string }{
+		{"bookworm", "6.1."}, {"bookworm-backports", "6.12."}, {"trixie", "6.12."},
+		{"unstable", "7."}, {"trixie-backports", "7."}, {"experimental", "7."},
+	} {
+		ok := false
+		for _, r := range bySuite[want.suite] {
+			ok = ok || strings.HasPrefix(r, want.prefix)
+		}
+		if !ok {
+			t.Errorf("Debian %s offers no %sx: %v", want.suite, want.prefix, bySuite[want.suite])
+		}
+	}
+	if after := hashTree(t, "/etc/apt"); after != before {
+		t.Error("/etc/apt changed while asking the suites")
 	}
 }

@@ -153,78 +153,73 @@ func get(ctx context.Context, o Options) (string, error) {
 	return target, ensureGit(ctx, o.Git, target, trees, progress)
 }
 
-// resolve finds the package version for req: first in the machine's apt
-// sources, then in a private Debian unstable state derived from them. A
-// major-only request ("7") takes the newest release of both.
+// resolve finds the package version for req among the machine's apt
+// sources and every suite in Suites (private apt states under the cache):
+// the newest matching release, a final release before a release candidate,
+// the machine's own sources first among equals.
 func resolve(ctx context.Context, req Request, cache string, o Options, progress func(string, ...any)) (pkgVersion, *apt, error) {
-	etc := o.AptEtc
-	if etc == "" {
-		etc = "/etc/apt"
-	}
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		return pkgVersion{}, nil, errors.New("apt-get is not installed: kernel trees come from Debian's linux-source packages (see kcheck doctor)")
 	}
-	type found struct {
-		v   pkgVersion
-		src *apt
-	}
-	var all []found
-	var looked []string
-	sys := systemApt()
+	var offers []Offer
 	if o.AptEtc == "" {
+		sys := systemApt()
 		vs, err := sys.candidates(ctx, req)
 		if err != nil {
 			return pkgVersion{}, nil, err
 		}
 		for _, v := range vs {
-			all = append(all, found{v, sys})
-		}
-		looked = append(looked, sys.name)
-	}
-	// lookPrivately adds the candidates of a private apt state.
-	lookPrivately := func(suite, name string) error {
-		priv, err := privateApt(cache, etc, suite)
-		if err != nil {
-			return err
-		}
-		if err := priv.update(ctx, o.Refresh, progress); err != nil {
-			return err
-		}
-		vs, err := priv.candidates(ctx, req)
-		if err != nil {
-			return err
-		}
-		for _, v := range vs {
-			all = append(all, found{v, priv})
-		}
-		looked = append(looked, name)
-		return nil
-	}
-	if len(all) == 0 && req.Minor >= 0 {
-		// The machine's package lists may simply be old (a fresh image):
-		// refresh a private copy of its own suites before looking
-		// further afield.
-		if err := lookPrivately(machineSuites, "the machine's Debian suites (refreshed)"); err != nil {
-			return pkgVersion{}, nil, err
+			offers = append(offers, Offer{pkgVersion: v, src: sys})
 		}
 	}
-	if len(all) == 0 || req.Minor < 0 {
-		if err := lookPrivately("unstable", "Debian unstable"); err != nil {
-			return pkgVersion{}, nil, err
-		}
+	more, serrs, err := available(ctx, cache, o, req, progress)
+	if err != nil && len(offers) == 0 {
+		return pkgVersion{}, nil, err
 	}
-	if len(all) == 0 {
+	if err != nil {
+		progress("warning: %v; using the machine's apt sources only", err)
+	}
+	for _, e := range serrs {
+		progress("warning: could not ask Debian %s: %v", e.Suite, e.Err)
+	}
+	offers = append(offers, more...)
+	best, ok := pick(offers, req)
+	if !ok {
 		what := "linux-source-" + req.String()
 		if req.Minor < 0 {
 			what = fmt.Sprintf("linux-source-%d.*", req.Major)
 		}
-		if req.Patch >= 0 {
+		if req.Patch >= 0 || req.Pre != "" {
 			what = fmt.Sprintf("%s at upstream release %s", req.Package(), req)
 		}
-		return pkgVersion{}, nil, fmt.Errorf("no Debian package %s in %s (try 6.1, 6.12 or 7; run 'apt-get update' if the machine's lists are old)", what, strings.Join(looked, " or "))
+		msg := fmt.Sprintf("no Debian package %s in the machine's apt sources or in Debian %s", what, strings.Join(Suites, ", "))
+		if req.Patch >= 0 || req.Pre != "" {
+			// Say which releases of the series there are instead.
+			series := Request{Major: req.Major, Minor: req.Minor, Patch: -1}
+			if o.AptEtc == "" {
+				if vs, err := systemApt().candidates(ctx, series); err == nil {
+					for _, v := range vs {
+						offers = append(offers, Offer{pkgVersion: v})
+					}
+				}
+			}
+			if more, _, err := available(ctx, cache, o, series, progress); err == nil {
+				offers = append(offers, more...)
+			}
+			sortOffers(offers)
+		}
+		if len(offers) > 0 {
+			msg += "; they offer " + describe(offers)
+		} else {
+			msg += " (kgen tree list --available shows what they offer)"
+		}
+		if len(serrs) > 0 {
+			return pkgVersion{}, nil, fmt.Errorf("%s; some suites could not be asked: %w", msg, suiteErrors(serrs))
+		}
+		return pkgVersion{}, nil, errors.New(msg)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return compareRelease(all[i].v.Release(), all[j].v.Release()) > 0 })
-	return all[0].v, all[0].src, nil
+	progress("%s resolves to %s %s from %s", req, best.Package, best.Version, best.SuiteName())
+	return best.pkgVersion, best.src, nil
 }
 
 // debInfo reads Package, Version and size of a local .deb.
@@ -390,7 +385,7 @@ func findCached(trees string, req Request) string {
 	best := ""
 	for _, e := range ents {
 		n := e.Name()
-		if !e.IsDir() || strings.HasPrefix(n, ".") || !req.Matches(n) {
+		if strings.HasPrefix(n, ".") || !req.Matches(n) || !dirExists(filepath.Join(trees, n)) {
 			continue
 		}
 		if best == "" || compareRelease(n, best) > 0 {
@@ -418,10 +413,10 @@ func List(cacheDir string) ([]Tree, error) {
 	}
 	var out []Tree
 	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		p := filepath.Join(trees, e.Name())
+		if strings.HasPrefix(e.Name(), ".") || !dirExists(p) {
 			continue
 		}
-		p := filepath.Join(trees, e.Name())
 		m, err := readMeta(trees, e.Name())
 		if err != nil {
 			m = Meta{Release: e.Name()}

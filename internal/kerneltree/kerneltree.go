@@ -7,9 +7,12 @@
 //	path, err := kerneltree.Get(ctx, kerneltree.Options{Version: "6.12", Git: true})
 //
 // returns the directory of a complete tree, for example
-// ~/.cache/kdefer/trees/6.12.117. Version is "6.12", "6.1", "7" (the newest
-// 7.x that Debian unstable carries), "7.2", or a full "6.12.117" (which must
-// match what Debian ships). With Git set, the tree is a git repository whose
+// ~/.cache/kdefer/trees/6.12.117. Version is a series ("6.12", "7.3": its
+// newest release), an exact release ("6.12.95"), a release candidate
+// ("7.3-rc7") or a major version ("7": the newest 7.x), looked up in the
+// machine's apt sources and in every suite of Suites (Debian unstable,
+// experimental, trixie, bookworm and their -security and -backports
+// suites); Available lists what they offer. With Git set, the tree is a git repository whose
 // branch "main" holds one baseline commit "Linux 6.12.117 (Debian
 // linux-source-6.12)" containing every file of the tarball; the commit is
 // deterministic (fixed author, committer and a date taken from the tree), so
@@ -22,12 +25,13 @@
 // # How a tree is obtained
 //
 // The package is fetched with apt's own client (apt-get download), never
-// from a hard-coded mirror address. When the machine's apt configuration
-// does not know the package (Debian unstable's linux-source-7.x on a
-// bookworm machine), a private sources list is derived from the machine's
-// own Debian entries in /etc/apt with the suite swapped, and apt runs with
-// Dir::* options pointing at CacheDir()/apt/<suite>: the system's apt
-// configuration and lists are never changed.
+// from a hard-coded mirror address. Each suite of Suites has a private
+// sources list derived from the machine's own Debian entries in /etc/apt
+// with the suite swapped (the security suites from its debian-security
+// entry), and apt runs with Dir::* options pointing at
+// CacheDir()/apt/<suite>: the system's apt configuration and lists are
+// never changed. Their package lists are refreshed when older than a day
+// (or with Options.Refresh), four suites at a time.
 //
 // The data of the .deb is streamed through dpkg-deb --fsys-tarfile; the
 // inner linux-source-X.Y.tar.xz is decompressed by the xz binary (it uses
@@ -57,7 +61,7 @@ import (
 
 // Options say which tree to obtain and how.
 type Options struct {
-	// Version: "6.12", "6.1", "7", "7.2" or a full "6.12.117".
+	// Version: "6.12", "6.1", "7", "7.3", "7.3-rc7" or a full "6.12.117".
 	Version string
 	// Git makes the tree a git repository with one deterministic baseline
 	// commit holding every file. A cached tree without git is converted in

@@ -23,6 +23,9 @@ func TestParseRequest(t *testing.T) {
 		{in: "7", str: "7", pkg: ""},
 		{in: "v6.12.117", str: "6.12.117", pkg: "linux-source-6.12"},
 		{in: "linux-source-7.2", str: "7.2", pkg: "linux-source-7.2"},
+		{in: "7.3~rc7", str: "7.3-rc7", pkg: "linux-source-7.3"},
+		{in: "7.3-rc7", str: "7.3-rc7", pkg: "linux-source-7.3"},
+		{in: "7-rc1", bad: true},
 		{in: "abc", bad: true},
 		{in: "6.12.x", bad: true},
 		{in: "", bad: true},
@@ -145,7 +148,11 @@ func TestDeriveSourcesList(t *testing.T) {
 func TestPrivateAptState(t *testing.T) {
 	etc := writeFakeEtcApt(t)
 	cache := t.TempDir()
-	a, err := privateApt(cache, etc, "unstable")
+	entries, err := ReadSources(etc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := privateApt(cache, entries, "unstable")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,29 +449,77 @@ func TestUnknownVersionViaPrivateApt(t *testing.T) {
 	}
 }
 
-// The machine's own suites, security archive included, third-party and
-// deb-src entries left out: what a fresh image sees once its lists are
-// refreshed.
-func TestMachineSourcesList(t *testing.T) {
+// A security suite comes from the security archive: the machine's own
+// debian-security entry when it has one, else derived from its Debian URI.
+func TestDeriveSecuritySuite(t *testing.T) {
 	entries, err := ReadSources(writeFakeEtcApt(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := MachineSourcesList(entries)
+	got, err := DeriveSourcesList(entries, "trixie-security")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := sourceLines(got)
-	const kr = "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-	want := []string{
-		"deb " + kr + "http://mirror.example.org/debian bookworm main contrib non-free-firmware",
-		"deb http://mirror.example.org/debian bookworm-backports main",
-		"deb " + kr + "http://deb.debian.org/debian bookworm main",
-		"deb " + kr + "http://deb.debian.org/debian bookworm-updates main",
-		"deb " + kr + "http://deb.debian.org/debian-security bookworm-security main",
+	want := "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security trixie-security main"
+	if l := sourceLines(got); strings.Join(l, "\n") != want {
+		t.Errorf("derived security list:\n%s\nwant:\n%s", strings.Join(l, "\n"), want)
 	}
-	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
-		t.Errorf("machine list:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	var noSec []SourceEntry
+	for _, e := range entries {
+		if !e.isSecurityArchive() {
+			noSec = append(noSec, e)
+		}
+	}
+	got, err = DeriveSourcesList(noSec, "bookworm-security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := sourceLines(got); len(l) != 2 || !strings.Contains(l[0], "http://mirror.example.org/debian-security bookworm-security contrib main non-free-firmware") || !strings.Contains(l[1], "http://deb.debian.org/debian-security bookworm-security main") {
+		t.Errorf("security list derived from the Debian URIs:\n%s", got)
+	}
+}
+
+// Every suite in Suites gets a sources list, and a request resolves to the
+// newest final release, the machine's sources first among equals.
+func TestPick(t *testing.T) {
+	entries, _ := ReadSources(writeFakeEtcApt(t))
+	for _, s := range Suites {
+		if _, err := DeriveSourcesList(entries, s); err != nil {
+			t.Errorf("suite %s: %v", s, err)
+		}
+	}
+	offer := func(suite, pkg, ver string) Offer {
+		return Offer{Suite: suite, pkgVersion: pkgVersion{Package: pkg, Version: ver}}
+	}
+	offers := []Offer{
+		offer("", "linux-source-6.12", "6.12.117-1~deb12u1"),
+		offer("unstable", "linux-source-7.2", "7.2.13-1"),
+		offer("experimental", "linux-source-7.3", "7.3~rc7-1~exp1"),
+		offer("trixie", "linux-source-6.12", "6.12.117-1"),
+		offer("trixie-backports", "linux-source-7.3", "7.3.4-1~bpo13+1"),
+		offer("bookworm", "linux-source-6.1", "6.1.172-1"),
+		offer("bookworm-backports", "linux-source-6.12", "6.12.95-1~bpo12+1"),
+	}
+	for req, want := range map[string]string{
+		"7": "trixie-backports 7.3.4", "7.3": "trixie-backports 7.3.4", "7.3-rc7": "experimental 7.3-rc7",
+		"7.3~rc7": "experimental 7.3-rc7", "7.2": "unstable 7.2.13", "6.12": " 6.12.117", "6.12.95": "bookworm-backports 6.12.95",
+		"6.1": "bookworm 6.1.172", "6.1.172": "bookworm 6.1.172", "7.3.0": "", "6.13": "",
+	} {
+		r, err := ParseRequest(req)
+		if err != nil {
+			t.Fatalf("ParseRequest(%q): %v", req, err)
+		}
+		o, ok := pick(offers, r)
+		got := ""
+		if ok {
+			got = o.Suite + " " + o.Release()
+		}
+		if got != want {
+			t.Errorf("pick(%s) = %q, want %q", req, got, want)
+		}
+	}
+	if compareRelease("7.3-rc7", "7.3-rc10") >= 0 || compareRelease("7.3-rc7", "7.3") >= 0 || compareRelease("7.3.4", "7.3-rc7") <= 0 {
+		t.Error("compareRelease does not put release candidates before the release")
 	}
 }
 

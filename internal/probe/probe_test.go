@@ -149,6 +149,7 @@ var realTrees = []struct {
 		"unwind_user_upstream":           "false",
 		"perf_defer_callchain":           "false",
 		"perf_callchain_deferred_record": "false",
+		"perf_event_header_init":         "false", // only perf_event_header__init_id()
 		"x86":                            "true",
 		"x86_fp_unwind_user":             "false",
 		"task_struct_in_sched_h":         "true",
@@ -170,6 +171,7 @@ var realTrees = []struct {
 		"unwind_user_upstream":           "false",
 		"perf_defer_callchain":           "false",
 		"perf_callchain_deferred_record": "false",
+		"perf_event_header_init":         "true", // 6.12.117 (6.12.95: false)
 		"x86":                            "true",
 		"x86_fp_unwind_user":             "false",
 		"task_struct_in_sched_h":         "true",
@@ -191,6 +193,7 @@ var realTrees = []struct {
 		"unwind_user_upstream":           "true", // kernel/unwind/user.c
 		"perf_defer_callchain":           "true", // perf_event.h: defer_callchain:  1,
 		"perf_callchain_deferred_record": "true", // PERF_RECORD_CALLCHAIN_DEFERRED = 22,
+		"perf_event_header_init":         "true",
 		"x86":                            "true",
 		"x86_fp_unwind_user":             "true", // select HAVE_UNWIND_USER_FP if X86_64
 		"task_struct_in_sched_h":         "true",

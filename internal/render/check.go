@@ -104,9 +104,14 @@ func diffFrom(hl, wl []string, skipIDs bool) string {
 	return ""
 }
 
-// RecordedBase returns the "base-commit:" of dir/0000-cover-letter.patch.
+// RecordedBase returns the "base-commit:" of the cover letter in dir
+// (0000-cover-letter.patch, or vN-0000-cover-letter.patch).
 func RecordedBase(dir string) (plumbing.Hash, bool) {
-	data, err := os.ReadFile(filepath.Join(dir, "0000-cover-letter.patch"))
+	names, _ := filepath.Glob(filepath.Join(dir, "*0000-cover-letter.patch"))
+	if len(names) != 1 {
+		return plumbing.ZeroHash, false
+	}
+	data, err := os.ReadFile(names[0])
 	if err != nil {
 		return plumbing.ZeroHash, false
 	}

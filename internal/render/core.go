@@ -25,6 +25,11 @@ type Context struct {
 	Step  int    // 0 = base tree
 	Patch string // name of the patch of this step ("" at step 0)
 	Tree  *TreeContext
+	// Maintainer is the series' maintainer (series.yaml maintainer:),
+	// "Name <email>", for the MAINTAINERS entry. It is fixed by the
+	// templates, not by who renders, so file contents never depend on
+	// the renderer's identity.
+	Maintainer string
 
 	at    map[string]bool
 	known map[string]bool
@@ -71,7 +76,7 @@ type renderer struct {
 }
 
 func (rd *renderer) ctx(step int) *Context {
-	c := &Context{Step: step, Tree: rd.tctx, at: map[string]bool{}, known: rd.known}
+	c := &Context{Step: step, Tree: rd.tctx, Maintainer: rd.s.Maintainer.String(), at: map[string]bool{}, known: rd.known}
 	for n := range rd.skipped {
 		c.at[n] = true
 	}
@@ -144,7 +149,23 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	rd := &renderer{s: s, src: src, probes: pr, skipped: map[string]bool{}, known: map[string]bool{}, active: plan.Active}
 	rd.tctx = &TreeContext{Version: pr.Version.String(), Major: pr.Version.Major, Minor: pr.Version.Minor, Sublevel: pr.Version.Sublevel, probes: pr}
-	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash, Skipped: plan.Skipped}
+	ident := opts.Identity
+	if ident.IsZero() {
+		ident = s.Maintainer
+	}
+	if ident.IsZero() {
+		// Templates whose every patch has an author: of its own (and
+		// its own sign-off chain) render without one; nobody signs off.
+		for _, p := range plan.Active {
+			if p.Author == "" {
+				return nil, fmt.Errorf("no identity for patch %s (%s): it has no author:, series.yaml has no maintainer:, and none was given (kgen takes git config user.name/user.email)", p.Name, p.Source)
+			}
+		}
+		if s.Cover.Author == "" {
+			return nil, errors.New("no identity for the cover letter: series.yaml has neither cover.author: nor maintainer:, and none was given")
+		}
+	}
+	res := &Result{Probes: *pr, Base: base.Hash, BaseTree: baseTree.Hash, Skipped: plan.Skipped, Version: s.Version, Identity: ident}
 	for _, p := range s.Patches {
 		rd.known[p.Name] = true
 	}
@@ -233,7 +254,11 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 		files = append(files, fsx)
 	}
 
-	// kernel-owned files with edits
+	// kernel-owned files with edits; an anchor that does not match ends
+	// that file's rendering, and the others go on, so that one run names
+	// every anchor a new base breaks
+	var anchors AnchorErrors
+edits:
 	for _, ef := range s.Edits {
 		if editsOf[ef.Path] == nil {
 			continue // an owned file's edits, applied above
@@ -254,17 +279,35 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 			fsx.states[step] = bi.data
 		}
 		if err := rd.applyEdits(fsx, ef); err != nil {
+			// An anchor that does not match ends this file's rendering;
+			// the other files go on, so that one run names every anchor
+			// a new base breaks.
+			var ee *edit.Error
+			if errors.As(err, &ee) {
+				anchors = append(anchors, ee)
+				continue edits
+			}
 			return nil, err
 		}
 		files = append(files, fsx)
+	}
+	switch len(anchors) {
+	case 0:
+	case 1:
+		return nil, anchors[0]
+	default:
+		return nil, anchors
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 
 	// patches
 	for i, p := range rd.active {
-		pt := Patch{Index: i + 1, Total: n, Name: p.Name, Subject: p.Subject,
-			Author:  object.Signature{Name: p.Name_, Email: p.Email, When: p.When},
-			Message: message(p)}
+		author := object.Signature{Name: ident.Name, Email: ident.Email, When: p.When}
+		if p.Author != "" {
+			author.Name, author.Email = p.Name_, p.Email
+		}
+		pt := Patch{Index: i + 1, Total: n, Version: s.Version, Name: p.Name, Subject: p.Subject,
+			Author: author, Message: message(p, ident, !opts.NoSignOff && !ident.IsZero())}
 		for _, f := range files {
 			before, after := f.states[i], f.states[i+1]
 			if bytes.Equal(before, after) && (before == nil) == (after == nil) {
@@ -297,8 +340,11 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("series.yaml: cover body: %v", err)
 	}
-	res.Cover = Cover{Subject: s.Cover.Subject, Author: object.Signature{Name: s.Cover.Name, Email: s.Cover.Email, When: s.Cover.When},
-		Body: strings.TrimRight(body, "\n") + "\n"}
+	cover := object.Signature{Name: ident.Name, Email: ident.Email, When: s.Cover.When}
+	if s.Cover.Author != "" {
+		cover.Name, cover.Email = s.Cover.Name, s.Cover.Email
+	}
+	res.Cover = Cover{Subject: s.Cover.Subject, Author: cover, Body: coverBody(body, s.Changelog, ident, !opts.NoSignOff && !ident.IsZero())}
 
 	// commit ids
 	ids, trees, err := res.buildAll(gitobj.NewOverlay(repo), nil)
@@ -328,20 +374,28 @@ func allSkipped(s *series.Series, tree string) *Result {
 	return &Result{Probes: *pr, Skipped: plan.Skipped}
 }
 
-// message is the full commit message of p.
-func message(p *series.Patch) string {
+// message is the full commit message of p, with id's sign-off closing
+// the trailers when signOff is set.
+func message(p *series.Patch, id series.Identity, signOff bool) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(p.Subject))
 	b.WriteString("\n\n")
+	trailers := make([]string, 0, len(p.Trailers)+1)
+	for _, t := range p.Trailers {
+		trailers = append(trailers, strings.TrimSpace(t))
+	}
+	if sob := "Signed-off-by: " + id.String(); signOff && (len(trailers) == 0 || trailers[len(trailers)-1] != sob) {
+		trailers = append(trailers, sob)
+	}
 	if body := strings.TrimRight(p.Message, "\n \t"); strings.TrimSpace(body) != "" {
 		b.WriteString(body)
 		b.WriteString("\n")
-		if len(p.Trailers) > 0 {
+		if len(trailers) > 0 {
 			b.WriteString("\n")
 		}
 	}
-	for _, t := range p.Trailers {
-		b.WriteString(strings.TrimSpace(t))
+	for _, t := range trailers {
+		b.WriteString(t)
 		b.WriteString("\n")
 	}
 	return b.String()
@@ -427,4 +481,51 @@ func (rd *renderer) applyEdits(fsx *fileStates, ef *series.Edits) error {
 		fsx.states[step] = out
 	}
 	return nil
+}
+
+// coverBody is the cover letter's text: the rendered body, then one
+// "Changes in vN:" section per version (newest first, as b4 and
+// format-patch users write them), then the sign-off.
+func coverBody(body string, log []series.Changes, id series.Identity, signOff bool) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(body, "\n"))
+	b.WriteString("\n")
+	for _, c := range log {
+		fmt.Fprintf(&b, "\nChanges in v%d:\n", c.Version)
+		for _, x := range c.Changes {
+			var w bytes.Buffer
+			wrapText(&w, strings.Join(strings.Fields(x), " "), 0, 2, mailWrap)
+			b.WriteString("- ")
+			b.WriteString(w.String())
+			b.WriteString("\n")
+		}
+	}
+	if signOff {
+		b.WriteString("\nSigned-off-by: " + id.String() + "\n")
+	}
+	return b.String()
+}
+
+// AnchorErrors are the anchors that failed in one rendering, one per
+// kernel-owned file at most (the first failing edit of that file), in
+// the order of the edit files. errors.As finds the first *edit.Error.
+type AnchorErrors []*edit.Error
+
+func (a AnchorErrors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d anchored edits fail on this tree:", len(a))
+	for _, e := range a {
+		b.WriteString("\n")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap gives each *edit.Error to errors.Is and errors.As.
+func (a AnchorErrors) Unwrap() []error {
+	out := make([]error, len(a))
+	for i, e := range a {
+		out[i] = e
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -49,9 +50,14 @@ func tree612(t testing.TB) (string, plumbing.Hash) {
 func findTree612(t testing.TB) string {
 	t.Helper()
 	cands := []string{os.Getenv("KDEFER_TREE_612")}
-	cached, _ := filepath.Glob(filepath.Join(kerneltree.CacheDir(), "trees", "6.12.*"))
-	sort.Sort(sort.Reverse(sort.StringSlice(cached)))
-	cands = append(cands, cached...)
+	// The newest 6.12 by release number (6.12.117 before 6.12.95): the
+	// one patches/ is rendered for.
+	cached, _ := kerneltree.List("")
+	for _, tr := range cached {
+		if strings.HasPrefix(tr.Release, "6.12.") {
+			cands = append(cands, tr.Path)
+		}
+	}
 	for _, c := range cands {
 		if c == "" {
 			continue
@@ -260,7 +266,11 @@ func TestReal612GitAm(t *testing.T) {
 	gitOut := filepath.Join(dir, "git")
 	c := res.Cover.Author
 	env := []string{"GIT_COMMITTER_NAME=" + c.Name, "GIT_COMMITTER_EMAIL=" + c.Email, "GIT_COMMITTER_DATE=" + c.When.Format(time.RFC3339)}
-	run(t, clone, env, "git", "-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter", "--base="+res.Base.String(), "-o", gitOut, res.Base.String()+"..HEAD")
+	fp := []string{"-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter", "--base=" + res.Base.String(), "-o", gitOut}
+	if res.Version > 1 {
+		fp = append(fp, fmt.Sprintf("-v%d", res.Version))
+	}
+	run(t, clone, env, append([]string{"git"}, append(fp, res.Base.String()+"..HEAD")...)...)
 	ours := res.Files()
 	for name, mine := range ours {
 		theirs, err := os.ReadFile(filepath.Join(gitOut, name))
@@ -268,7 +278,7 @@ func TestReal612GitAm(t *testing.T) {
 			t.Errorf("git did not write %s", name)
 			continue
 		}
-		if name == "0000-cover-letter.patch" {
+		if name == res.CoverName() {
 			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
 			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
 			var fixed bytes.Buffer

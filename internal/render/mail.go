@@ -22,8 +22,13 @@ const Abbrev = 12
 // mailWrap is git's MAIL_DEFAULT_WRAP (diffstat width, shortlog wrap).
 const mailWrap = 72
 
-func fileName(i int, subject string) string {
+// fileName is git format-patch's file name for patch i (0: the cover
+// letter's "cover-letter"), with "vN-" in front from version 2 on.
+func fileName(version, i int, subject string) string {
 	var b strings.Builder
+	if version > 1 {
+		fmt.Fprintf(&b, "v%d-", version)
+	}
 	fmt.Fprintf(&b, "%04d-", i)
 	b.WriteString(sanitizeSubject(subject))
 	// git: patch_name_max (64) minus ".patch" and one more
@@ -182,12 +187,24 @@ const rfc2822 = "Mon, 2 Jan 2006 15:04:05 -0700"
 func (r *Result) prefix(i int) string {
 	n := len(r.Patches)
 	wd := len(fmt.Sprint(n))
-	return fmt.Sprintf("[PATCH %0*d/%d] ", wd, i, n)
+	v := ""
+	if r.Version > 1 {
+		v = fmt.Sprintf("v%d ", r.Version)
+	}
+	return fmt.Sprintf("[PATCH %s%0*d/%d] ", v, wd, i, n)
 }
 
 func writeHeaders(b *bytes.Buffer, commit plumbing.Hash, author object.Signature, prefix, subject string, eightBit bool) {
 	fmt.Fprintf(b, "From %s Mon Sep 17 00:00:00 2001\n", commit)
-	fmt.Fprintf(b, "From: %s\n", formatIdent(author.Name, author.Email))
+	from := formatIdent(author.Name, author.Email)
+	name, addr, _ := strings.Cut(from, " <")
+	// git's pp_user_info: the address goes on a continuation line when
+	// "From: name <address>" would pass 78 columns.
+	if len("From: ")+len(name)+len(" <")+len(addr) > 78 {
+		fmt.Fprintf(b, "From: %s\n <%s\n", name, addr)
+	} else {
+		fmt.Fprintf(b, "From: %s\n", from)
+	}
 	fmt.Fprintf(b, "Date: %s\n", author.When.Format(rfc2822))
 	head := "Subject: " + prefix
 	b.WriteString(head)

@@ -2,12 +2,18 @@ package render
 
 import (
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // FileName is the format-patch file name of patch p: "0001-slug.patch".
-func (p *Patch) FileName() string { return fileName(p.Index, p.Subject) }
+// From version 2 on it starts with "vN-" ("v2-0001-slug.patch").
+func (p *Patch) FileName() string { return fileName(p.Version, p.Index, p.Subject) }
+
+// CoverName is the cover letter's file name: "0000-cover-letter.patch",
+// "v2-0000-cover-letter.patch" from version 2 on.
+func (r *Result) CoverName() string { return fileName(r.Version, 0, "cover-letter") }
 
 // Mail returns patch p as "git format-patch" writes it (one mbox message).
 func (r *Result) Mail(p *Patch) []byte { return r.mail(p) }
@@ -17,13 +23,13 @@ func (r *Result) Mail(p *Patch) []byte { return r.mail(p) }
 func (r *Result) CoverLetter() []byte { return r.coverLetter() }
 
 // Files returns the whole series as file name -> bytes, cover letter
-// included ("0000-cover-letter.patch"). Empty when no patch is rendered.
+// included (CoverName). Empty when no patch is rendered.
 func (r *Result) Files() map[string][]byte {
 	m := map[string][]byte{}
 	if len(r.Patches) == 0 {
 		return m
 	}
-	m["0000-cover-letter.patch"] = r.CoverLetter()
+	m[r.CoverName()] = r.CoverLetter()
 	for i := range r.Patches {
 		m[r.Patches[i].FileName()] = r.Mail(&r.Patches[i])
 	}
@@ -43,4 +49,23 @@ func (r *Result) WriteSeries(dir string) error { return writeSeries(dir, r.Files
 // otherwise every commit gets that committer (name, email and When).
 func (r *Result) Build(s storer.EncodedObjectStorer, committer *object.Signature) ([]plumbing.Hash, error) {
 	return r.build(s, committer)
+}
+
+// TreeChange sets one path of a tree: a blob and its mode, or removal
+// when Hash is zero.
+type TreeChange struct {
+	Hash plumbing.Hash
+	Mode filemode.FileMode
+}
+
+// UpdateTree writes into s the tree base (zero: empty) with changes
+// applied (paths relative to it) and returns its id; only the trees on
+// the changed paths are rewritten (kgen apply --upgrade replays commits
+// with it).
+func UpdateTree(s storer.EncodedObjectStorer, base plumbing.Hash, changes map[string]TreeChange) (plumbing.Hash, error) {
+	m := make(map[string]entryChange, len(changes))
+	for p, c := range changes {
+		m[p] = entryChange{hash: c.Hash, mode: c.Mode}
+	}
+	return updateTree(s, base, m)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/kdefer/kdefer/internal/probe"
+	"github.com/kdefer/kdefer/internal/series"
 )
 
 // GitVersion is the version string of the "-- " mail signature that
@@ -50,6 +51,18 @@ type Options struct {
 	// by-need store, whose memory does not grow with the history);
 	// default: go-git's storage of Tree.
 	Objects storer.EncodedObjectStorer
+	// Identity is who renders the series: the From: of every patch and
+	// of the cover letter that has no author: of its own in the
+	// templates, and the name of the Signed-off-by that SignOff adds.
+	// Zero means the series' maintainer (series.yaml maintainer:), which
+	// is what patches/ is rendered with; kgen takes git's user.name and
+	// user.email for everything else (see Identity in cmd/kgen).
+	Identity series.Identity
+	// Every message and the cover letter end with "Signed-off-by:
+	// Identity", as "git format-patch -s" / "git am -s" would add it (not
+	// twice when it already closes the trailers). NoSignOff leaves it out
+	// ("git am" without -s; kgen apply without --signoff).
+	NoSignOff bool
 }
 
 // FileChange is one file changed by one patch.
@@ -69,6 +82,7 @@ type FileChange struct {
 // Patch is one rendered commit.
 type Patch struct {
 	Index, Total int    // 1-based position and series length (rendered patches only)
+	Version      int    // the series' version (Result.Version)
 	Name         string // short name from series.yaml
 	Subject      string
 	Author       object.Signature
@@ -95,11 +109,18 @@ type Skipped struct {
 type Cover struct {
 	Subject string // without the "[PATCH 00/NN]" prefix
 	Author  object.Signature
-	Body    string // rendered body, ends in a newline
+	// Body is the rendered body followed by the changelog of each
+	// version (newest first) and the sign-off; it ends in a newline.
+	Body string
 }
 
 // Result is a rendered series.
 type Result struct {
+	// Version is the series' version: from 2 on, subjects read
+	// "[PATCH vN NN/MM]" and file names start with "vN-", as with
+	// "git format-patch -v N".
+	Version  int
+	Identity series.Identity
 	Probes   probe.Results
 	Base     plumbing.Hash // the parent of the first patch (the tree's HEAD)
 	BaseTree plumbing.Hash

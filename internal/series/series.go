@@ -24,7 +24,8 @@ import (
 	"github.com/kdefer/kdefer/internal/probe"
 )
 
-// Cover is the cover letter metadata.
+// Cover is the cover letter metadata. Author is optional: by default the
+// cover letter is the maintainer's (see Identity).
 type Cover struct {
 	Subject string `yaml:"subject"`
 	Author  string `yaml:"author"`
@@ -80,9 +81,27 @@ type Require struct {
 	Missing string `yaml:"missing"`
 }
 
+// Changes is the changelog entry of one version of the series: what
+// changed since the version before it.
+type Changes struct {
+	Version int      `yaml:"version"`
+	Changes []string `yaml:"changes"`
+}
+
 // Series is a loaded template tree.
 type Series struct {
-	Cover Cover
+	// Version is the version of the series (series.yaml "version:", 1 when
+	// absent): from 2 on, subjects read [PATCH vN NN/MM] and the cover
+	// letter carries Changelog, newest version first.
+	Version   int
+	Changelog []Changes
+	// Maintainer is the identity of the published rendering (patches/):
+	// series.yaml "maintainer:", "Name <email>" (zero when absent: then
+	// every patch and the cover need an author: of their own, or the
+	// renderer an identity). Who renders or applies the series elsewhere
+	// may be someone else (see render.Options.Identity).
+	Maintainer Identity
+	Cover      Cover
 	// Requires are the prerequisites of the series; Supported says in
 	// words which trees have them ("Linux 6.12 and later").
 	Requires  []Require
@@ -111,10 +130,13 @@ var authorRE = regexp.MustCompile(`^([^<>\n]*[^<>\s])\s*<([^<>\s]+@[^<>\s]+)>$`)
 var patchNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 type seriesFile struct {
-	Cover     *Cover    `yaml:"cover"`
-	Supported string    `yaml:"supported"`
-	Requires  []Require `yaml:"requires"`
-	Patches   []*Patch  `yaml:"patches"`
+	Version    int       `yaml:"version"`
+	Maintainer string    `yaml:"maintainer"`
+	Changelog  []Changes `yaml:"changelog"`
+	Cover      *Cover    `yaml:"cover"`
+	Supported  string    `yaml:"supported"`
+	Requires   []Require `yaml:"requires"`
+	Patches    []*Patch  `yaml:"patches"`
 }
 
 func decodeStrict(name string, data []byte, v any) error {
@@ -141,6 +163,9 @@ func Load(fsys fs.FS) (*Series, error) {
 		return nil, errors.New("series.yaml: missing cover:")
 	}
 	s.Cover = *top.Cover
+	if err := s.loadVersion(top); err != nil {
+		return nil, err
+	}
 	s.Requires, s.Supported = top.Requires, strings.TrimSpace(top.Supported)
 	for _, p := range top.Patches {
 		p.Source = "series.yaml"
@@ -162,6 +187,9 @@ func Load(fsys fs.FS) (*Series, error) {
 		}
 		if f.Requires != nil || f.Supported != "" {
 			return nil, fmt.Errorf("%s: requires: and supported: belong in series.yaml only", name)
+		}
+		if f.Version != 0 || f.Maintainer != "" || f.Changelog != nil {
+			return nil, fmt.Errorf("%s: version:, maintainer: and changelog: belong in series.yaml only", name)
 		}
 		for _, p := range f.Patches {
 			p.Source = name
@@ -201,8 +229,10 @@ func Load(fsys fs.FS) (*Series, error) {
 	if strings.TrimSpace(c.Subject) == "" {
 		return nil, errors.New("series.yaml: cover: missing subject")
 	}
-	if c.Name, c.Email, err = parseAuthor(c.Author); err != nil {
-		return nil, fmt.Errorf("series.yaml: cover: author: %v", err)
+	if c.Author != "" {
+		if c.Name, c.Email, err = parseAuthor(c.Author); err != nil {
+			return nil, fmt.Errorf("series.yaml: cover: author: %v", err)
+		}
 	}
 	if c.When, err = time.Parse(time.RFC3339, c.Date); err != nil {
 		return nil, fmt.Errorf("series.yaml: cover: date %q is not RFC 3339 (2025-07-16T20:49:10-04:00)", c.Date)
@@ -224,8 +254,10 @@ func Load(fsys fs.FS) (*Series, error) {
 		if strings.TrimSpace(p.Subject) == "" || strings.Contains(p.Subject, "\n") {
 			return nil, fmt.Errorf("%s: subject must be one non-empty line", where)
 		}
-		if p.Name_, p.Email, err = parseAuthor(p.Author); err != nil {
-			return nil, fmt.Errorf("%s: author: %v", where, err)
+		if p.Author != "" {
+			if p.Name_, p.Email, err = parseAuthor(p.Author); err != nil {
+				return nil, fmt.Errorf("%s: author: %v", where, err)
+			}
 		}
 		if p.When, err = time.Parse(time.RFC3339, p.Date); err != nil {
 			return nil, fmt.Errorf("%s: date %q is not RFC 3339 (2025-07-16T20:49:10-04:00)", where, p.Date)
@@ -234,8 +266,12 @@ func Load(fsys fs.FS) (*Series, error) {
 			return nil, fmt.Errorf("%s: skip-if: unknown probe %q", where, p.SkipIf)
 		}
 		for _, t := range p.Trailers {
-			if k, v, ok := strings.Cut(t, ": "); !ok || strings.ContainsAny(k, " \n") || strings.TrimSpace(v) == "" {
+			k, v, ok := strings.Cut(t, ": ")
+			if !ok || strings.ContainsAny(k, " \n") || strings.TrimSpace(v) == "" {
 				return nil, fmt.Errorf("%s: trailer %q is not \"Key: value\"", where, t)
+			}
+			if strings.EqualFold(k, "Signed-off-by") && p.Author == "" {
+				return nil, fmt.Errorf("%s: trailer %q: the sign-off of whoever renders or applies the series is added from their identity (kgen render, kgen apply --signoff); a Signed-off-by written in the templates is only for a patch with an author: of its own (a backport keeping its upstream chain)", where, t)
 			}
 		}
 	}
@@ -357,4 +393,66 @@ func parseAuthor(s string) (name, email string, err error) {
 func condProbe(cond string) string {
 	name, _ := probe.ParseCond(cond)
 	return name
+}
+
+// Identity is a person: the From: of a mail and the value of a
+// Signed-off-by trailer.
+type Identity struct {
+	Name, Email string
+}
+
+// ParseIdentity parses "Name <email>".
+func ParseIdentity(s string) (Identity, error) {
+	n, e, err := parseAuthor(s)
+	return Identity{n, e}, err
+}
+
+func (id Identity) String() string { return id.Name + " <" + id.Email + ">" }
+
+// IsZero reports whether no identity is set.
+func (id Identity) IsZero() bool { return id.Email == "" }
+
+// loadVersion reads version:, maintainer: and changelog: of series.yaml.
+func (s *Series) loadVersion(top seriesFile) error {
+	s.Version = top.Version
+	if s.Version == 0 {
+		s.Version = 1
+	}
+	if s.Version < 1 {
+		return fmt.Errorf("series.yaml: version: %d is not a series version (1, 2, ...)", top.Version)
+	}
+	if strings.TrimSpace(top.Maintainer) != "" {
+		id, err := ParseIdentity(top.Maintainer)
+		if err != nil {
+			return fmt.Errorf("series.yaml: maintainer: %v", err)
+		}
+		s.Maintainer = id
+	}
+	seen := map[int]bool{}
+	for i, c := range top.Changelog {
+		where := fmt.Sprintf("series.yaml: changelog %d (version %d)", i+1, c.Version)
+		switch {
+		case c.Version < 2 || c.Version > s.Version:
+			return fmt.Errorf("%s: version must be between 2 and the series' version %d (version 1 has nothing to change from)", where, s.Version)
+		case seen[c.Version]:
+			return fmt.Errorf("%s: a second entry for the same version", where)
+		case len(c.Changes) == 0:
+			return fmt.Errorf("%s: no changes listed", where)
+		case i > 0 && c.Version > top.Changelog[i-1].Version:
+			return fmt.Errorf("%s: list the newest version first", where)
+		}
+		for _, x := range c.Changes {
+			if strings.TrimSpace(x) == "" {
+				return fmt.Errorf("%s: an empty change", where)
+			}
+		}
+		seen[c.Version] = true
+	}
+	for v := 2; v <= s.Version; v++ {
+		if !seen[v] {
+			return fmt.Errorf("series.yaml: changelog: version %d has no entry (say what changed since version %d)", v, v-1)
+		}
+	}
+	s.Changelog = top.Changelog
+	return nil
 }

@@ -113,3 +113,42 @@ func TestIndentIndicator(t *testing.T) {
 		t.Errorf("got %q", out)
 	}
 }
+
+// Version, maintainer and changelog: version 2 needs its changelog entry;
+// a Signed-off-by in the templates needs an author of the patch's own.
+func TestVersionAndIdentity(t *testing.T) {
+	const head = "version: 2\nmaintainer: \"Ann M <ann@kernel.test>\"\n"
+	const log2 = "changelog:\n  - version: 2\n    changes: [\"fixed x\"]\n"
+	s, err := Load(fsWith(map[string]string{"series.yaml": head + log2 + goodSeries}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Version != 2 || s.Maintainer.String() != "Ann M <ann@kernel.test>" || len(s.Changelog) != 1 || s.Changelog[0].Changes[0] != "fixed x" {
+		t.Errorf("loaded version %d, maintainer %q, changelog %+v", s.Version, s.Maintainer, s.Changelog)
+	}
+	if s, err := Load(fsWith(nil)); err != nil || s.Version != 1 || !s.Maintainer.IsZero() {
+		t.Errorf("no version: gives %v, %v", s, err)
+	}
+	noAuthor := strings.Replace(goodSeries, "    author: \"Steven Rostedt (Google) <r@b.c>\"\n", "", 1)
+	for name, c := range map[string]struct{ yaml, want string }{
+		"no changelog":        {head + goodSeries, "version 2 has no entry"},
+		"changelog too new":   {"version: 1\n" + log2 + goodSeries, "between 2 and the series' version 1"},
+		"bad maintainer":      {"maintainer: \"nobody\"\n" + goodSeries, "maintainer:"},
+		"forged sign-off":     {head + log2 + noAuthor, "a Signed-off-by written in the templates is only for a patch with an author:"},
+		"empty change":        {"version: 2\nchangelog:\n  - version: 2\n    changes: [\" \"]\n" + goodSeries, "an empty change"},
+		"oldest first":        {"version: 3\nchangelog:\n  - version: 2\n    changes: [a]\n  - version: 3\n    changes: [b]\n" + goodSeries, "newest version first"},
+		"version in series.d": {"", ""},
+	} {
+		if c.yaml == "" {
+			_, err := Load(fsWith(map[string]string{"series.d/50-x.yaml": "version: 3\n" + perf}))
+			if err == nil || !strings.Contains(err.Error(), "belong in series.yaml only") {
+				t.Errorf("%s: got %v", name, err)
+			}
+			continue
+		}
+		_, err := Load(fsWith(map[string]string{"series.yaml": c.yaml}))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want an error with %q, got %v", name, c.want, err)
+		}
+	}
+}

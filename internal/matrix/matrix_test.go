@@ -1,0 +1,143 @@
+package matrix
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kdefer/kdefer/internal/ci"
+	"github.com/kdefer/kdefer/internal/kerneltree"
+)
+
+const testdata = "../render/testdata"
+
+// fixtureTree is the renderer's small kernel fixture as a git tree; with
+// broken set, the anchor of the fork.c edit no longer matches.
+func fixtureTree(t *testing.T, broken bool) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := filepath.Join(t.TempDir(), "linux")
+	if out, err := exec.Command("cp", "-r", testdata+"/kernel", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if broken {
+		p := filepath.Join(dir, "kernel/fork.c")
+		data, _ := os.ReadFile(p)
+		os.Remove(p)
+		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
+		p = filepath.Join(dir, "include/linux/sched.h")
+		data, _ = os.ReadFile(p)
+		os.Remove(p)
+		os.WriteFile(p, bytes.Replace(data, []byte("usage;"), []byte("users;"), 1), 0o644)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
+		c := exec.Command("git", args...)
+		c.Dir = dir
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+// Three bases: one that runs the job (a fake ci.Run reporting a lint
+// failure), one whose anchor no longer matches, one that cannot be
+// fetched. The table, the exit code, the anchor report and the JUnit and
+// JSON outputs say so, and Join gives back the same rows.
+func TestRunAndOutputs(t *testing.T) {
+	good, broken := fixtureTree(t, false), fixtureTree(t, true)
+	ran := 0
+	m, err := Run(context.Background(), Options{
+		Bases:     []string{"9.1", "9.2", "9.3"},
+		Templates: os.DirFS(testdata + "/templates"),
+		Get: func(_ context.Context, o kerneltree.Options) (string, error) {
+			switch o.Version {
+			case "9.1":
+				return good, nil
+			case "9.2":
+				return broken, nil
+			}
+			return "", errors.New("no Debian package linux-source-9.3")
+		},
+		CI: func(_ context.Context, o ci.Options) (*ci.Result, error) {
+			ran++
+			if o.Tree != good {
+				t.Errorf("the job ran on %s", o.Tree)
+			}
+			return &ci.Result{Stages: []ci.Stage{{Name: ci.StageProbe, Status: ci.Pass}, {Name: ci.StageRender, Status: ci.Pass},
+				{Name: ci.StageApply, Status: ci.Pass}, {Name: ci.StageLint, Status: ci.Fail, Detail: "1 findings"},
+				{Name: ci.StageBuild, Status: ci.NotRun, Detail: "--quick"}, {Name: ci.StageBoot, Status: ci.Pass}}}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran != 1 || len(m.Rows) != 3 {
+		t.Fatalf("ran the job %d times, %d rows", ran, len(m.Rows))
+	}
+	if m.ExitCode() != 1 {
+		t.Errorf("exit code %d, want 1 (a lint failure)", m.ExitCode())
+	}
+	var tab bytes.Buffer
+	m.WriteTable(&tab)
+	out := tab.String()
+	for _, want := range []string{
+		"9.1        linux      pass        pass        pass        pass        fail        not run     pass",
+		"9.2        linux      pass        pass        fail        not run",
+		"9.3                   error       not run",
+		"anchor: patch deferred, kernel/fork.c, edit 1: anchor matches nothing",
+		"| retval = sched_fork(clone_flags, p);",
+		"nearest candidates:",
+		"30: \tretval = sched_fork(p);",
+		// every broken anchor of the run, not only the first
+		"anchor: patch deferred, include/linux/sched.h, edit 1: anchor matches nothing",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	x, err := m.JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(x, []byte(`<testsuites name="kcheck matrix" tests="21" failures="2" errors="1" skipped="`)) {
+		t.Errorf("JUnit counts:\n%s", x[:300])
+	}
+	if _, err := exec.LookPath("xmllint"); err == nil {
+		f := filepath.Join(t.TempDir(), "m.xml")
+		os.WriteFile(f, x, 0o644)
+		if out, err := exec.Command("xmllint", "--noout", "--schema", "../report/testdata/junit.xsd", f).CombinedOutput(); err != nil {
+			t.Errorf("xmllint: %v\n%s", err, out)
+		}
+	}
+	var h bytes.Buffer
+	if err := m.HTML(&h); err != nil || !strings.Contains(h.String(), `<td class="fail" title="1 findings">fail</td>`) {
+		t.Errorf("HTML: %v\n%s", err, h.String())
+	}
+	// One JSON file per base, joined.
+	dir := t.TempDir()
+	var files []string
+	for i, r := range m.Rows {
+		one := &Matrix{Start: m.Start, Rows: []Row{r}}
+		j, _ := one.JSON()
+		f := filepath.Join(dir, string(rune('a'+i))+".json")
+		os.WriteFile(f, j, 0o644)
+		files = append(files, f)
+	}
+	joined, err := Join([]string{files[2], files[0], files[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab2 bytes.Buffer
+	joined.WriteTable(&tab2)
+	if tab2.String() != out {
+		t.Errorf("joined table differs:\n%s\nwant:\n%s", tab2.String(), out)
+	}
+}
