@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kdefer/kdefer/internal/kerneltree"
 )
@@ -141,4 +143,22 @@ func GitTree612(t testing.TB) string {
 		Need(t, d+" is not a git tree (run kgen tree get 6.12 --git)")
 	}
 	return d
+}
+
+// CPUTime is the best of three runs of f, in CPU time of this process
+// (user and system): unlike the wall clock, it does not count the time
+// other processes on a loaded machine take. The linearity tests of the
+// parsers compare it on two input sizes.
+func CPUTime(f func()) time.Duration {
+	best := time.Duration(1 << 62)
+	for i := 0; i < 3; i++ {
+		var a, b syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &a)
+		f()
+		syscall.Getrusage(syscall.RUSAGE_SELF, &b)
+		if d := time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano()); d < best {
+			best = d
+		}
+	}
+	return best
 }

@@ -3,9 +3,9 @@ package edit
 import (
 	"errors"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 var fuzzOps = []string{InsertAfter, InsertBefore, Replace, Delete, Append, Prepend}
@@ -84,24 +84,6 @@ func FuzzApply(f *testing.F) {
 	})
 }
 
-// cpuTime is the best of three runs of f, in CPU time of this process
-// (user and system): unlike the wall clock, it does not count the time
-// other processes on a loaded machine take.
-func cpuTime(f func()) time.Duration {
-	best := time.Duration(1 << 62)
-	for i := 0; i < 3; i++ {
-		var a, b syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &a)
-		f()
-		syscall.Getrusage(syscall.RUSAGE_SELF, &b)
-		d := time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano())
-		if d < best {
-			best = d
-		}
-	}
-	return best
-}
-
 // TestApplyLinear applies edits to C files of 1 MB and 8 MB: a
 // function scope at the end, a file-wide anchor that is not there (the
 // error quotes the nearest lines), a between scope. Eight times the
@@ -134,12 +116,12 @@ func TestApplyLinear(t *testing.T) {
 		// Sixteen runs on the small input against two on the big one, so
 		// that both measure the same amount of work and the clock's
 		// granularity (a few ms here) does not decide the ratio.
-		small := cpuTime(func() {
+		small := e2e.CPUTime(func() {
 			for i := 0; i < 16; i++ {
 				Apply(sd, e, "\tadded();\n")
 			}
 		}) / 16
-		big := cpuTime(func() {
+		big := e2e.CPUTime(func() {
 			for i := 0; i < 2; i++ {
 				Apply(bd, e, "\tadded();\n")
 			}

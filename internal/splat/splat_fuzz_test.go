@@ -4,9 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // FuzzScan feeds the scanner arbitrary consoles, seeded with the
@@ -51,24 +52,6 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
-// cpuTime is the best of three runs of f, in CPU time of this process
-// (user and system): unlike the wall clock, it does not count the time
-// other processes on a loaded machine take.
-func cpuTime(f func()) time.Duration {
-	best := time.Duration(1 << 62)
-	for i := 0; i < 3; i++ {
-		var a, b syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &a)
-		f()
-		syscall.Getrusage(syscall.RUSAGE_SELF, &b)
-		d := time.Duration(b.Utime.Nano() + b.Stime.Nano() - a.Utime.Nano() - a.Stime.Nano())
-		if d < best {
-			best = d
-		}
-	}
-	return best
-}
-
 // TestScanLinear scans hostile logs of 512 KB and 4 MB: lines packed
 // with header keys, one long line of them, brackets that almost make a
 // time stamp, reports that never end. Eight times the input must take
@@ -92,12 +75,12 @@ func TestScanLinear(t *testing.T) {
 		sd, bd := build(1<<19), build(4<<20)
 		// Sixteen runs on the small input against two on the big one: the
 		// same amount of work, so the clock's granularity does not decide.
-		small := cpuTime(func() {
+		small := e2e.CPUTime(func() {
 			for i := 0; i < 16; i++ {
 				ScanBytes(sd)
 			}
 		}) / 16
-		big := cpuTime(func() { ScanBytes(bd); ScanBytes(bd) }) / 2
+		big := e2e.CPUTime(func() { ScanBytes(bd); ScanBytes(bd) }) / 2
 		ratio := float64(big) / float64(small)
 		t.Logf("%s: 512 KB %v, 4 MB %v, ratio %.1f", name, small, big, ratio)
 		if ratio > 32 {
