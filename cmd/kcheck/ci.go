@@ -41,7 +41,7 @@ Prints one summary table (patch x check). --json prints the results
 shaped as KernelCI KCIDB I/O (schema v5: checkouts, builds, tests) on
 stdout instead, with the table on stderr (--json means "JSON on stdout"
 in every kcheck and kgen command); --junit FILE writes JUnit XML for CI
-test reporters; --out DIR keeps all three: DIR/summary.txt,
+test reporters; --results DIR keeps all three: DIR/summary.txt,
 DIR/kcidb.json and DIR/junit.xml.
 
 Example (the README's first command):
@@ -53,7 +53,7 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			sf.register(fs)
 			fs.BoolVar(&jsonOut, "json", false, "print KCIDB-shaped JSON results on stdout (the summary goes to stderr)")
 			fs.StringVar(&junitOut, "junit", "", "write JUnit XML results to FILE")
-			fs.StringVar(&outDir, "out", "", "write summary.txt, kcidb.json and junit.xml into DIR")
+			fs.StringVar(&outDir, "results", "", "write summary.txt, kcidb.json and junit.xml into DIR")
 			fs.BoolVar(&quick, "quick", false, "skip build --each (the boot still builds the whole series)")
 			fs.BoolVar(&noBoot, "no-boot", false, "skip the QEMU boot and self-tests")
 			fs.BoolVar(&full, "full", false, "build --each builds vmlinux in full after every patch")

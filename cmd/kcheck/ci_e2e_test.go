@@ -25,7 +25,7 @@ func TestE2ECI(t *testing.T) {
 	bin := buildKcheck(t)
 	dir := t.TempDir()
 	junitOut := filepath.Join(dir, "ci.xml")
-	cmd := exec.Command(bin, "ci", "6.12", "--json", "--junit", junitOut, "--out", dir)
+	cmd := exec.Command(bin, "ci", "6.12", "--json", "--junit", junitOut, "--results", dir)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -55,7 +55,7 @@ func TestE2ECI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if strings.TrimSpace(string(b)) != strings.TrimSpace(stdout.String()) {
-		t.Errorf("--json printed something else on stdout than --out kept in %s", jsonOut)
+		t.Errorf("--json printed something else on stdout than --results kept in %s", jsonOut)
 	}
 	var doc ci.KCIDBDoc
 	if err := json.Unmarshal([]byte(stdout.String()), &doc); err != nil {

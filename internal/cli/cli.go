@@ -211,3 +211,13 @@ func interleave(fs *flag.FlagSet, args []string) []string {
 var Progress = func(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }
+
+// Names returns the registered command names, sorted.
+func (a *App) Names() []string {
+	names := make([]string, 0, len(a.commands))
+	for n := range a.commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
