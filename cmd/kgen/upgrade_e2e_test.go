@@ -111,7 +111,8 @@ func TestE2EUpgradeRefusesOwnCommit(t *testing.T) {
 }
 
 // TestE2EUpgradeKill kills kgen apply --upgrade at random moments (SIGKILL
-// and SIGINT): afterwards, once kgen status has recovered the journal,
+// and SIGINT): afterwards, once kgen recover has recovered the journal
+// (kgen status only reads, and reports an interrupted transaction),
 // the tree carries v1 on its old branch or the upgrade on the new one,
 // never a mix; git fsck is clean at the end.
 func TestE2EUpgradeKill(t *testing.T) {
@@ -163,7 +164,7 @@ func TestE2EUpgradeKill(t *testing.T) {
 		time.Sleep(delay)
 		c.Process.Signal(sig)
 		c.Wait()
-		st := exec.Command(bin, "status", dir)
+		st := exec.Command(bin, "recover", dir)
 		st.Dir = "../.."
 		so, _ := st.CombinedOutput()
 		s := snap(t, dir)
