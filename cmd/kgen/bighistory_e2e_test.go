@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // Issue 18, must show 4 and 5: memory that does not grow with history.
@@ -122,6 +124,7 @@ func median(d []time.Duration) time.Duration {
 // KDEFER_BIG_SKIP_GC=1 skips the final git fsck and gc (minutes on ten
 // million objects).
 func TestE2EBigHistoryMemory(t *testing.T) {
+	e2e.Long(t, "kgen apply and git am on a repository of millions of objects")
 	objects := 2000000
 	if v, err := strconv.Atoi(os.Getenv("KDEFER_BIG_OBJECTS")); err == nil {
 		objects = v

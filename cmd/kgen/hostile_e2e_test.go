@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/e2e"
+
 	"github.com/kdefer/kdefer/internal/apply"
 )
 
@@ -183,6 +185,7 @@ func TestE2ERecoveryProvesOverwrites(t *testing.T) {
 // file the series touches, then a kgen command: the edit survives, or
 // the command refuses naming the file. Then fsck and gc.
 func TestE2EKillEachStep(t *testing.T) {
+	e2e.Long(t, "SIGKILL at each of 17 transaction points, each followed by an edit and every command")
 	points := []string{"locked", "journal", "staged", "worktree", "index", "ref", "head", "committed", "installed"}
 	cmds := []string{"status", "recover", "apply", "drop"}
 	for _, op := range []string{"apply", "drop"} {

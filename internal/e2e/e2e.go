@@ -20,6 +20,19 @@ import (
 // On reports whether KDEFER_E2E=1 is set.
 func On() bool { return os.Getenv("KDEFER_E2E") == "1" }
 
+// Long skips t unless KDEFER_E2E_LONG=1 as well as KDEFER_E2E=1: the
+// end-to-end tests that take minutes each and repeat what a shorter one
+// shows (every kill point, a repository of millions of objects, a whole
+// ci run to watch one stage). .ci/run leaves them out to stay within
+// CI's time; run them with KDEFER_E2E=1 KDEFER_E2E_LONG=1 go test ./...
+func Long(t testing.TB, what string) {
+	t.Helper()
+	Need(t, what)
+	if os.Getenv("KDEFER_E2E_LONG") != "1" {
+		t.Skipf("long end-to-end test (%s): set KDEFER_E2E_LONG=1", what)
+	}
+}
+
 // Need skips t unless KDEFER_E2E=1; what says what the test needs.
 func Need(t testing.TB, what string) {
 	t.Helper()
