@@ -171,13 +171,6 @@ func runApply(ctx context.Context, o applyOpts) error {
 	return nil
 }
 
-// trace prints phase timings when KGEN_TRACE is set.
-func trace(start time.Time, what string) {
-	if os.Getenv("KGEN_TRACE") != "" {
-		fmt.Fprintf(os.Stderr, "trace %8.1fms %s\n", float64(time.Since(start).Microseconds())/1000, what)
-	}
-}
-
 // initBaseline turns a plain tree into a git repository with one commit
 // holding every file (the same thing "kgen tree get --git" does for the
 // cached trees, here in place).

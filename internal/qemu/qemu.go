@@ -100,13 +100,13 @@ var MaxStretch = 3
 
 // available returns how much of the wall time since start the guest
 // could run (the wall time less its threads' run-queue wait per vCPU),
-// and the wall time.
-func available(pid int, start time.Time, smp int) (avail, wall time.Duration) {
+// the wall time, and the run-queue wait itself.
+func available(pid int, start time.Time, smp int) (avail, wall, waited time.Duration) {
 	if smp == 0 {
 		smp = 2
 	}
-	wall = time.Since(start)
-	return wall - RunQueueWait(pid)/time.Duration(smp), wall
+	wall, waited = time.Since(start), RunQueueWait(pid)
+	return wall - waited/time.Duration(smp), wall, waited
 }
 
 // RunQueueWait returns how long the threads of process pid waited on a
@@ -293,7 +293,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		case <-silence:
 			// Like the timeout, the wait for the first line counts only
 			// the time the guest could run.
-			if avail, wall := available(cmd.Process.Pid, start, o.SMP); avail < o.FirstOutput && wall < time.Duration(MaxStretch)*o.FirstOutput {
+			if avail, wall, _ := available(cmd.Process.Pid, start, o.SMP); avail < o.FirstOutput && wall < time.Duration(MaxStretch)*o.FirstOutput {
 				silenceTimer.Reset(min(o.FirstOutput-avail, time.Duration(MaxStretch)*o.FirstOutput-wall) + time.Millisecond)
 				done = false
 				continue
@@ -308,8 +308,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			// The timeout counts the time the guest could run: time its
 			// threads spent waiting for a CPU is given back, up to
 			// MaxStretch times the timeout in all.
-			avail, wall := available(cmd.Process.Pid, start, o.SMP)
-			res.Waited = RunQueueWait(cmd.Process.Pid)
+			avail, wall, waited := available(cmd.Process.Pid, start, o.SMP)
+			res.Waited = waited
 			if avail < o.Timeout && wall < time.Duration(MaxStretch)*o.Timeout {
 				timer.Reset(min(o.Timeout-avail, time.Duration(MaxStretch)*o.Timeout-wall) + time.Millisecond)
 				done = false
