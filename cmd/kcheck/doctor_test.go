@@ -27,8 +27,17 @@ func buildKcheck(t *testing.T) string {
 
 func runDoctor(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	c := exec.Command(bin, append([]string{"doctor"}, args...)...)
+	return runKcheck(t, bin, env, "", append([]string{"doctor"}, args...)...)
+}
+
+// runKcheck runs the built kcheck with args, env added to the
+// environment and stdin as its input, and returns its output and exit
+// code.
+func runKcheck(t *testing.T, bin string, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	c := exec.Command(bin, args...)
 	c.Env = append(os.Environ(), env...)
+	c.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	c.Stdout, c.Stderr = &o, &e
 	err := c.Run()

@@ -1,28 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 )
 
 func runScan(t *testing.T, bin string, stdin string, args ...string) (stdout string, code int) {
 	t.Helper()
-	c := exec.Command(bin, append([]string{"scan"}, args...)...)
-	c.Stdin = strings.NewReader(stdin)
-	var o, e bytes.Buffer
-	c.Stdout, c.Stderr = &o, &e
-	err := c.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return o.String(), code
+	stdout, _, code = runKcheck(t, bin, nil, stdin, append([]string{"scan"}, args...)...)
+	return stdout, code
 }
 
 // TestScan runs kcheck scan on a real guest log and on a console with
