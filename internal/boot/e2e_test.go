@@ -118,7 +118,7 @@ func TestE2EWarnOnFailsTheRun(t *testing.T) {
 		t.Fatalf("WARN_ON boot: exit %d, splats %+v", r.ExitCode(), r.Splats)
 	}
 	out := sb.String()
-	for _, w := range []string{"splat 1/1: warning: WARNING: CPU: ", "trigger.c", "| ", "---[ end trace", "verdict: FAIL"} {
+	for _, w := range []string{"splat 1/1: warning: WARNING in trigger_init (console line ", "WARNING: CPU: ", "trigger.c", "| ", "---[ end trace", "verdict: FAIL"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("summary lacks %q", w)
 		}

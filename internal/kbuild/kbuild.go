@@ -437,6 +437,7 @@ func runMake(ctx context.Context, o Options, logf io.Writer, mon *monitor, targe
 	}
 	done := make(chan struct{})
 	var first firstError
+	toSrc := srcRelative(o.Src, o.Dir)
 	go func() {
 		defer close(done)
 		br := bufio.NewReaderSize(pr, 64*1024)
@@ -444,7 +445,7 @@ func runMake(ctx context.Context, o Options, logf io.Writer, mon *monitor, targe
 			line, err := br.ReadString('\n')
 			if line != "" {
 				logf.Write([]byte(line))
-				l := strings.TrimRight(line, "\n")
+				l := toSrc(strings.TrimRight(line, "\n"))
 				first.feed(l)
 				if mon != nil {
 					mon.line(l)
@@ -483,6 +484,26 @@ var (
 	reCC      = regexp.MustCompile(`^\s+(CC|CC \[M\]|AS|AS \[M\])\s+(\S+)`)
 	reStage   = regexp.MustCompile(`^\s+(LD|AR|OBJCOPY|BUILD|KSYMS|SYSMAP|MODPOST|HOSTCC|SYNC|UPD|GEN|WRAP|CALL)\s+(\S+)`)
 )
+
+// srcRelative returns a function that rewrites the file names in a line
+// of make output to names relative to the source tree. With the build
+// directory inside the tree (src/.kdefer-build-KEY), kbuild's srctree is
+// ".." and the compiler prints "../kernel/exit.c:947:5: error: ..."; the
+// errors, warnings and locations kcheck reports name "kernel/exit.c".
+// Build directories elsewhere print absolute names, left as they are.
+func srcRelative(src, dir string) func(string) string {
+	rel, err := filepath.Rel(dir, src)
+	if err != nil || rel == "." || strings.Trim(strings.ReplaceAll(rel, "..", ""), "/") != "" {
+		return func(l string) string { return l }
+	}
+	re := regexp.MustCompile(`(^|[\s'"(])` + regexp.QuoteMeta(rel+"/") + `([\w+-])`)
+	return func(l string) string {
+		if !strings.Contains(l, rel+"/") {
+			return l
+		}
+		return re.ReplaceAllString(l, "$1$2")
+	}
+}
 
 // firstError keeps the first error line of a make run with the lines
 // around it ("In function" before it, the code excerpt after it).

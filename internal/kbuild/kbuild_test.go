@@ -185,3 +185,28 @@ func TestMonitorProgress(t *testing.T) {
 		t.Fatalf("progress:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// With the build directory inside the tree the compiler names files
+// "../kernel/exit.c"; errors and warnings must name "kernel/exit.c".
+func TestSrcRelative(t *testing.T) {
+	fix := srcRelative("/src/linux", "/src/linux/.kdefer-build-1")
+	for in, want := range map[string]string{
+		"../kernel/exit.c:947:9: error: implicit declaration of function 'f'": "kernel/exit.c:947:9: error: implicit declaration of function 'f'",
+		"In file included from ../include/linux/sched.h:12,":                  "In file included from include/linux/sched.h:12,",
+		"  CC      kernel/exit.o":                                               "  CC      kernel/exit.o",
+		"../../outside.c:1:1: error: x":                                        "../../outside.c:1:1: error: x",
+		"a/../b.c:1:1: warning: w":                                             "a/../b.c:1:1: warning: w",
+	} {
+		if got := fix(in); got != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
+	}
+	same := srcRelative("/src/linux", "/cache/build")
+	if l := "/src/linux/kernel/exit.c:1:1: error: x"; same(l) != l {
+		t.Errorf("build dir outside the tree: %q rewritten to %q", l, same(l))
+	}
+	deeper := srcRelative("/src/linux", "/src/linux/a/b")
+	if got := deeper("../../kernel/fork.c:3:1: warning: w"); got != "kernel/fork.c:3:1: warning: w" {
+		t.Errorf("two levels down: %q", got)
+	}
+}
