@@ -193,9 +193,9 @@ func TestSrcRelative(t *testing.T) {
 	for in, want := range map[string]string{
 		"../kernel/exit.c:947:9: error: implicit declaration of function 'f'": "kernel/exit.c:947:9: error: implicit declaration of function 'f'",
 		"In file included from ../include/linux/sched.h:12,":                  "In file included from include/linux/sched.h:12,",
-		"  CC      kernel/exit.o":                                               "  CC      kernel/exit.o",
-		"../../outside.c:1:1: error: x":                                        "../../outside.c:1:1: error: x",
-		"a/../b.c:1:1: warning: w":                                             "a/../b.c:1:1: warning: w",
+		"  CC      kernel/exit.o":                                             "  CC      kernel/exit.o",
+		"../../outside.c:1:1: error: x":                                       "../../outside.c:1:1: error: x",
+		"a/../b.c:1:1: warning: w":                                            "a/../b.c:1:1: warning: w",
 	} {
 		if got := fix(in); got != want {
 			t.Errorf("%q -> %q, want %q", in, got, want)
