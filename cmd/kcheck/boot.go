@@ -29,7 +29,8 @@ func init() {
 		Usage: `boot [flags] TREE
 
 Builds TREE out of tree (a tinyconfig base plus Kconfig.frag, cached and
-incremental in ~/.cache/kdefer/builds/<key>), builds the self-tests in
+incremental in TREE/.kdefer-build-<key>, or in ~/.cache/kdefer/builds/
+when TREE cannot be written), builds the self-tests in
 qemu-tests/ against it, packs them into an initramfs, boots
 qemu-system-x86_64 (KVM when it really works, TCG otherwise; 2 vCPUs,
 serial console to a log file, hard timeout), reads the KTAP document the

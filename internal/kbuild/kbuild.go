@@ -80,7 +80,7 @@ import (
 // Options for Build.
 type Options struct {
 	Src      string // kernel source tree (required)
-	Dir      string // build directory; default CacheDir/builds/<key>
+	Dir      string // build directory; default DefaultDir(Src, key)
 	Fragment string // path of a Kconfig fragment; "" for none
 	// FragmentText is fragment text used after Fragment (for a fragment
 	// embedded in the binary).
