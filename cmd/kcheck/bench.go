@@ -12,6 +12,7 @@ import (
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/kbuild"
 )
 
@@ -19,6 +20,7 @@ func init() {
 	var (
 		cold         bool
 		touch, accel string
+		against      string
 		jobs         int
 		timeout      time.Duration
 	)
@@ -36,6 +38,13 @@ Prints three figures for TREE with the kcheck boot configuration:
                     with the kernel already built
 Touching changes only the file's modification time in TREE.
 
+With --against UPSTREAM_TREE (a tree where the infrastructure is
+upstream, e.g. kgen tree get 7), that tree is built and booted with the
+same configuration too, and the kernel cost figures of both runs (the
+cost_figures self-test: idle syscall round trip, task and NMI requests,
+walk cost per frame) are printed side by side as ratios ours/upstream,
+each marked when above 1.05.
+
 Exit codes: 0 measured; 2 a step could not run.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&cold, "cold", false, "measure a cold build in a fresh build directory (slow)")
@@ -43,6 +52,7 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			fs.StringVar(&accel, "accel", "tcg", "auto, kvm or tcg for the boot")
 			fs.IntVar(&jobs, "j", 0, "make -j (default: number of CPUs)")
 			fs.DurationVar(&timeout, "timeout", 5*time.Minute, "guest time limit")
+			fs.StringVar(&against, "against", "", "upstream tree to compare the kernel cost figures with")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -147,6 +157,24 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			fmt.Printf("cold build       %s (%d files; %s)\n", s(f.ColdBuild), f.ColdFiles, how)
 			fmt.Printf("incremental      %s (touched %s, %d files recompiled)  goal < 60 s\n", s(f.Incremental), touch, f.IncrFiles)
 			fmt.Printf("boot-to-verdict  %s (QEMU %s, %s, verdict %s)  goal < 10 s\n", s(f.Boot), s(f.QEMU), f.Accel, f.Verdict)
+			if against == "" {
+				return nil
+			}
+			ours, err := readKTAP(res.KTAPPath)
+			if err != nil {
+				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %v", tree, err)
+			}
+			cli.Progress("bench: kcheck boot %s for its cost figures", against)
+			up, err := boot.Run(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
+			if err != nil && (up == nil || up.KTAPPath == "") {
+				return cli.Errorf(cli.ExitHarness, "booting %s: %v", against, err)
+			}
+			upDoc, err := readKTAP(up.KTAPPath)
+			if err != nil {
+				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %v", against, err)
+			}
+			fmt.Println()
+			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(ours), conform.Costs(upDoc)), "ours", "upstream")
 			return nil
 		},
 	})

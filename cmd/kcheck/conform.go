@@ -29,7 +29,8 @@ Boots OURS_TREE (a tree carrying the series, e.g. Debian's 6.12 after
 kgen apply) and UPSTREAM_TREE (a tree where the infrastructure is
 upstream, e.g. kgen tree get 7) with kcheck boot, one after the other,
 and prints one table: every self-test case (test module, user-space
-driver, perf suite) with its result on each kernel. A case whose result
+driver, perf suite) with its result on each kernel, then the kernel
+cost figures of both (ratios ours/upstream, goal at most 1.05). A case whose result
 differs must be listed in qemu-tests/DEVIATIONS.md with the reason;
 with --ours-ktap and --upstream-ktap, two KTAP documents of earlier runs
 (kcheck boot --ktap FILE) are compared without booting.
@@ -75,6 +76,8 @@ a boot could not run.`,
 			}
 			tab := conform.Compare(conform.Cases(docs[0]), conform.Cases(docs[1]), devs)
 			tab.Write(os.Stdout, "ours", "upstream")
+			fmt.Println()
+			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(docs[0]), conform.Costs(docs[1])), "ours", "upstream")
 			if !tab.OK() {
 				return cli.Errorf(cli.ExitFail, "%d differences not documented in qemu-tests/DEVIATIONS.md", tab.Undocumented)
 			}

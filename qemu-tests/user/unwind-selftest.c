@@ -1377,6 +1377,122 @@ static void t_stress(void)
 	reset_module();
 }
 
+/*
+ * Kernel cost figures, printed as "# cost: NAME VALUE ns" for kcheck bench
+ * --against and kcheck conform, which set them side by side with the same
+ * case on another kernel. Each figure is the fastest of COST_BATCHES
+ * batches (TCG shares a loaded host; the fastest batch is the one least
+ * disturbed). The case fails only when a request fails: a figure has no
+ * threshold inside the guest.
+ */
+#define COST_BATCHES	10
+#define COST_DEEP	32
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ioctl from depth frames of this function (each keeps its frame) */
+static NOINLINE long deep_ioctl(int depth, unsigned long cmd, void *arg)
+{
+	long r;
+
+	if (depth <= 1)
+		r = syscall(SYS_ioctl, dev_fd, cmd, arg);
+	else
+		r = deep_ioctl(depth - 1, cmd, arg);
+	asm volatile("" ::: "memory");
+	return r;
+}
+
+/* Fastest per-call time of n syscalls (getppid: no work in the kernel). */
+static uint64_t cost_syscall(int n)
+{
+	uint64_t best = ~0ULL;
+	int b, i;
+
+	for (b = 0; b < COST_BATCHES; b++) {
+		uint64_t t0 = mono_ns(), d;
+
+		for (i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		d = (mono_ns() - t0) / n;
+		if (d < best)
+			best = d;
+	}
+	return best;
+}
+
+/*
+ * Fastest per-request time of n requests in ctx from depth frames: the
+ * ioctl, the request and, on the way back to user space, the walk and
+ * the callback. Returns 0 when a request failed.
+ */
+static uint64_t cost_request(uint64_t id, int ctx, int depth, int n)
+{
+	uint64_t best = ~0ULL;
+	struct ut_request rq;
+	int b, i;
+
+	for (b = 0; b < COST_BATCHES; b++) {
+		uint64_t t0, d;
+
+		read_records();
+		t0 = mono_ns();
+		for (i = 0; i < n; i++) {
+			memset(&rq, 0, sizeof(rq));
+			rq.nsteps = 1;
+			rq.step[0].mask = 1ULL << id;
+			rq.step[0].ctx = ctx;
+			if (deep_ioctl(depth, UT_IOC_REQUEST, &rq) ||
+			    rq.step[0].ret[id] < 0) {
+				diag("%s request from %d frames: %s / %lld",
+				     ctx_name(ctx), depth, strerror(errno),
+				     (long long)rq.step[0].ret[id]);
+				return 0;
+			}
+		}
+		d = (mono_ns() - t0) / n;
+		if (d < best)
+			best = d;
+	}
+	read_records();
+	return best;
+}
+
+static void t_cost(void)
+{
+	uint64_t id, sys, t1, t32, n1;
+
+	if (need_tracers(1, &id))
+		return;
+	/* one request first: the task's unwind state exists, then idles */
+	t1 = cost_request(id, UT_CTX_TASK, 1, 1);
+	CHECK(t1 != 0, "a task-context request failed");
+	if (case_failed)
+		return;
+	sys = cost_syscall(20000);
+	t1 = cost_request(id, UT_CTX_TASK, 1, 100);
+	t32 = cost_request(id, UT_CTX_TASK, COST_DEEP, 100);
+	CHECK(t1 && t32, "a task-context request failed");
+	if (case_failed)
+		return;
+	diag("cost: syscall_idle_ns %llu", (unsigned long long)sys);
+	diag("cost: request_task_ns %llu", (unsigned long long)t1);
+	diag("cost: walk_per_frame_ns %llu", (unsigned long long)
+	     (t32 > t1 ? (t32 - t1) / (COST_DEEP - 1) : 0));
+	if (!info.have_nmi)
+		return;
+	n1 = cost_request(id, UT_CTX_NMI, 1, 50);
+	CHECK(n1 != 0, "an NMI request failed");
+	if (n1)
+		diag("cost: request_nmi_ns %llu", (unsigned long long)n1);
+}
+
 /* ------------------------------------------------------------------ */
 /* Suites                                                              */
 
@@ -1409,6 +1525,7 @@ static const struct tcase unwind_cases[] = {
 	{ "task_work_add_no_alloc", t_task_work_no_alloc },
 	{ "reset_window_nmi_request", t_reset_window },
 	{ "stress_nmi_syscalls", t_stress },
+	{ "cost_figures", t_cost },
 };
 #define NCASES (sizeof(unwind_cases) / sizeof(unwind_cases[0]))
 

@@ -1,0 +1,55 @@
+package conform
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kdefer/kdefer/internal/ktap"
+)
+
+const costDoc = `KTAP version 1
+1..1
+    KTAP version 1
+    # Subtest: unwind_deferred
+    1..2
+        # task_request: 3 ms
+    ok 1 task_request
+        # cost: syscall_idle_ns 410
+        # cost: request_task_ns 9000
+        # cost: walk_per_frame_ns 55
+        # cost_figures: 812 ms
+    ok 2 cost_figures
+ok 1 unwind_deferred
+`
+
+func TestCostsAndRatios(t *testing.T) {
+	d, err := ktap.Parse(strings.NewReader(costDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := Costs(d)
+	if ours["syscall_idle_ns"] != 410 || ours["request_task_ns"] != 9000 || ours["walk_per_frame_ns"] != 55 || len(ours) != 3 {
+		t.Fatalf("costs %v", ours)
+	}
+	up := map[string]float64{"syscall_idle_ns": 400, "request_task_ns": 9000, "request_nmi_ns": 20000}
+	rows := CompareCosts(ours, up)
+	if len(rows) != 4 || rows[0].Name != "request_nmi_ns" || rows[0].Ratio != 0 || rows[2].Name != "syscall_idle_ns" {
+		t.Fatalf("rows %+v", rows)
+	}
+	var b strings.Builder
+	over := WriteCosts(&b, rows, "ours", "upstream")
+	out := b.String()
+	t.Log("\n" + out)
+	if over != 0 {
+		t.Errorf("%d over the goal; 410/400 = 1.025 is within it", over)
+	}
+	for _, w := range []string{"syscall_idle_ns", "410 ns", "400 ns", "1.02", "request_task_ns", "1.00", "request_nmi_ns", "-", "cost: 4 figures, 0 above 1.05"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	b.Reset()
+	if n := WriteCosts(&b, CompareCosts(map[string]float64{"a": 120}, map[string]float64{"a": 100}), "ours", "up"); n != 1 || !strings.Contains(b.String(), "1.20 (above the 1.05 goal)") {
+		t.Errorf("1.2 not flagged (%d):\n%s", n, b.String())
+	}
+}
