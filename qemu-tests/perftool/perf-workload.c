@@ -7,10 +7,11 @@
  * `syscall`, so the user IP of a sample taken inside the syscall is in
  * wl_leaf and several samples of one syscall share one deferred cookie.
  *
- * Built with frame pointers in every function, leaf included
- * (-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer, noinline, no
- * sibling calls); the Go side checks that each chain function starts
- * with push %rbp; mov %rsp,%rbp.
+ * Built with a frame in every function, leaf included (-O0
+ * -fno-omit-frame-pointer, noinline, no sibling calls: GCC at -O1 and
+ * above drops the frame of a function that calls nothing); the Go side
+ * (internal/perftool.CheckFramePointers) checks that each chain function
+ * starts with push %rbp; mov %rsp,%rbp.
  */
 #include <fcntl.h>
 #include <stdlib.h>
