@@ -287,7 +287,11 @@ loop:
 			break loop
 		case <-tick.C:
 			mu.Lock()
-			progress("perf: %s: %d files compiled (last: %s)", time.Since(start).Round(time.Second), compiled, last)
+			if compiled == 0 {
+				progress("perf: %s: detecting features", time.Since(start).Round(time.Second))
+			} else {
+				progress("perf: %s: %d files compiled (last: %s)", time.Since(start).Round(time.Second), compiled, last)
+			}
 			mu.Unlock()
 		}
 	}
