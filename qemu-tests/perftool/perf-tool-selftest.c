@@ -520,7 +520,7 @@ static void run_mode(const char *mode, int syswide)
 
 	{
 		char *scr[] = { PERF, "script", "--no-inline", "-i", data, NULL };
-		char *dmp[] = { PERF, "report", "-D", "-i", data, NULL };
+		char *dmp[] = { PERF, "report", "-D", "--no-inline", "-i", data, NULL };
 
 		rc = run(scr, slog, 120, &ms);
 		line_out("# %s: perf script --no-inline: exit %d, %ld lines, %ld ms",
@@ -534,7 +534,7 @@ static void run_mode(const char *mode, int syswide)
 			fclose(f);
 		}
 		rc |= run(dmp, dlog, 120, &ms) << 8;
-		line_out("# %s: perf report -D: exit %d, %ld lines, %ld ms", mode,
+		line_out("# %s: perf report -D --no-inline: exit %d, %ld lines, %ld ms", mode,
 			 rc >> 8, count_lines(dlog), ms);
 		f = fopen(dlog, "r");
 		memset(&dc, 0, sizeof(dc));
