@@ -72,6 +72,24 @@ static int sample_has_chain(char syms[][64], int n)
 	return 0;
 }
 
+static void line_out(const char *fmt, ...);
+
+/* In the guest: how many samples without the full chain to print. */
+static int show_partial;
+static const char *show_mode = "";
+
+static void print_partial(char syms[][64], int n)
+{
+	char buf[900];
+	int i, len = 0;
+
+	for (i = 0; i < n && len < (int)sizeof(buf) - 80; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s%s",
+				i ? " <- " : "", syms[i]);
+	buf[len] = 0;
+	line_out("# %s: no full chain: %s", show_mode, n ? buf : "(no frames)");
+}
+
 /*
  * perf script prints one header line per sample (the comm first, at the
  * start of the line), then one line per frame, indented:
@@ -107,6 +125,10 @@ int parse_script(FILE *f, const char *comm, struct script_counts *c)
 				c->wl_samples++;
 				if (sample_has_chain(syms, n))
 					c->wl_full++;
+				else if (show_partial > 0) {
+					show_partial--;
+					print_partial(syms, n);
+				}
 			}
 			in_sample = 0;
 		}
@@ -529,6 +551,8 @@ static void run_mode(const char *mode, int syswide)
 			tail_log(slog, 10);
 		f = fopen(slog, "r");
 		memset(&sc, 0, sizeof(sc));
+		show_partial = 12;
+		show_mode = mode;
 		if (f) {
 			parse_script(f, WORKLOAD_COMM, &sc);
 			fclose(f);
@@ -560,7 +584,6 @@ static void run_mode(const char *mode, int syswide)
 		result(0, name, "%ld workload samples, want >= %d", sc.wl_samples,
 		       MIN_WORKLOAD_SAMPLES);
 	else if (sc.wl_full * 100 < sc.wl_samples * FULL_CHAIN_PERCENT) {
-		tail_log(slog, 30);
 		result(0, name, "%ld of %ld workload samples carry %s..main, want >= %d%%",
 		       sc.wl_full, sc.wl_samples, chain[0], FULL_CHAIN_PERCENT);
 	} else
