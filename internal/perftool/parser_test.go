@@ -59,7 +59,7 @@ func TestParsers(t *testing.T) {
 		// stacks. The chains are complete, and there is nothing deferred:
 		// the suite's deferred_records case must catch exactly this.
 		{"fallback", map[string]string{
-			"samples": "6", "workload_samples": "6", "full_chain": "6",
+			"samples": "6", "workload_samples": "6", "in_chain": "6", "full_chain": "6", "unmerged": "0",
 			"dump_samples": "6", "dump_workload_samples": "6",
 			"deferred_samples": "0", "deferred_records": "0", "workload_records": "0",
 			"unmatched": "0", "duplicate_records": "0", "shared_cookies": "0",
@@ -68,9 +68,11 @@ func TestParsers(t *testing.T) {
 		// inside one read(2) share a cookie; one sample misses wl_c (its
 		// chain is not full); a sample of another comm and an idle sample
 		// do not count; one deferred sample has no record; one cookie has
-		// two records.
+		// two records. A sample in exec is outside the chain; a sample
+		// in the deferred callback of its entry shows the bare cookie
+		// (unmerged: its record came before it).
 		{"deferred", map[string]string{
-			"samples": "6", "workload_samples": "4", "full_chain": "3",
+			"samples": "8", "workload_samples": "6", "in_chain": "4", "full_chain": "3", "unmerged": "1",
 			"dump_samples": "6", "dump_workload_samples": "4",
 			"deferred_samples": "4", "deferred_records": "4", "workload_records": "3",
 			"unmatched": "1", "duplicate_records": "1", "shared_cookies": "1",
