@@ -99,7 +99,7 @@ func checkSuite(t *testing.T, tree string) {
 	}
 	raw, _ := os.ReadFile(res.KTAPPath)
 	for _, l := range strings.Split(string(raw), "\n") {
-		if strings.Contains(l, "dump samples=") || strings.Contains(l, "full_chain=") {
+		if strings.Contains(l, "dump samples=") || strings.Contains(l, "full_chain=") || strings.Contains(l, "in_chain=") {
 			t.Log(strings.TrimSpace(l))
 		}
 	}
