@@ -8,7 +8,8 @@ import "embed"
 // FS holds every source file of the self-tests: the module (module/),
 // the user-space driver (user/), the mutation patches (mutations/) and
 // the perf suite (perf/, owned by the perf work) and the SFrame suite
-// (sframe/, built with internal/toolchain).
+// (sframe/, built with internal/toolchain) and the perf-tool suite
+// (perftool/, with the static perf of internal/perftool).
 //
-//go:embed README.md DEVIATIONS.md module user mutations perf sframe
+//go:embed README.md DEVIATIONS.md module user mutations perf sframe perftool
 var FS embed.FS

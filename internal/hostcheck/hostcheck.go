@@ -47,6 +47,13 @@ var Tools = []Tool{
 	{Name: "xmllint", Binary: "xmllint", Package: "libxml2-utils", Required: true, Purpose: "JUnit schema validation (kcheck ci/boot --junit tests)"},
 	{Name: "patch", Binary: "patch", Package: "patch", Required: true, Purpose: "patch --dry-run check of the rendered series (tests)"},
 	{Name: "ccache", Binary: "ccache", Package: "ccache", Required: false, Purpose: "faster rebuilds (optional)"},
+	// The static perf of the perftool suite (internal/perftool): libelf
+	// resolves user symbols; Debian's libelf.a needs zlib and zstd.
+	// Optional: without them that suite is skipped.
+	{Name: "static libelf", Files: []string{"/usr/lib/*/libelf.a"}, Package: "libelf-dev", Required: false, Purpose: "static perf for the perftool self-tests (internal/perftool; optional)"},
+	{Name: "static zlib", Files: []string{"/usr/lib/*/libz.a"}, Package: "zlib1g-dev", Required: false, Purpose: "static perf for the perftool self-tests (libelf needs it; optional)"},
+	{Name: "static libzstd", Files: []string{"/usr/lib/*/libzstd.a"}, Package: "libzstd-dev", Required: false, Purpose: "static perf for the perftool self-tests (libelf needs it; optional)"},
+	{Name: "pkg-config", Binary: "pkg-config", Package: "pkg-config", Required: false, Purpose: "perf's feature detection (perftool self-tests; optional)"},
 	{Name: "debootstrap", Binary: "debootstrap", Package: "debootstrap", Required: false, Purpose: "the SFrame v2 toolchain of the sframe self-tests (internal/toolchain; optional: without it that suite is skipped)"},
 }
 

@@ -52,3 +52,21 @@ func TestEveryToolHasAPackage(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticPerfPackagesAreListed(t *testing.T) {
+	// internal/perftool links perf with -static: libelf.a and what it
+	// needs must be installable by kcheck doctor --install.
+	want := map[string]string{"static libelf": "libelf-dev", "static zlib": "zlib1g-dev",
+		"static libzstd": "libzstd-dev", "flex": "flex", "bison": "bison"}
+	for _, tl := range Tools {
+		if pkg, ok := want[tl.Name]; ok {
+			if tl.Package != pkg {
+				t.Errorf("%s: package %s, want %s", tl.Name, tl.Package, pkg)
+			}
+			delete(want, tl.Name)
+		}
+	}
+	for name := range want {
+		t.Errorf("tool list lacks %s", name)
+	}
+}

@@ -1637,6 +1637,7 @@ struct ext_suite {
 static const struct ext_suite ext_suites[] = {
 	{ "perf", "/bin/perf-selftest", 120 },
 	{ "sframe", "/bin/sframe-selftest", 300 },
+	{ "perftool", "/bin/perf-tool-selftest", 480 },
 };
 #define NEXT (sizeof(ext_suites) / sizeof(ext_suites[0]))
 

@@ -1,0 +1,45 @@
+package selftest
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Without perf (here: KDEFER_PERFTOOL=0) the suite still goes into the
+// initramfs, with the reason it prints in its SKIP line.
+func TestPerfToolSkippedWithAReason(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	t.Setenv("KDEFER_PERFTOOL", "0")
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	if err := prepareSources(src, ""); err != nil {
+		t.Fatal(err)
+	}
+	arts := buildPerfTool(context.Background(), Options{Work: work, CC: "gcc"}, src)
+	got := map[string]string{}
+	for _, a := range arts {
+		got[a.Name] = string(a.Data)
+	}
+	if _, ok := got[PerfToolName]; !ok {
+		t.Fatalf("no suite program: %v", keys(got))
+	}
+	if _, ok := got[PerfBinName]; ok {
+		t.Fatal("perf shipped although KDEFER_PERFTOOL=0")
+	}
+	if why := got[PerfToolWhy]; !strings.Contains(why, "KDEFER_PERFTOOL=0") {
+		t.Fatalf("reason %q", why)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var k []string
+	for n := range m {
+		k = append(k, n)
+	}
+	return k
+}

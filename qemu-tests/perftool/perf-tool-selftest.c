@@ -1,0 +1,714 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * perf-tool-selftest: the `perftool` suite of the in-guest self-tests. It
+ * runs the real, upstream perf tool (/bin/perf, built statically from a
+ * Linux 7.x tools/perf by internal/perftool) against the kernel under
+ * test:
+ *
+ *   perf record -e cpu-clock --call-graph fp,defer [-a] -- perf-workload
+ *   perf script --no-inline     (user chains, deferred parts merged by perf)
+ *   perf report -D              (raw records: PERF_RECORD_CALLCHAIN_DEFERRED)
+ *
+ * and checks that the workload's samples carry its whole user call chain
+ * (wl_leaf <- wl_c <- wl_b <- wl_a <- main) and that the chains really
+ * came through deferred records: if the kernel refuses defer_callchain,
+ * perf silently falls back to in-interrupt user stacks and the chains
+ * alone would still look right.
+ *
+ * Output: one KTAP v1 document; exit 0 pass, 1 fail, 77 skipped (no perf
+ * binary: /etc/perf-tool-selftest.why says why).
+ *
+ * `perf-tool-selftest --parse SCRIPT DUMP` runs only the parsers on saved
+ * `perf script` and `perf report -D` outputs and prints the counts (the
+ * host unit tests use it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PERF "/bin/perf"
+#define WORKLOAD "/bin/perf-workload"
+#define WORKLOAD_COMM "perf-workload"
+#define WHY "/etc/perf-tool-selftest.why"
+#define WORKLOAD_MS "3000"
+
+/* The workload's user chain, innermost first. */
+static const char *const chain[] = { "wl_leaf", "wl_c", "wl_b", "wl_a", "main" };
+#define CHAIN_LEN (int)(sizeof(chain) / sizeof(chain[0]))
+
+/* Thresholds. */
+#define MIN_WORKLOAD_SAMPLES 50
+#define FULL_CHAIN_PERCENT 95
+
+/* ------------------------------------------------------------------ */
+/* perf script parser */
+
+struct script_counts {
+	long samples;	  /* every sample */
+	long wl_samples;  /* samples of the workload's comm */
+	long wl_in_chain; /* ... with a wl_* function anywhere in the chain */
+	long wl_full;	  /* ... whose chain holds the whole chain, in order */
+	long wl_unmerged; /* ... whose user part is a bare cookie ([unknown]) */
+};
+
+/* a wl_* function (not main: main also runs the process's start-up) */
+static int in_chain(char syms[][64], int n)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < CHAIN_LEN - 1; j++)
+			if (!strcmp(syms[i], chain[j]))
+				return 1;
+	return 0;
+}
+
+static int sample_has_chain(char syms[][64], int n)
+{
+	int i, j;
+
+	for (i = 0; i + CHAIN_LEN <= n; i++) {
+		for (j = 0; j < CHAIN_LEN; j++)
+			if (strcmp(syms[i + j], chain[j]))
+				break;
+		if (j == CHAIN_LEN)
+			return 1;
+	}
+	return 0;
+}
+
+static void line_out(const char *fmt, ...);
+
+/* In the guest: how many samples without the full chain to print. */
+static int show_partial;
+static const char *show_mode = "";
+
+static void print_partial(char syms[][64], int n)
+{
+	char buf[900];
+	int i, len = 0;
+
+	for (i = 0; i < n && len < (int)sizeof(buf) - 80; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s%s",
+				i ? " <- " : "", syms[i]);
+	buf[len] = 0;
+	line_out("# %s: no full chain: %s", show_mode, n ? buf : "(no frames)");
+}
+
+/*
+ * perf script prints one header line per sample (the comm first, at the
+ * start of the line), then one line per frame, indented:
+ *	"\t          401658 wl_leaf+0x12 (/bin/perf-workload)"
+ * and an empty line after the sample.
+ */
+int parse_script(FILE *f, const char *comm, struct script_counts *c)
+{
+	static char syms[512][64];
+	static char kernel[512];
+	char line[4096];
+	int n = 0, in_sample = 0, is_wl = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (;;) {
+		char *l = fgets(line, sizeof(line), f);
+
+		if (l && (line[0] == ' ' || line[0] == '\t') && in_sample) {
+			char sym[64] = "";
+
+			if (sscanf(line, " %*s %63s", sym) == 1 && n < 512) {
+				char *plus = strstr(sym, "+0x");
+
+				if (plus)
+					*plus = 0;
+				kernel[n] = !!strstr(line, "([kernel.kallsyms])");
+				snprintf(syms[n++], 64, "%s", sym);
+			}
+			continue;
+		}
+		/* a header, an empty line or the end: close the sample */
+		if (in_sample) {
+			c->samples++;
+			if (is_wl) {
+				int inc = in_chain(syms, n);
+
+				c->wl_samples++;
+				c->wl_in_chain += inc;
+				/*
+				 * Only kernel frames, then the cookie perf could
+				 * not replace: a deferred sample whose record
+				 * perf did not find after it.
+				 */
+				if (!inc && n > 0 && !strcmp(syms[n - 1], "[unknown]") &&
+				    (n == 1 || kernel[n - 2]))
+					c->wl_unmerged++;
+				if (sample_has_chain(syms, n))
+					c->wl_full++;
+				else if (show_partial > 0) {
+					show_partial--;
+					print_partial(syms, n);
+				}
+			}
+			in_sample = 0;
+		}
+		if (!l)
+			break;
+		if (line[0] == '\n' || line[0] == '\0')
+			continue;
+		{
+			char first[64] = "";
+
+			sscanf(line, "%63s", first);
+			in_sample = 1;
+			is_wl = !strcmp(first, comm);
+			n = 0;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* perf report -D parser */
+
+struct dsample {
+	int tid;
+	int deferred;
+	unsigned long long cookie;
+};
+
+struct drecord {
+	int tid;
+	unsigned long long cookie;
+};
+
+struct dump_counts {
+	long samples;		/* PERF_RECORD_SAMPLE */
+	long wl_samples;	/* ... of the workload's threads */
+	long wl_deferred;	/* ... carrying PERF_CONTEXT_USER_DEFERRED + cookie */
+	long records;		/* PERF_RECORD_CALLCHAIN_DEFERRED */
+	long wl_records;	/* ... of the workload's threads */
+	long wl_unmatched;	/* deferred workload samples with no record */
+	long dup_records;	/* a second record for one (tid, cookie) */
+	long shared_cookies;	/* cookies carried by two or more samples */
+	long max_per_cookie;	/* most samples sharing one cookie */
+};
+
+#define MAX_TIDS 64
+
+struct dump_state {
+	struct dsample *s;
+	long ns, cs;
+	struct drecord *r;
+	long nr, cr;
+	int tids[MAX_TIDS];
+	int ntids;
+};
+
+static int is_wl_tid(const struct dump_state *st, int tid)
+{
+	int i;
+
+	for (i = 0; i < st->ntids; i++)
+		if (st->tids[i] == tid)
+			return 1;
+	return 0;
+}
+
+static void *grow(void *p, long *cap, long want, size_t sz)
+{
+	if (want <= *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 1024;
+	if (*cap < want)
+		*cap = want;
+	p = realloc(p, *cap * sz);
+	if (!p) {
+		perror("realloc");
+		exit(1);
+	}
+	return p;
+}
+
+/*
+ * Lines of perf report -D used here:
+ *   "... PERF_RECORD_COMM exec: perf-workload:123/123"
+ *   "... PERF_RECORD_SAMPLE(IP, 0x2): 123/123: 0x401658 period: ..."
+ *   "..... 12: fffffffffffffd80 (PERF_CONTEXT_USER_DEFERRED)"
+ *   "..... 13: 0000000100000005"		(the cookie)
+ *   "...... (deferred)"
+ *   "... PERF_RECORD_CALLCHAIN_DEFERRED(IP, 0x2): 123/123: 0x100000005"
+ */
+int parse_dump(FILE *f, const char *comm, struct dump_counts *c)
+{
+	struct dump_state st = { 0 };
+	char line[4096];
+	struct dsample *cur = NULL;
+	int want_cookie = 0;
+	long i, j;
+
+	memset(c, 0, sizeof(*c));
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if ((p = strstr(line, "PERF_RECORD_COMM"))) {
+			char *colon = strchr(p, ':');
+			size_t n = strlen(comm);
+			int pid, tid;
+
+			cur = NULL;
+			/* "PERF_RECORD_COMM exec: NAME:pid/tid" or "...COMM: NAME:pid/tid" */
+			if (colon) {
+				p = colon + 1;
+				while (*p == ' ')
+					p++;
+				if (!strncmp(p, comm, n) && p[n] == ':' &&
+				    sscanf(p + n + 1, "%d/%d", &pid, &tid) == 2 &&
+				    !is_wl_tid(&st, tid) && st.ntids < MAX_TIDS)
+					st.tids[st.ntids++] = tid;
+			}
+			continue;
+		}
+		if ((p = strstr(line, "PERF_RECORD_SAMPLE("))) {
+			int pid, tid;
+
+			p = strstr(p, "): ");
+			st.s = grow(st.s, &st.cs, st.ns + 1, sizeof(*st.s));
+			cur = &st.s[st.ns++];
+			memset(cur, 0, sizeof(*cur));
+			cur->tid = -1;
+			if (p && sscanf(p + 3, "%d/%d", &pid, &tid) == 2)
+				cur->tid = tid;
+			want_cookie = 0;
+			continue;
+		}
+		if ((p = strstr(line, "PERF_RECORD_CALLCHAIN_DEFERRED("))) {
+			int pid, tid;
+			unsigned long long ck;
+
+			cur = NULL;
+			p = strstr(p, "): ");
+			if (p && sscanf(p + 3, "%d/%d: %llx", &pid, &tid, &ck) == 3) {
+				st.r = grow(st.r, &st.cr, st.nr + 1, sizeof(*st.r));
+				st.r[st.nr].tid = tid;
+				st.r[st.nr].cookie = ck;
+				st.nr++;
+			}
+			continue;
+		}
+		if (strstr(line, "PERF_RECORD_")) {
+			cur = NULL;
+			continue;
+		}
+		if (!cur)
+			continue;
+		if (!strncmp(line, "...... (deferred)", 17)) {
+			cur->deferred = 1;
+			continue;
+		}
+		if (!strncmp(line, "..... ", 6)) {
+			if (want_cookie) {
+				char *colon = strchr(line, ':');
+
+				if (colon)
+					cur->cookie = strtoull(colon + 1, NULL, 16);
+				want_cookie = 0;
+			} else if (strstr(line, "(PERF_CONTEXT_USER_DEFERRED)")) {
+				want_cookie = 1;
+			}
+		}
+	}
+
+	c->samples = st.ns;
+	c->records = st.nr;
+	for (i = 0; i < st.nr; i++) {
+		if (is_wl_tid(&st, st.r[i].tid))
+			c->wl_records++;
+		for (j = 0; j < i; j++)
+			if (st.r[j].tid == st.r[i].tid &&
+			    st.r[j].cookie == st.r[i].cookie) {
+				c->dup_records++;
+				break;
+			}
+	}
+	for (i = 0; i < st.ns; i++) {
+		struct dsample *s = &st.s[i];
+		long same = 0, first = 1;
+
+		if (!is_wl_tid(&st, s->tid))
+			continue;
+		c->wl_samples++;
+		if (!s->deferred)
+			continue;
+		c->wl_deferred++;
+		for (j = 0; j < st.nr; j++)
+			if (st.r[j].tid == s->tid && st.r[j].cookie == s->cookie)
+				break;
+		if (j == st.nr)
+			c->wl_unmatched++;
+		for (j = 0; j < st.ns; j++) {
+			if (st.s[j].deferred && st.s[j].tid == s->tid &&
+			    st.s[j].cookie == s->cookie) {
+				same++;
+				if (j < i)
+					first = 0;
+			}
+		}
+		if (same > c->max_per_cookie)
+			c->max_per_cookie = same;
+		if (same > 1 && first)
+			c->shared_cookies++;
+	}
+	free(st.s);
+	free(st.r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* KTAP and running commands */
+
+static int test_num;
+static int failed;
+
+static void line_out(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* one write per line: nothing interleaves inside a line */
+	if (write(1, buf, n) < 0)
+		return;
+}
+
+static void result(int ok, const char *name, const char *fmt, ...)
+{
+	char why[512] = "";
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+	}
+	test_num++;
+	if (!ok)
+		failed = 1;
+	line_out("%s %d %s%s%s", ok ? "ok" : "not ok", test_num, name,
+		 why[0] ? " # " : "", why);
+}
+
+static void skip(const char *name, const char *why)
+{
+	line_out("ok %d %s # SKIP %s", ++test_num, name, why);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Print the last lines of a log as diagnostics. */
+static void tail_log(const char *path, int lines)
+{
+	char buf[16384], *p, *start;
+	int fd = open(path, O_RDONLY), n;
+	off_t sz;
+
+	if (fd < 0)
+		return;
+	sz = lseek(fd, 0, SEEK_END);
+	lseek(fd, sz > (off_t)sizeof(buf) - 1 ? sz - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	for (p = buf + n - 1; p > buf && lines > 0; p--)
+		if (*p == '\n' && p != buf + n - 1)
+			lines--;
+	start = p == buf ? buf : p + 2;
+	for (p = strtok(start, "\n"); p; p = strtok(NULL, "\n"))
+		line_out("# %s: %.400s", path, p);
+}
+
+/*
+ * Run argv with stdout and stderr in log (stdin /dev/null), at most
+ * timeout_s seconds. Returns the exit status, or -1.
+ */
+static int run(char *const argv[], const char *log, int timeout_s, long *ms)
+{
+	long t0 = now_ms();
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int in = open("/dev/null", O_RDONLY);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (in >= 0)
+			dup2(in, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (now_ms() - t0 > timeout_s * 1000L) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			line_out("# %s: killed after %d s", argv[0], timeout_s);
+			return -1;
+		}
+		usleep(20000);
+	}
+	if (ms)
+		*ms = now_ms() - t0;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return -1;
+}
+
+static long count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int ch;
+
+	if (!f)
+		return -1;
+	while ((ch = getc(f)) != EOF)
+		if (ch == '\n')
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* One mode: per task ("task") or system-wide ("syswide", -a). */
+static void run_mode(const char *mode, int syswide)
+{
+	char data[128], rlog[128], slog[128], dlog[128], name[64];
+	char *rec[32];
+	int n = 0, rc;
+	long ms = 0;
+	struct script_counts sc;
+	struct dump_counts dc;
+	FILE *f;
+
+	snprintf(data, sizeof(data), "/tmp/perf-%s.data", mode);
+	snprintf(rlog, sizeof(rlog), "/tmp/perf-%s.record.log", mode);
+	snprintf(slog, sizeof(slog), "/tmp/perf-%s.script", mode);
+	snprintf(dlog, sizeof(dlog), "/tmp/perf-%s.dump", mode);
+
+	rec[n++] = PERF;
+	rec[n++] = "record";
+	rec[n++] = "-e";
+	rec[n++] = "cpu-clock";
+	rec[n++] = "-F";
+	rec[n++] = "2000";
+	rec[n++] = "--call-graph";
+	rec[n++] = "fp,defer";
+	rec[n++] = "-N"; /* no build-id cache in $HOME */
+	rec[n++] = "-o";
+	rec[n++] = data;
+	if (syswide)
+		rec[n++] = "-a";
+	rec[n++] = "--";
+	rec[n++] = WORKLOAD;
+	rec[n++] = WORKLOAD_MS;
+	rec[n] = NULL;
+
+	line_out("# %s: perf record -e cpu-clock -F 2000 --call-graph fp,defer -N%s -- %s %s",
+		 mode, syswide ? " -a" : "", WORKLOAD, WORKLOAD_MS);
+	rc = run(rec, rlog, 120, &ms);
+	snprintf(name, sizeof(name), "%s_record", mode);
+	if (rc != 0) {
+		tail_log(rlog, 15);
+		result(0, name, "perf record exited with %d", rc);
+		snprintf(name, sizeof(name), "%s_full_chain", mode);
+		skip(name, "perf record failed");
+		snprintf(name, sizeof(name), "%s_deferred_records", mode);
+		skip(name, "perf record failed");
+		if (!syswide) {
+			snprintf(name, sizeof(name), "%s_samples_share_cookie", mode);
+			skip(name, "perf record failed");
+		}
+		return;
+	}
+	tail_log(rlog, 3);
+	line_out("# %s: perf record took %ld ms", mode, ms);
+	result(1, name, NULL);
+
+	{
+		char *scr[] = { PERF, "script", "--no-inline", "-i", data, NULL };
+		char *dmp[] = { PERF, "report", "-D", "--no-inline", "-i", data, NULL };
+
+		rc = run(scr, slog, 120, &ms);
+		line_out("# %s: perf script --no-inline: exit %d, %ld lines, %ld ms",
+			 mode, rc, count_lines(slog), ms);
+		if (rc)
+			tail_log(slog, 10);
+		f = fopen(slog, "r");
+		memset(&sc, 0, sizeof(sc));
+		show_partial = 12;
+		show_mode = mode;
+		if (f) {
+			parse_script(f, WORKLOAD_COMM, &sc);
+			fclose(f);
+		}
+		rc |= run(dmp, dlog, 120, &ms) << 8;
+		line_out("# %s: perf report -D --no-inline: exit %d, %ld lines, %ld ms", mode,
+			 rc >> 8, count_lines(dlog), ms);
+		f = fopen(dlog, "r");
+		memset(&dc, 0, sizeof(dc));
+		if (f) {
+			parse_dump(f, WORKLOAD_COMM, &dc);
+			fclose(f);
+		}
+	}
+	line_out("# %s: samples=%ld workload_samples=%ld full_chain=%ld (%ld%%)",
+		 mode, sc.samples, sc.wl_samples, sc.wl_full,
+		 sc.wl_samples ? sc.wl_full * 100 / sc.wl_samples : 0);
+	line_out("# %s: in_chain=%ld (a wl_* frame; the rest is exec, start-up and exit) "
+		 "full_chain_of_in_chain=%ld%% unmerged=%ld (kernel frames, then a cookie perf did not replace)",
+		 mode, sc.wl_in_chain,
+		 sc.wl_in_chain ? sc.wl_full * 100 / sc.wl_in_chain : 0, sc.wl_unmerged);
+	line_out("# %s: dump samples=%ld workload_samples=%ld deferred_samples=%ld "
+		 "deferred_records=%ld workload_records=%ld unmatched=%ld duplicate_records=%ld "
+		 "shared_cookies=%ld max_samples_per_cookie=%ld",
+		 mode, dc.samples, dc.wl_samples, dc.wl_deferred, dc.records,
+		 dc.wl_records, dc.wl_unmatched, dc.dup_records,
+		 dc.shared_cookies, dc.max_per_cookie);
+
+	snprintf(name, sizeof(name), "%s_full_chain", mode);
+	if (rc & 0xff)
+		result(0, name, "perf script failed");
+	else if (sc.wl_in_chain < MIN_WORKLOAD_SAMPLES)
+		result(0, name, "%ld workload samples in the chain, want >= %d", sc.wl_in_chain,
+		       MIN_WORKLOAD_SAMPLES);
+	else if (sc.wl_full * 100 < sc.wl_in_chain * FULL_CHAIN_PERCENT) {
+		result(0, name, "%ld of %ld workload samples in the chain carry %s..main, want >= %d%%",
+		       sc.wl_full, sc.wl_in_chain, chain[0], FULL_CHAIN_PERCENT);
+	} else
+		result(1, name, NULL);
+
+	snprintf(name, sizeof(name), "%s_deferred_records", mode);
+	if (rc >> 8)
+		result(0, name, "perf report -D failed");
+	else if (dc.records == 0 || dc.wl_records == 0 || dc.wl_deferred == 0)
+		result(0, name, "%ld PERF_RECORD_CALLCHAIN_DEFERRED (%ld of the workload), "
+		       "%ld deferred samples: the kernel did not defer (perf fell back?)",
+		       dc.records, dc.wl_records, dc.wl_deferred);
+	else if (dc.dup_records)
+		result(0, name, "%ld duplicate records for one (tid, cookie)", dc.dup_records);
+	else if (dc.wl_unmatched > 2 && dc.wl_unmatched * 100 > dc.wl_deferred)
+		result(0, name, "%ld of %ld deferred workload samples have no record",
+		       dc.wl_unmatched, dc.wl_deferred);
+	else
+		result(1, name, NULL);
+
+	if (!syswide) {
+		snprintf(name, sizeof(name), "%s_samples_share_cookie", mode);
+		if (dc.shared_cookies == 0)
+			result(0, name, "no two samples share a cookie (samples inside one read(2) should)");
+		else
+			result(1, name, NULL);
+	}
+}
+
+static int parse_only(const char *script, const char *dump)
+{
+	struct script_counts sc;
+	struct dump_counts dc;
+	FILE *f = fopen(script, "r");
+
+	if (!f) {
+		perror(script);
+		return 2;
+	}
+	parse_script(f, WORKLOAD_COMM, &sc);
+	fclose(f);
+	f = fopen(dump, "r");
+	if (!f) {
+		perror(dump);
+		return 2;
+	}
+	parse_dump(f, WORKLOAD_COMM, &dc);
+	fclose(f);
+	printf("samples=%ld\nworkload_samples=%ld\nin_chain=%ld\nfull_chain=%ld\nunmerged=%ld\n",
+	       sc.samples, sc.wl_samples, sc.wl_in_chain, sc.wl_full, sc.wl_unmerged);
+	printf("dump_samples=%ld\ndump_workload_samples=%ld\ndeferred_samples=%ld\n"
+	       "deferred_records=%ld\nworkload_records=%ld\nunmatched=%ld\n"
+	       "duplicate_records=%ld\nshared_cookies=%ld\nmax_samples_per_cookie=%ld\n",
+	       dc.samples, dc.wl_samples, dc.wl_deferred, dc.records, dc.wl_records,
+	       dc.wl_unmatched, dc.dup_records, dc.shared_cookies, dc.max_per_cookie);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char why[300] = "";
+	long t0 = now_ms();
+	int fd;
+
+	if (argc == 4 && !strcmp(argv[1], "--parse"))
+		return parse_only(argv[2], argv[3]);
+
+	line_out("KTAP version 1");
+	fd = open(WHY, O_RDONLY);
+	if (fd >= 0 || access(PERF, X_OK)) {
+		int n = fd >= 0 ? read(fd, why, sizeof(why) - 1) : 0;
+
+		if (n > 0)
+			why[n] = 0;
+		why[strcspn(why, "\n")] = 0;
+		line_out("1..0");
+		line_out("# SKIP %s", why[0] ? why : PERF " is not in the initramfs");
+		return 77;
+	}
+	setenv("HOME", "/tmp", 1);
+	setenv("PATH", "/bin:/sbin:/usr/bin", 1);
+	setenv("PAGER", "cat", 1);
+	mkdir("/tmp", 01777);
+
+	line_out("1..8");
+	{
+		char *ver[] = { PERF, "--version", NULL };
+		int rc = run(ver, "/tmp/perf-version.log", 60, NULL);
+
+		tail_log("/tmp/perf-version.log", 2);
+		result(rc == 0, "perf_runs", rc ? "perf --version exited with %d" : NULL, rc);
+	}
+	run_mode("task", 0);
+	run_mode("syswide", 1);
+	line_out("# perftool: %s in %ld ms", failed ? "FAIL" : "PASS", now_ms() - t0);
+	return failed;
+}
