@@ -28,6 +28,7 @@ import (
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/accel"
 	"github.com/kdefer/kdefer/internal/cachedir"
+	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/hostcheck"
 	"github.com/kdefer/kdefer/internal/initramfs"
 	"github.com/kdefer/kdefer/internal/kbuild"
@@ -137,6 +138,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	rep.Build = build.Duration
 	rep.Kernel = build.Image
 
+	// One boot at a time per build directory: the self-tests are built in
+	// it and, by default, the console log and KTAP document are written
+	// there; two runs at once would read each other's results.
+	unlock, err := flock.Lock(ctx, filepath.Join(build.Dir, ".kdefer-boot.lock"), func() {
+		progress("boot: waiting for another kcheck boot of %s", build.Dir)
+	})
+	if err != nil {
+		return fail(fmt.Errorf("locking %s for the boot: %w", build.Dir, err))
+	}
+	defer unlock()
 	out := o.OutDir
 	if out == "" {
 		out = filepath.Join(build.Dir, "kcheck-run")
