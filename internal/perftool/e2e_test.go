@@ -99,15 +99,30 @@ func checkSuite(t *testing.T, tree string) {
 	}
 	raw, _ := os.ReadFile(res.KTAPPath)
 	for _, l := range strings.Split(string(raw), "\n") {
-		if strings.Contains(l, "dump samples=") || strings.Contains(l, "full_chain=") || strings.Contains(l, "in_chain=") {
+		if strings.Contains(l, "dump samples=") || strings.Contains(l, "full_chain=") || strings.Contains(l, "in_chain=") || strings.Contains(l, "side by side") {
 			t.Log(strings.TrimSpace(l))
 		}
 	}
 	if suite.Status != ktap.Pass || suite.Directive != "" {
 		t.Fatalf("perftool: %s %s %s (see %s)", suite.Status, suite.Directive, suite.Reason, res.KTAPPath)
 	}
-	for _, name := range []string{"perf_runs", "task_record", "task_full_chain", "task_deferred_records",
-		"task_samples_share_cookie", "syswide_record", "syswide_full_chain", "syswide_deferred_records"} {
+	names := []string{"perf_runs", "task_record", "task_full_chain", "task_deferred_records",
+		"task_samples_share_cookie", "syswide_record", "syswide_full_chain", "syswide_deferred_records"}
+	sframe := []string{"sframe_record", "sframe_full_chain", "sframe_deferred_records", "sframe_samples_share_cookie", "sframe_beats_fp_only"}
+	// A tree with the SFrame unwinder must pass the SFrame cases (the
+	// toolchain is there: the e2e tests run after kcheck doctor
+	// --install); one without must skip them.
+	kc, _ := os.ReadFile(filepath.Join(tree, "arch", "Kconfig"))
+	if strings.Contains(string(kc), "\nconfig UNWIND_USER_SFRAME\n") {
+		names = append(names, sframe...)
+	} else {
+		for _, name := range sframe {
+			if c := find(suite.Subtests, name); c == nil || c.Directive != "SKIP" {
+				t.Errorf("case %s on a tree without SFrame: %+v, want SKIP", name, c)
+			}
+		}
+	}
+	for _, name := range names {
 		c := find(suite.Subtests, name)
 		if c == nil || c.Status != ktap.Pass || c.Directive != "" {
 			t.Errorf("case %s: %+v", name, c)

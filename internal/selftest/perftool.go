@@ -2,11 +2,13 @@ package selftest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/perftool"
+	"github.com/kdefer/kdefer/internal/toolchain"
 )
 
 // Names of the perftool suite's files inside the initramfs.
@@ -18,6 +20,10 @@ const (
 	PerfBinName = "bin/perf"
 	// PerfWorkloadName is the profiled program with a known call chain.
 	PerfWorkloadName = "bin/perf-workload"
+	// PerfWorkloadSFrameName is the same program built -O2 without frame
+	// pointers and with an SFrame section (the SFrame toolchain); the
+	// suite's sframe cases record it. Same base name, so the same comm.
+	PerfWorkloadSFrameName = "bin/sframe/perf-workload"
 	// PerfToolWhy holds the reason when perf could not be built; the
 	// suite then skips itself with it.
 	PerfToolWhy = "etc/perf-tool-selftest.why"
@@ -67,7 +73,24 @@ func buildPerfTool(ctx context.Context, o Options, src string) []Artifact {
 	if res.Cached {
 		cli.Progress("selftest: perf %s from the cache (%s)", res.Version, res.Binary)
 	}
-	return append(arts,
+	arts = append(arts,
 		Artifact{Name: PerfWorkloadName, Mode: 0o755, Data: wl},
 		Artifact{Name: PerfBinName, Mode: 0o755, Data: bin})
+	if sf, err := buildSFrameWorkload(ctx, o, src); err != nil {
+		cli.Progress("selftest: the perftool suite's sframe cases will be skipped: %v", err)
+	} else {
+		arts = append(arts, Artifact{Name: PerfWorkloadSFrameName, Mode: 0o755, Data: sf})
+	}
+	return arts
+}
+
+// buildSFrameWorkload compiles the workload with the SFrame toolchain
+// (-O2 -fomit-frame-pointer -Wa,--gsframe, static).
+func buildSFrameWorkload(ctx context.Context, o Options, src string) ([]byte, error) {
+	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: cli.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("no SFrame v2 toolchain: %w", err)
+	}
+	flags := append(append([]string{}, toolchain.SFrameFlags...), "-Wall")
+	return compileWith(ctx, tc, o.Work, src, "perf-workload-sframe", flags, []string{"perftool/perf-workload.c"})
 }

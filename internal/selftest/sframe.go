@@ -48,10 +48,17 @@ func buildSFrame(ctx context.Context, o Options, src string) Artifact {
 var SFrameFlags = append(append([]string{}, toolchain.SFrameFlags...), "-pthread", "-Wall")
 
 func compileSFrame(ctx context.Context, tc *toolchain.Toolchain, work, src string) ([]byte, error) {
+	return compileWith(ctx, tc, work, src, "sframe-selftest", SFrameFlags, sframeSources)
+}
+
+// compileWith compiles sources (relative to src) into work/name with the
+// toolchain tc and flags, reusing the binary while the sources, flags and
+// toolchain stay the same.
+func compileWith(ctx context.Context, tc *toolchain.Toolchain, work, src, name string, flags, sources []string) ([]byte, error) {
 	srcs := map[string][]byte{}
 	h := sha256.New()
-	fmt.Fprintln(h, tc.GCCVersion, tc.ASVersion, SFrameFlags)
-	for _, f := range sframeSources {
+	fmt.Fprintln(h, tc.GCCVersion, tc.ASVersion, flags)
+	for _, f := range sources {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			return nil, err
@@ -60,14 +67,14 @@ func compileSFrame(ctx context.Context, tc *toolchain.Toolchain, work, src strin
 		srcs[filepath.Base(f)] = data
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	bin := filepath.Join(work, "sframe-selftest")
+	bin := filepath.Join(work, name)
 	if old, err := os.ReadFile(bin + ".stamp"); err == nil && strings.TrimSpace(string(old)) == sum {
 		if data, err := os.ReadFile(bin); err == nil {
 			return data, nil
 		}
 	}
-	cli.Progress("selftest: compiling sframe-selftest with %s (%s)", tc.Suite, tc.ASVersion)
-	data, err := tc.Compile(ctx, "sframe-selftest", SFrameFlags, srcs, nil)
+	cli.Progress("selftest: compiling %s with %s (%s)", name, tc.Suite, tc.ASVersion)
+	data, err := tc.Compile(ctx, name, flags, srcs, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +38,8 @@
 
 #define PERF "/bin/perf"
 #define WORKLOAD "/bin/perf-workload"
+/* the same program built -O2 -fomit-frame-pointer with an SFrame section */
+#define WORKLOAD_SFRAME "/bin/sframe/perf-workload"
 #define WORKLOAD_COMM "perf-workload"
 #define WHY "/etc/perf-tool-selftest.why"
 #define WORKLOAD_MS "3000"
@@ -48,6 +51,7 @@ static const char *const chain[] = { "wl_leaf", "wl_c", "wl_b", "wl_a", "main" }
 /* Thresholds. */
 #define MIN_WORKLOAD_SAMPLES 50
 #define FULL_CHAIN_PERCENT 95
+#define SFRAME_FULL_CHAIN_PERCENT 99
 
 /* ------------------------------------------------------------------ */
 /* perf script parser */
@@ -512,21 +516,43 @@ static long count_lines(const char *path)
 	return n;
 }
 
-/* One mode: per task ("task") or system-wide ("syswide", -a). */
-static void run_mode(const char *mode, int syswide)
+/*
+ * One mode of recording: per task ("task") or system-wide ("syswide", -a)
+ * with the frame-pointer workload; "sframe", the workload built without
+ * frame pointers and with an SFrame section, per task.
+ */
+struct mode {
+	const char *name;
+	const char *workload;
+	int syswide;
+	int percent;		/* full chains wanted, of the samples in the chain */
+};
+
+/* Results of a mode's perf script, for the side by side of the SFrame run. */
+struct mode_result {
+	int recorded;
+	long in_chain, full;
+};
+
+/*
+ * perf record the workload with call graph cg into /tmp/perf-TAG.*, then
+ * perf script and perf report -D it. Returns perf record's exit code
+ * (-1 when it could not run); sc and dc get the counts.
+ */
+static int record_and_read(const char *tag, const char *workload, const char *cg,
+			   int syswide, struct script_counts *sc, struct dump_counts *dc,
+			   int *read_rc)
 {
-	char data[128], rlog[128], slog[128], dlog[128], name[64];
+	char data[128], rlog[128], slog[128], dlog[128];
 	char *rec[32];
 	int n = 0, rc;
 	long ms = 0;
-	struct script_counts sc;
-	struct dump_counts dc;
 	FILE *f;
 
-	snprintf(data, sizeof(data), "/tmp/perf-%s.data", mode);
-	snprintf(rlog, sizeof(rlog), "/tmp/perf-%s.record.log", mode);
-	snprintf(slog, sizeof(slog), "/tmp/perf-%s.script", mode);
-	snprintf(dlog, sizeof(dlog), "/tmp/perf-%s.dump", mode);
+	snprintf(data, sizeof(data), "/tmp/perf-%s.data", tag);
+	snprintf(rlog, sizeof(rlog), "/tmp/perf-%s.record.log", tag);
+	snprintf(slog, sizeof(slog), "/tmp/perf-%s.script", tag);
+	snprintf(dlog, sizeof(dlog), "/tmp/perf-%s.dump", tag);
 
 	rec[n++] = PERF;
 	rec[n++] = "record";
@@ -535,37 +561,29 @@ static void run_mode(const char *mode, int syswide)
 	rec[n++] = "-F";
 	rec[n++] = "2000";
 	rec[n++] = "--call-graph";
-	rec[n++] = "fp,defer";
+	rec[n++] = (char *)cg;
 	rec[n++] = "-N"; /* no build-id cache in $HOME */
 	rec[n++] = "-o";
 	rec[n++] = data;
 	if (syswide)
 		rec[n++] = "-a";
 	rec[n++] = "--";
-	rec[n++] = WORKLOAD;
+	rec[n++] = (char *)workload;
 	rec[n++] = WORKLOAD_MS;
 	rec[n] = NULL;
 
-	line_out("# %s: perf record -e cpu-clock -F 2000 --call-graph fp,defer -N%s -- %s %s",
-		 mode, syswide ? " -a" : "", WORKLOAD, WORKLOAD_MS);
+	memset(sc, 0, sizeof(*sc));
+	memset(dc, 0, sizeof(*dc));
+	*read_rc = 0;
+	line_out("# %s: perf record -e cpu-clock -F 2000 --call-graph %s -N%s -- %s %s",
+		 tag, cg, syswide ? " -a" : "", workload, WORKLOAD_MS);
 	rc = run(rec, rlog, 120, &ms);
-	snprintf(name, sizeof(name), "%s_record", mode);
 	if (rc != 0) {
 		tail_log(rlog, 15);
-		result(0, name, "perf record exited with %d", rc);
-		snprintf(name, sizeof(name), "%s_full_chain", mode);
-		skip(name, "perf record failed");
-		snprintf(name, sizeof(name), "%s_deferred_records", mode);
-		skip(name, "perf record failed");
-		if (!syswide) {
-			snprintf(name, sizeof(name), "%s_samples_share_cookie", mode);
-			skip(name, "perf record failed");
-		}
-		return;
+		return rc;
 	}
 	tail_log(rlog, 3);
-	line_out("# %s: perf record took %ld ms", mode, ms);
-	result(1, name, NULL);
+	line_out("# %s: perf record took %ld ms", tag, ms);
 
 	{
 		char *scr[] = { PERF, "script", "--no-inline", "-i", data, NULL };
@@ -573,55 +591,85 @@ static void run_mode(const char *mode, int syswide)
 
 		rc = run(scr, slog, 120, &ms);
 		line_out("# %s: perf script --no-inline: exit %d, %ld lines, %ld ms",
-			 mode, rc, count_lines(slog), ms);
+			 tag, rc, count_lines(slog), ms);
 		if (rc)
 			tail_log(slog, 10);
 		f = fopen(slog, "r");
-		memset(&sc, 0, sizeof(sc));
 		show_partial = 12;
-		show_mode = mode;
+		show_mode = tag;
 		if (f) {
-			parse_script(f, WORKLOAD_COMM, &sc);
+			parse_script(f, WORKLOAD_COMM, sc);
 			fclose(f);
 		}
-		rc |= run(dmp, dlog, 120, &ms) << 8;
-		line_out("# %s: perf report -D --no-inline: exit %d, %ld lines, %ld ms", mode,
-			 rc >> 8, count_lines(dlog), ms);
+		*read_rc = rc;
+		rc = run(dmp, dlog, 120, &ms);
+		*read_rc |= rc << 8;
+		line_out("# %s: perf report -D --no-inline: exit %d, %ld lines, %ld ms", tag,
+			 rc, count_lines(dlog), ms);
 		f = fopen(dlog, "r");
-		memset(&dc, 0, sizeof(dc));
 		if (f) {
-			parse_dump(f, WORKLOAD_COMM, &dc);
+			parse_dump(f, WORKLOAD_COMM, dc);
 			fclose(f);
 		}
 	}
 	line_out("# %s: samples=%ld workload_samples=%ld full_chain=%ld (%ld%%)",
-		 mode, sc.samples, sc.wl_samples, sc.wl_full,
-		 sc.wl_samples ? sc.wl_full * 100 / sc.wl_samples : 0);
+		 tag, sc->samples, sc->wl_samples, sc->wl_full,
+		 sc->wl_samples ? sc->wl_full * 100 / sc->wl_samples : 0);
 	line_out("# %s: in_chain=%ld (a wl_* frame; the rest is exec, start-up and exit) "
 		 "full_chain_of_in_chain=%ld%% unmerged=%ld (kernel frames, then a cookie perf did not replace)",
-		 mode, sc.wl_in_chain,
-		 sc.wl_in_chain ? sc.wl_full * 100 / sc.wl_in_chain : 0, sc.wl_unmerged);
+		 tag, sc->wl_in_chain,
+		 sc->wl_in_chain ? sc->wl_full * 100 / sc->wl_in_chain : 0, sc->wl_unmerged);
 	line_out("# %s: dump samples=%ld workload_samples=%ld deferred_samples=%ld "
 		 "deferred_records=%ld workload_records=%ld unmatched=%ld duplicate_records=%ld "
 		 "shared_cookies=%ld max_samples_per_cookie=%ld",
-		 mode, dc.samples, dc.wl_samples, dc.wl_deferred, dc.records,
-		 dc.wl_records, dc.wl_unmatched, dc.dup_records,
-		 dc.shared_cookies, dc.max_per_cookie);
+		 tag, dc->samples, dc->wl_samples, dc->wl_deferred, dc->records,
+		 dc->wl_records, dc->wl_unmatched, dc->dup_records,
+		 dc->shared_cookies, dc->max_per_cookie);
+	return 0;
+}
 
-	snprintf(name, sizeof(name), "%s_full_chain", mode);
-	if (rc & 0xff)
+static void run_mode(const struct mode *m, struct mode_result *res)
+{
+	struct script_counts sc;
+	struct dump_counts dc;
+	char name[64];
+	int rc, rrc;
+
+	rc = record_and_read(m->name, m->workload, "fp,defer", m->syswide, &sc, &dc, &rrc);
+	snprintf(name, sizeof(name), "%s_record", m->name);
+	if (rc != 0) {
+		result(0, name, "perf record exited with %d", rc);
+		snprintf(name, sizeof(name), "%s_full_chain", m->name);
+		skip(name, "perf record failed");
+		snprintf(name, sizeof(name), "%s_deferred_records", m->name);
+		skip(name, "perf record failed");
+		if (!m->syswide) {
+			snprintf(name, sizeof(name), "%s_samples_share_cookie", m->name);
+			skip(name, "perf record failed");
+		}
+		return;
+	}
+	result(1, name, NULL);
+	if (res) {
+		res->recorded = 1;
+		res->in_chain = sc.wl_in_chain;
+		res->full = sc.wl_full;
+	}
+
+	snprintf(name, sizeof(name), "%s_full_chain", m->name);
+	if (rrc & 0xff)
 		result(0, name, "perf script failed");
 	else if (sc.wl_in_chain < MIN_WORKLOAD_SAMPLES)
 		result(0, name, "%ld workload samples in the chain, want >= %d", sc.wl_in_chain,
 		       MIN_WORKLOAD_SAMPLES);
-	else if (sc.wl_full * 100 < sc.wl_in_chain * FULL_CHAIN_PERCENT) {
+	else if (sc.wl_full * 100 < sc.wl_in_chain * m->percent) {
 		result(0, name, "%ld of %ld workload samples in the chain carry %s..main, want >= %d%%",
-		       sc.wl_full, sc.wl_in_chain, chain[0], FULL_CHAIN_PERCENT);
+		       sc.wl_full, sc.wl_in_chain, chain[0], m->percent);
 	} else
 		result(1, name, NULL);
 
-	snprintf(name, sizeof(name), "%s_deferred_records", mode);
-	if (rc >> 8)
+	snprintf(name, sizeof(name), "%s_deferred_records", m->name);
+	if (rrc >> 8)
 		result(0, name, "perf report -D failed");
 	else if (dc.records == 0 || dc.wl_records == 0 || dc.wl_deferred == 0)
 		result(0, name, "%ld PERF_RECORD_CALLCHAIN_DEFERRED (%ld of the workload), "
@@ -635,13 +683,68 @@ static void run_mode(const char *mode, int syswide)
 	else
 		result(1, name, NULL);
 
-	if (!syswide) {
-		snprintf(name, sizeof(name), "%s_samples_share_cookie", mode);
+	if (!m->syswide) {
+		snprintf(name, sizeof(name), "%s_samples_share_cookie", m->name);
 		if (dc.shared_cookies == 0)
 			result(0, name, "no two samples share a cookie (samples inside one read(2) should)");
 		else
 			result(1, name, NULL);
 	}
+}
+
+/* Why the SFrame modes cannot run, or NULL. */
+static const char *sframe_unavailable(void)
+{
+	if (access(WORKLOAD_SFRAME, X_OK))
+		return WORKLOAD_SFRAME " is not in the initramfs (no SFrame toolchain on the build machine)";
+	/* 0x53460002: PR_REMOVE_SFRAME of the series (kernel/unwind/sframe.c) */
+	if (prctl(0x53460002, 0, 0, 0, 0) && (errno == EINVAL || errno == EOPNOTSUPP))
+		return errno == EINVAL ? "the kernel has no SFrame unwinder (no PR_REMOVE_SFRAME)" :
+					 "CONFIG_UNWIND_USER_SFRAME is off";
+	return NULL;
+}
+
+/*
+ * The SFrame workload: whole chains through the deferred path (SFrame),
+ * then the same binary with perf's in-interrupt frame-pointer walk (what
+ * perf gives such a binary without deferral): the share of whole chains
+ * must be higher with SFrame.
+ */
+static void run_sframe(void)
+{
+	static const struct mode m = { "sframe", WORKLOAD_SFRAME, 0, SFRAME_FULL_CHAIN_PERCENT };
+	const char *why = sframe_unavailable();
+	struct mode_result sf = { 0 };
+	struct script_counts sc;
+	struct dump_counts dc;
+	int rc, rrc;
+
+	if (why) {
+		skip("sframe_record", why);
+		skip("sframe_full_chain", why);
+		skip("sframe_deferred_records", why);
+		skip("sframe_samples_share_cookie", why);
+		skip("sframe_beats_fp_only", why);
+		return;
+	}
+	run_mode(&m, &sf);
+	rc = record_and_read("sframe_fp_only", WORKLOAD_SFRAME, "fp", 0, &sc, &dc, &rrc);
+	if (rc || (rrc & 0xff) || !sf.recorded) {
+		result(0, "sframe_beats_fp_only", "perf record/script --call-graph fp failed (%d, %d)", rc, rrc);
+		return;
+	}
+	line_out("# side by side, %s: whole chains with SFrame (fp,defer) %ld of %ld (%ld%%), "
+		 "with frame pointers in the interrupt (fp) %ld of %ld (%ld%%)", WORKLOAD_SFRAME,
+		 sf.full, sf.in_chain, sf.in_chain ? sf.full * 100 / sf.in_chain : 0,
+		 sc.wl_full, sc.wl_in_chain, sc.wl_in_chain ? sc.wl_full * 100 / sc.wl_in_chain : 0);
+	if (sf.in_chain == 0 || sc.wl_in_chain < MIN_WORKLOAD_SAMPLES)
+		result(0, "sframe_beats_fp_only", "too few samples in the chain (%ld and %ld)",
+		       sf.in_chain, sc.wl_in_chain);
+	else if (sf.full * sc.wl_in_chain <= sc.wl_full * sf.in_chain)
+		result(0, "sframe_beats_fp_only", "frame pointers alone gave as many whole chains "
+		       "as SFrame: was the workload built without frame pointers?");
+	else
+		result(1, "sframe_beats_fp_only", NULL);
 }
 
 static int parse_only(const char *script, const char *dump)
@@ -699,7 +802,7 @@ int main(int argc, char **argv)
 	setenv("PAGER", "cat", 1);
 	mkdir("/tmp", 01777);
 
-	line_out("1..8");
+	line_out("1..13");
 	{
 		char *ver[] = { PERF, "--version", NULL };
 		int rc = run(ver, "/tmp/perf-version.log", 60, NULL);
@@ -707,8 +810,14 @@ int main(int argc, char **argv)
 		tail_log("/tmp/perf-version.log", 2);
 		result(rc == 0, "perf_runs", rc ? "perf --version exited with %d" : NULL, rc);
 	}
-	run_mode("task", 0);
-	run_mode("syswide", 1);
+	{
+		static const struct mode task = { "task", WORKLOAD, 0, FULL_CHAIN_PERCENT };
+		static const struct mode syswide = { "syswide", WORKLOAD, 1, FULL_CHAIN_PERCENT };
+
+		run_mode(&task, NULL);
+		run_mode(&syswide, NULL);
+	}
+	run_sframe();
 	line_out("# perftool: %s in %ld ms", failed ? "FAIL" : "PASS", now_ms() - t0);
 	return failed;
 }
