@@ -15,6 +15,7 @@ import (
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/selftest"
+	"github.com/kdefer/kdefer/internal/splat"
 	"github.com/kdefer/kdefer/internal/testkit"
 )
 
@@ -104,6 +105,41 @@ func TestE2ECleanBootPasses(t *testing.T) {
 	var j strings.Builder
 	r.JUnit(&j)
 	xmllint(t, j.String())
+}
+
+// TestE2ECleanBootEveryBase boots each base's kcheck boot kernel with
+// kinit and no trigger: the console must hold no report at all, on the
+// 6.12 tree with the series (KDEFER_CLEAN_BASES=6.12) and on Debian's
+// 7.3 as it is (7.3), both by default.
+func TestE2ECleanBootEveryBase(t *testing.T) {
+	e2e.Need(t, "kernel trees, kernel builds and QEMU")
+	bases := []string{"6.12", "7.3"}
+	if b := os.Getenv("KDEFER_CLEAN_BASES"); b != "" {
+		bases = strings.Split(b, ",")
+	}
+	for _, base := range bases {
+		t.Run(base, func(t *testing.T) {
+			tree := e2e.Tree(t, base)
+			if base == "6.12" {
+				tree = seriesTree(t)
+			}
+			b := testkit.BuildKernel(t, tree)
+			res := bootKinit(t, tree, b, "")
+			r := res.Report
+			data, err := os.ReadFile(r.ConsoleLog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := splat.ScanBytes(data)
+			for _, f := range found {
+				t.Errorf("%s: console line %d: %s: %s", base, f.Line, f.Kind, f.Title)
+			}
+			if r.Verdict != report.Pass || r.Outcome != "poweroff" || len(r.Splats) != 0 {
+				t.Errorf("%s: verdict %s, outcome %s, %d splats, problems %q", base, r.Verdict, r.Outcome, len(r.Splats), r.Problems)
+			}
+			t.Logf("%s (%s): %d console lines, %d findings, console %s", base, tree, strings.Count(string(data), "\n"), len(found), r.ConsoleLog)
+		})
+	}
 }
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {

@@ -175,7 +175,7 @@ static int __init trigger_init(void)
 		timer_setup(&soft_timer, soft_timer_fn, 0);
 		mod_timer(&soft_timer, jiffies + 1);
 		msleep(200);
-		del_timer_sync(&soft_timer);
+		timer_delete_sync(&soft_timer);
 	} else if (!strcmp(what, "still-held")) {
 		kthread_run(exit_locked, NULL, "splat_exit");
 		msleep(200);
