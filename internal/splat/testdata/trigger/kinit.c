@@ -2,7 +2,8 @@
 // and /dev, prints a small KTAP document on the console, loads
 // /trigger.ko with what=$splat when the kernel command line has
 // splat=<kind> (unknown parameters reach init as environment
-// variables), then powers the machine off. splat=hang is the one kind
+// variables), then powers the machine off; after splat=kmemleak it
+// has kmemleak scan memory first. splat=hang is the one kind
 // that does not reach the module: init stops and waits forever, the
 // guest never powers off, and kcheck's timeout has to end the run.
 // Build: gcc -static -O2.
@@ -35,6 +36,31 @@ static int load_trigger(const char *what)
 	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * kmemleak reports an object only once it is 5 s old and a scan found
+ * nothing pointing to it; kmemleak.verbose=1 prints it on the console.
+ */
+static void scan_kmemleak(void)
+{
+	int i;
+
+	mkdir("/sys/kernel/debug", 0700);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	for (i = 0; i < 2; i++) {
+		int fd;
+
+		sleep(i ? 1 : 6);
+		fd = open("/sys/kernel/debug/kmemleak", O_WRONLY);
+		if (fd < 0) {
+			printf("# kinit: /sys/kernel/debug/kmemleak: %s\n", strerror(errno));
+			return;
+		}
+		if (write(fd, "scan", 4) != 4)
+			printf("# kinit: kmemleak scan: %s\n", strerror(errno));
+		close(fd);
+	}
 }
 
 int main(void)
@@ -77,6 +103,8 @@ int main(void)
 		waitpid(pid, &st, 0);
 		if (WIFEXITED(st))
 			r = WEXITSTATUS(st);
+		if (strcmp(splat, "kmemleak") == 0)
+			scan_kmemleak();
 		if (WIFEXITED(st) && r == 0)
 			printf("ok 2 trigger_%s\n", splat);
 		else
