@@ -74,6 +74,7 @@ var splatArgs = map[string]string{
 	"rcu-stall":   "rcupdate.rcu_cpu_stall_timeout=3",
 	"lockup":      "watchdog_thresh=1",
 	"hung":        "sysctl.kernel.hung_task_timeout_secs=2",
+	"hung-login":  "sysctl.kernel.hung_task_timeout_secs=2",
 	"kmemleak":    "kmemleak.verbose=1",
 	"hard-lockup": "watchdog_thresh=1",
 	"warn-panic":  "panic_on_warn=1",
@@ -298,10 +299,14 @@ var debugKinds = map[string]string{
 	"warn-panic":      "guest/warn-panic.log",
 	"panic-root":      "guest/panic-root.log",
 	"hung":            "guest/hung-caller.log",
+	"hung-login":      "guest/hung-login.log",
+	"kmemleak-user":   "guest/kmemleak-user.log",
+	"kmemleak-stamp":  "guest/kmemleak-stamp.log",
 }
 
 var debugOrder = []string{"", "kmemleak", "list-del", "ubsan-shift", "ubsan-bounds", "usercopy", "stack-protector",
-	"double-fault", "vfs-busy", "hard-lockup", "gpf-kasan", "refcount", "warn-panic", "panic-root", "hung"}
+	"double-fault", "vfs-busy", "hard-lockup", "gpf-kasan", "refcount", "warn-panic", "panic-root", "hung", "hung-login",
+	"kmemleak-user", "kmemleak-stamp"}
 
 // debugKernel builds (or reuses) the kcheck boot kernel of tree with
 // debugConfig on top.
