@@ -132,6 +132,26 @@ var guestLogs = []struct{ file, kind, title string }{
 	{"guest/recursive.log", KindLockdep, "possible deadlock in trigger_init"},
 	{"guest/sched-atomic.log", KindAtomicSleep, "BUG: scheduling while atomic in trigger_init"},
 	{"guest/still-held.log", KindLockdep, "still has locks held in exit_locked"},
+	// The debug kernel (debugConfig in internal/boot: kmemleak, list
+	// debugging, UBSAN, hardened usercopy, stack protector, buddy hard
+	// lockup detector, printk caller ids) with the same module.
+	{"guest/kmemleak.log", KindMemLeak, "memory leak in leak_buffer"},
+	{"guest/kmemleak-user.log", KindMemLeak, "memory leak in leak_buffer"},
+	{"guest/kmemleak-stamp.log", KindMemLeak, "memory leak in leak_buffer"},
+	{"guest/list-del.log", KindBug, "BUG: list corruption in delete_twice"},
+	{"guest/ubsan-shift.log", KindUBSAN, "UBSAN: shift-out-of-bounds in shift_too_far"},
+	{"guest/ubsan-bounds.log", KindUBSAN, "UBSAN: array-index-out-of-bounds in index_too_far"},
+	{"guest/usercopy.log", KindBug, "BUG: bad usercopy in copy_too_much"},
+	{"guest/stack-protector.log", KindPanic, "kernel panic: stack is corrupted in smash_stack"},
+	{"guest/double-fault.log", KindOops, "PANIC: double fault in fault_twice"},
+	{"guest/vfs-busy.log", KindRefLeak, "VFS: Busy inodes after unmount of ramfs"},
+	{"guest/hard-lockup.log", KindHardLockup, "hard lockup in spin_for"},
+	{"guest/gpf-kasan.log", KindGPF, "general protection fault in read_through_null"},
+	{"guest/refcount.log", KindWarning, "refcount bug in get_dead_ref"},
+	{"guest/warn-panic.log", KindWarning, "WARNING in trigger_init"},
+	{"guest/panic-root.log", KindPanic, "kernel panic: VFS: Unable to mount root fs on unknown-block(0,0)"},
+	{"guest/hung-caller.log", KindHungTask, "INFO: task hung in trigger_init"},
+	{"guest/hung-login.log", KindHungTask, "INFO: task hung in trigger_init"},
 }
 
 func TestGuestLogs(t *testing.T) {
