@@ -18,6 +18,7 @@
 #include <linux/rwsem.h>
 #include <linux/timer.h>
 #include <linux/kthread.h>
+#include <linux/nmi.h>
 #include <linux/list.h>
 #include <linux/refcount.h>
 #include <linux/uaccess.h>
@@ -171,7 +172,10 @@ static noinline void fault_twice(void)
 	 * A stack pointer on an unmapped page: the push faults, and so
 	 * does pushing the page fault's frame on that stack.
 	 */
-	asm volatile("movq $0x1000, %%rsp\n\tpushq $0" ::: "memory");
+	asm volatile("movq %%rsp, %%rax\n\t"
+		     "movq $0x1000, %%rsp\n\t"
+		     "pushq $0\n\t"
+		     "movq %%rax, %%rsp" ::: "rax", "memory");
 }
 
 static noinline void busy_unmount(void)
