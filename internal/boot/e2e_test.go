@@ -198,7 +198,9 @@ func TestE2EPanicAndHang(t *testing.T) {
 // console logs in ../splat/testdata: the triggers of the kcheck boot
 // kernel as <kind>.log (guestKinds in guest/), those that need the debug
 // kernel (debugKinds) under the names given there. It only runs when
-// asked; KDEFER_REGEN_ONLY=kind,... picks some:
+// asked; KDEFER_REGEN_ONLY=kind,... picks some, KDEFER_REGEN_OUT=DIR
+// writes them all as DIR/<kind>.log (another base: KDEFER_TREE_612
+// names its tree):
 // KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateSplatLogs ./internal/boot
 func TestRegenerateSplatLogs(t *testing.T) {
 	tree := seriesTree(t)
@@ -245,6 +247,12 @@ func TestRegenerateSplatLogs(t *testing.T) {
 		data, err := os.ReadFile(res.Report.ConsoleLog)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if out := os.Getenv("KDEFER_REGEN_OUT"); out != "" {
+			name = filepath.Join(out, strings.TrimSuffix(filepath.Base(name), ".log")+".log")
+			if what == "" {
+				name = filepath.Join(out, "clean.log")
+			}
 		}
 		dst := filepath.Join("..", "splat", "testdata", name)
 		if err := os.WriteFile(dst, data, 0o644); err != nil {

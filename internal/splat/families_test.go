@@ -135,12 +135,26 @@ var guestLogs = []struct{ file, kind, title string }{
 	{"guest/panic-root.log", KindPanic, "kernel panic: No working init found. Try passing init= option to kernel. See Linux Documentation/admin-guide/init.rst for guidance."},
 	{"guest/hung-caller.log", KindHungTask, "INFO: task hung in trigger_init"},
 	{"guest/hung-login.log", KindHungTask, "INFO: task hung in trigger_init"},
+	// Debian's 7.3.4 with the kcheck boot configuration, the same module.
+	{"guest-7.3/warn.log", KindWarning, "WARNING in trigger_init"},
+	{"guest-7.3/bug.log", KindBug, "kernel BUG in trigger_init"},
+	{"guest-7.3/null.log", KindBug, "BUG: kernel NULL pointer dereference in trigger_init"},
+	{"guest-7.3/lockdep.log", KindLockdep, "possible deadlock in take_ba"},
+	{"guest-7.3/kasan-uaf.log", KindKASAN, "KASAN: slab-use-after-free Read in trigger_init"},
+	{"guest-7.3/double-free.log", KindKASAN, "KASAN: double-free in trigger_init"},
+	{"guest-7.3/divide.log", KindOops, "divide error in trigger_init"},
+	{"guest-7.3/hung.log", KindHungTask, "INFO: task hung in trigger_init"},
+	{"guest-7.3/rcu-usage.log", KindLockdep, "suspicious RCU usage in trigger_init"},
+	{"guest-7.3/atomic-sleep.log", KindAtomicSleep, "BUG: sleeping function called from invalid context in trigger_init"},
+	{"guest-7.3/bad-unlock.log", KindLockdep, "bad unlock balance in unbalanced_unlock"},
+	{"guest-7.3/inconsistent.log", KindLockdep, "inconsistent lock state in soft_timer_fn"},
 }
 
 func TestGuestLogs(t *testing.T) {
 	files, _ := filepath.Glob("testdata/guest/*.log")
-	if len(files) != len(guestLogs) {
-		t.Errorf("%d logs in testdata/guest, %d in the table", len(files), len(guestLogs))
+	files73, _ := filepath.Glob("testdata/guest-7.3/*.log")
+	if len(files)+len(files73) != len(guestLogs) {
+		t.Errorf("%d logs in testdata/guest and guest-7.3, %d in the table", len(files)+len(files73), len(guestLogs))
 	}
 	for _, c := range guestLogs {
 		b, err := os.ReadFile(filepath.Join("testdata", c.file))
