@@ -75,6 +75,7 @@ var splatArgs = map[string]string{
 	"lockup":      "watchdog_thresh=1",
 	"hung":        "sysctl.kernel.hung_task_timeout_secs=2",
 	"hung-login":  "sysctl.kernel.hung_task_timeout_secs=2",
+	"hung-io":     "sysctl.kernel.hung_task_timeout_secs=2",
 	"kmemleak":    "kmemleak.verbose=1",
 	"hard-lockup": "watchdog_thresh=1",
 	"warn-panic":  "panic_on_warn=1",
@@ -199,8 +200,8 @@ func TestE2EPanicAndHang(t *testing.T) {
 // kernel as <kind>.log (guestKinds in guest/), those that need the debug
 // kernel (debugKinds) under the names given there. It only runs when
 // asked; KDEFER_REGEN_ONLY=kind,... picks some, KDEFER_REGEN_OUT=DIR
-// writes them all as DIR/<kind>.log (another base: KDEFER_TREE_612
-// names its tree):
+// writes them all as DIR/<kind>.log, every one on the kcheck boot
+// kernel (another base: KDEFER_TREE_612 names its tree):
 // KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateSplatLogs ./internal/boot
 func TestRegenerateSplatLogs(t *testing.T) {
 	tree := seriesTree(t)
@@ -215,7 +216,7 @@ func TestRegenerateSplatLogs(t *testing.T) {
 	if k := os.Getenv("KDEFER_REGEN_ONLY"); k != "" {
 		kinds = nil
 		for _, w := range strings.Split(k, ",") {
-			if _, ok := debugKinds[w]; ok {
+			if _, ok := debugKinds[w]; ok && os.Getenv("KDEFER_REGEN_OUT") == "" {
 				w = "debug:" + w
 			}
 			kinds = append(kinds, w)

@@ -4,7 +4,7 @@ import "regexp"
 
 // Kinds of findings.
 const (
-	KindWarning     = "warning"      // WARNING: CPU: n PID: n at ...
+	KindWarning     = "warning"      // WARNING: CPU: n PID: n at ... / WARNING: file:n at ..., CPU#n:
 	KindBug         = "bug"          // BUG: ..., kernel BUG at ..., bad page faults
 	KindOops        = "oops"         // Oops / Internal error / divide error / double fault
 	KindGPF         = "gpf"          // general protection fault

@@ -32,7 +32,7 @@ MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-sta
 		 "divide|kasan-uaf|kasan-oob|double-free|bad-unlock|held-freed|lock-return|"
 		 "non-static|recursive|inconsistent|still-held|sched-atomic|"
 		 "kmemleak|list-del|ubsan-shift|ubsan-bounds|usercopy|stack-protector|double-fault|"
-		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic");
+		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io");
 
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
@@ -250,6 +250,10 @@ static int __init trigger_init(void)
 		preempt_enable();
 	} else if (!strcmp(what, "hung")) {
 		schedule_timeout_uninterruptible(8 * HZ);
+	} else if (!strcmp(what, "hung-io")) {
+		/* counted as I/O wait: 6.19 on says "blocked in I/O wait" */
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		io_schedule_timeout(8 * HZ);
 	} else if (!strcmp(what, "panic")) {
 		panic("splat_trigger: panic on request");
 	} else if (!strcmp(what, "divide")) {
