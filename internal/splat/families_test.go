@@ -25,7 +25,6 @@ var familyLogs = []struct {
 	{"families/arm64-rcu-stall.log", KindRCUStall, "INFO: rcu detected stall in demo_ioctl_spin", 0},
 	{"families/bad-unlock-old.log", KindLockdep, "bad unlock balance in pipe_unlock", 0},
 	{"families/hung-cant-die.log", KindHungTask, "INFO: task can't die in blkdev_reread_part", 0},
-	{"families/hung-io-wait.log", KindHungTask, "INFO: task hung in jbd2_journal_commit_transaction", 0},
 	{"families/kcsan-caller-id.log", KindKASAN, "KCSAN: data-race in tick_nohz_next_event / tick_nohz_stop_tick", 0},
 	{"families/list-corruption-bug.log", KindBug, "BUG: list corruption in nsim_dev_trap_report_work", 0},
 	{"families/lockdep-old-recursive.log", KindLockdep, "possible deadlock in shmem_fallocate", 0},
