@@ -145,6 +145,8 @@ var guestLogs = []struct{ file, kind, title string }{
 	{"guest-7.3/divide.log", KindOops, "divide error in trigger_init"},
 	{"guest-7.3/hung.log", KindHungTask, "INFO: task hung in trigger_init"},
 	{"guest-7.3/hung-io.log", KindHungTask, "INFO: task hung in trigger_init"},
+	{"guest-7.3/rcu-stall.log", KindRCUStall, "INFO: rcu detected stall in spin_for"},
+	{"guest-7.3/lockup.log", KindSoftLockup, "BUG: soft lockup in spin_for"},
 	{"guest-7.3/rcu-usage.log", KindLockdep, "suspicious RCU usage in trigger_init"},
 	{"guest-7.3/atomic-sleep.log", KindAtomicSleep, "BUG: sleeping function called from invalid context in trigger_init"},
 	{"guest-7.3/bad-unlock.log", KindLockdep, "bad unlock balance in unbalanced_unlock"},
