@@ -6,15 +6,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/selftest"
+	"github.com/kdefer/kdefer/internal/splat"
 	"github.com/kdefer/kdefer/internal/testkit"
 )
 
@@ -68,9 +71,16 @@ func kinitBuilder(t testing.TB) SelftestBuilder {
 // splatArgs are the kernel command lines that make each trigger show
 // its report quickly.
 var splatArgs = map[string]string{
-	"rcu-stall": "rcupdate.rcu_cpu_stall_timeout=3",
-	"lockup":    "watchdog_thresh=1",
-	"hung":      "sysctl.kernel.hung_task_timeout_secs=2",
+	"rcu-stall":   "rcupdate.rcu_cpu_stall_timeout=3",
+	"lockup":      "watchdog_thresh=1",
+	"hung":        "sysctl.kernel.hung_task_timeout_secs=2",
+	"hung-login":  "sysctl.kernel.hung_task_timeout_secs=2",
+	"hung-io":     "sysctl.kernel.hung_task_timeout_secs=2",
+	"kmemleak":    "kmemleak.verbose=1",
+	"hard-lockup": "watchdog_thresh=1",
+	"warn-panic":  "panic_on_warn=1",
+	// no /init: the kernel looks for a root file system and finds none
+	"panic-root": "rdinit=/splat-no-such-init",
 }
 
 func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result {
@@ -104,6 +114,41 @@ func TestE2ECleanBootPasses(t *testing.T) {
 	var j strings.Builder
 	r.JUnit(&j)
 	xmllint(t, j.String())
+}
+
+// TestE2ECleanBootEveryBase boots each base's kcheck boot kernel with
+// kinit and no trigger: the console must hold no report at all, on the
+// 6.12 tree with the series (KDEFER_CLEAN_BASES=6.12) and on Debian's
+// 7.3 as it is (7.3), both by default.
+func TestE2ECleanBootEveryBase(t *testing.T) {
+	e2e.Need(t, "kernel trees, kernel builds and QEMU")
+	bases := []string{"6.12", "7.3"}
+	if b := os.Getenv("KDEFER_CLEAN_BASES"); b != "" {
+		bases = strings.Split(b, ",")
+	}
+	for _, base := range bases {
+		t.Run(base, func(t *testing.T) {
+			tree := e2e.Tree(t, base)
+			if base == "6.12" {
+				tree = seriesTree(t)
+			}
+			b := testkit.BuildKernel(t, tree)
+			res := bootKinit(t, tree, b, "")
+			r := res.Report
+			data, err := os.ReadFile(r.ConsoleLog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := splat.ScanBytes(data)
+			for _, f := range found {
+				t.Errorf("%s: console line %d: %s: %s", base, f.Line, f.Kind, f.Title)
+			}
+			if r.Verdict != report.Pass || r.Outcome != "poweroff" || len(r.Splats) != 0 {
+				t.Errorf("%s: verdict %s, outcome %s, %d splats, problems %q", base, r.Verdict, r.Outcome, len(r.Splats), r.Problems)
+			}
+			t.Logf("%s (%s): %d console lines, %d findings, console %s", base, tree, strings.Count(string(data), "\n"), len(found), r.ConsoleLog)
+		})
+	}
 }
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {
@@ -151,34 +196,137 @@ func TestE2EPanicAndHang(t *testing.T) {
 }
 
 // TestRegenerateSplatLogs boots one guest per trigger and stores the
-// console logs in ../splat/testdata. It only runs when asked:
+// console logs in ../splat/testdata: the triggers of the kcheck boot
+// kernel as <kind>.log (guestKinds in guest/), those that need the debug
+// kernel (debugKinds) under the names given there. It only runs when
+// asked; KDEFER_REGEN_ONLY=kind,... picks some, KDEFER_REGEN_OUT=DIR
+// writes them all as DIR/<kind>.log, every one on the kcheck boot
+// kernel (another base: KDEFER_TREE_612 names its tree):
 // KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateSplatLogs ./internal/boot
 func TestRegenerateSplatLogs(t *testing.T) {
 	tree := seriesTree(t)
 	if os.Getenv("KDEFER_REGEN_SPLATS") != "1" {
 		t.Skip("set KDEFER_REGEN_SPLATS=1 to regenerate ../splat/testdata/*.log")
 	}
-	b := testkit.BuildKernel(t, tree)
 	kinds := []string{"", "warn", "bug", "null", "gpf", "lockdep", "rcu-usage", "atomic-sleep", "rcu-stall", "lockup", "hung", "panic"}
-	if k := os.Getenv("KDEFER_REGEN_ONLY"); k != "" {
-		kinds = strings.Split(k, ",")
+	kinds = append(kinds, guestKinds...)
+	for _, k := range debugOrder {
+		kinds = append(kinds, "debug:"+k)
 	}
-	for _, what := range kinds {
+	if k := os.Getenv("KDEFER_REGEN_ONLY"); k != "" {
+		kinds = nil
+		for _, w := range strings.Split(k, ",") {
+			if _, ok := debugKinds[w]; ok && os.Getenv("KDEFER_REGEN_OUT") == "" {
+				w = "debug:" + w
+			}
+			kinds = append(kinds, w)
+		}
+	}
+	var plain, debug *kbuild.Result
+	for _, kind := range kinds {
+		what, isDebug := strings.CutPrefix(kind, "debug:")
+		var b *kbuild.Result
+		name := what + ".log"
+		switch {
+		case isDebug:
+			if debug == nil {
+				debug = debugKernel(t, tree)
+			}
+			b, name = debug, debugKinds[what]
+		case what == "":
+			name = "clean.log"
+		case slices.Contains(guestKinds, what):
+			name = filepath.Join("guest", name)
+		}
+		if b == nil {
+			if plain == nil {
+				plain = testkit.BuildKernel(t, tree)
+			}
+			b = plain
+		}
 		res := bootKinit(t, tree, b, what)
 		data, err := os.ReadFile(res.Report.ConsoleLog)
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := what
-		if name == "" {
-			name = "clean"
+		if out := os.Getenv("KDEFER_REGEN_OUT"); out != "" {
+			name = filepath.Join(out, strings.TrimSuffix(filepath.Base(name), ".log")+".log")
+			if what == "" {
+				name = filepath.Join(out, "clean.log")
+			}
 		}
-		dst := filepath.Join("..", "splat", "testdata", name+".log")
+		dst := filepath.Join("..", "splat", "testdata", name)
 		if err := os.WriteFile(dst, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %s, %d splats, %s", dst, res.Report.Outcome, len(res.Report.Splats), res.Boot.Duration.Round(time.Millisecond))
 	}
+}
+
+// guestKinds are the triggers of the kcheck boot kernel whose logs live
+// in ../splat/testdata/guest.
+var guestKinds = []string{"divide", "kasan-uaf", "kasan-oob", "double-free", "bad-unlock", "held-freed", "lock-return",
+	"non-static", "recursive", "inconsistent", "still-held", "sched-atomic"}
+
+// debugConfig is what the debug kernel adds to the kcheck boot
+// configuration: the detectors of the report families the kcheck boot
+// kernel cannot print (kmemleak, list debugging, UBSAN, hardened
+// usercopy, the stack protector, the buddy hard lockup detector, which
+// needs no NMI from a PMU that TCG lacks) and printk caller ids.
+// CONFIG_BUG_ON_DATA_CORRUPTION stays off: list corruption and busy
+// inodes are then WARNINGs, the form a distribution kernel prints.
+var debugConfig = []string{
+	"CONFIG_DEBUG_FS=y",
+	"CONFIG_DEBUG_KMEMLEAK=y",
+	"CONFIG_DEBUG_LIST=y",
+	"CONFIG_UBSAN=y",
+	"CONFIG_UBSAN_BOUNDS=y",
+	"CONFIG_UBSAN_SHIFT=y",
+	"CONFIG_HARDENED_USERCOPY=y",
+	"CONFIG_STACKPROTECTOR=y",
+	"CONFIG_STACKPROTECTOR_STRONG=y",
+	"CONFIG_HARDLOCKUP_DETECTOR=y",
+	"CONFIG_HARDLOCKUP_DETECTOR_PREFER_BUDDY=y",
+	"CONFIG_PRINTK_CALLER=y",
+}
+
+// debugKinds maps the triggers booted on the debug kernel to the log
+// they make in ../splat/testdata ("" is the boot without a trigger).
+var debugKinds = map[string]string{
+	"":                "clean/debug-6.12.log",
+	"kmemleak":        "guest/kmemleak.log",
+	"list-del":        "guest/list-del.log",
+	"ubsan-shift":     "guest/ubsan-shift.log",
+	"ubsan-bounds":    "guest/ubsan-bounds.log",
+	"usercopy":        "guest/usercopy.log",
+	"stack-protector": "guest/stack-protector.log",
+	"double-fault":    "guest/double-fault.log",
+	"vfs-busy":        "guest/vfs-busy.log",
+	"hard-lockup":     "guest/hard-lockup.log",
+	"gpf-kasan":       "guest/gpf-kasan.log",
+	"refcount":        "guest/refcount.log",
+	"warn-panic":      "guest/warn-panic.log",
+	"panic-root":      "guest/panic-root.log",
+	"hung":            "guest/hung-caller.log",
+	"hung-login":      "guest/hung-login.log",
+	"kmemleak-user":   "guest/kmemleak-user.log",
+	"kmemleak-stamp":  "guest/kmemleak-stamp.log",
+}
+
+var debugOrder = []string{"", "kmemleak", "list-del", "ubsan-shift", "ubsan-bounds", "usercopy", "stack-protector",
+	"double-fault", "vfs-busy", "hard-lockup", "gpf-kasan", "refcount", "warn-panic", "panic-root", "hung", "hung-login",
+	"kmemleak-user", "kmemleak-stamp"}
+
+// debugKernel builds (or reuses) the kcheck boot kernel of tree with
+// debugConfig on top.
+func debugKernel(t *testing.T, tree string) *kbuild.Result {
+	t.Helper()
+	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.FragmentFor(tree),
+		ExtraConfig: debugConfig, Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
+	if err != nil {
+		t.Fatalf("building the debug kernel of %s: %v", tree, err)
+	}
+	return r
 }
 
 func xmllint(t *testing.T, xml string) {

@@ -33,8 +33,9 @@ func BenchmarkScanLogs(b *testing.B) {
 	b.ReportMetric(float64(len(logs)*b.N)/b.Elapsed().Seconds(), "logs/s")
 }
 
-// bigLog is about 10 MB of real console: the clean boot repeated, with
-// every report family spread through it.
+// bigLog is about 10 MB of console: the real clean boot repeated, with
+// every family log (the written ones and the real guest consoles)
+// spread through it.
 func bigLog(tb testing.TB) (string, int) {
 	tb.Helper()
 	clean, err := os.ReadFile("testdata/clean.log")
@@ -43,7 +44,8 @@ func bigLog(tb testing.TB) (string, int) {
 	}
 	var reports [][]byte
 	files, _ := filepath.Glob("testdata/families/*.log")
-	for _, f := range files {
+	guest, _ := filepath.Glob("testdata/guest/*.log")
+	for _, f := range append(files, guest...) {
 		d, _ := os.ReadFile(f)
 		reports = append(reports, d)
 	}

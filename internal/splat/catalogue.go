@@ -4,7 +4,7 @@ import "regexp"
 
 // Kinds of findings.
 const (
-	KindWarning     = "warning"      // WARNING: CPU: n PID: n at ...
+	KindWarning     = "warning"      // WARNING: CPU: n PID: n at ... / WARNING: file:n at ..., CPU#n:
 	KindBug         = "bug"          // BUG: ..., kernel BUG at ..., bad page faults
 	KindOops        = "oops"         // Oops / Internal error / divide error / double fault
 	KindGPF         = "gpf"          // general protection fault
@@ -249,14 +249,19 @@ var Catalogue = []Pattern{
 	// "WARNING:" lines (user space, deprecation notices) are not
 	// reports.
 	{Name: "warning-list", Kind: KindWarning, Key: "WARNING: ",
-		Start: rx(`^WARNING: (?:CPU: \d+ PID: \d+ |)at \S*lib/list_debug\.c`), End: endTrace,
+		Start: rx(`^WARNING: (?:(?:CPU: \d+ PID: \d+ |)at \S*lib/list_debug\.c|\S*lib/list_debug\.c:\d+ at )`), End: endTrace,
 		Title: "BUG: list corruption in {func}", Func: []string{"stack"}, Skip: []string{"__list_", "list_", "__hlist", "hlist_"}},
 	{Name: "warning-refcount", Kind: KindWarning, Key: "WARNING: ",
-		Start: rx(`^WARNING: (?:CPU: \d+ PID: \d+ |)at \S*lib/refcount\.c`), End: endTrace,
+		Start: rx(`^WARNING: (?:(?:CPU: \d+ PID: \d+ |)at \S*lib/refcount\.c|\S*lib/refcount\.c:\d+ at )`), End: endTrace,
 		Title: "refcount bug in {func}", Func: []string{"stack"}, Skip: []string{"refcount_", "__refcount"}},
 	{Name: "warning-usercopy", Kind: KindWarning, Key: "WARNING: ",
-		Start: rx(`^WARNING: (?:CPU: \d+ PID: \d+ |)at \S*mm/usercopy\.c`), End: endTrace,
+		Start: rx(`^WARNING: (?:(?:CPU: \d+ PID: \d+ |)at \S*mm/usercopy\.c|\S*mm/usercopy\.c:\d+ at )`), End: endTrace,
 		Title: "BUG: bad usercopy in {func}", Func: []string{"stack"}, Skip: []string{"usercopy_", "__check_object_size", "check_object_size", "__check_heap_object", "check_heap_object"}},
+	// Linux 6.19 on: "WARNING: FILE:LINE at FUNC+0x1/0x2 [mod], CPU#1: comm/pid"
+	// (or "WARNING: at FUNC..., CPU#1: ..." without a file).
+	{Name: "warning-cpu-last", Kind: KindWarning, Key: "WARNING: ",
+		Start: rx(`^WARNING: (?:\S+:\d+ )?at (?:(?P<func>[A-Za-z_][\w.$]*)\+0x[0-9a-f]+/0x[0-9a-f]+|\S+)(?: \[[\w-]+\])?, CPU#\d+: `), End: endTrace,
+		Title: "WARNING in {func}", Func: []string{"header", "pc", "stack"}},
 	{Name: "warning", Kind: KindWarning, Key: "WARNING: ",
 		Start: rx(`^WARNING: (?:CPU: \d+ PID: \d+ |)at \S+(?: (?P<func>[A-Za-z_][\w.$]*)\+0x)?`), End: endTrace,
 		Title: "WARNING in {func}", Func: []string{"header", "pc", "stack"}},

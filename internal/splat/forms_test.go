@@ -12,6 +12,11 @@ func TestIssueForms(t *testing.T) {
 	cases := []struct{ log, kind, title string }{
 		{"=============================================\n[ INFO: possible recursive locking detected ]\n4.9.0 #1 Not tainted\n", KindLockdep, "possible deadlock"},
 		{"divide error: 0000 [#1] SMP KASAN\nRIP: 0010:foo+0x1/0x2\n", KindOops, "divide error in foo"},
+		// Linux 6.19 on prints the CPU and task after the function.
+		{"WARNING: drivers/gpu/drm/drm_vblank.c:1311 at drm_wait_one_vblank+0x2f1/0x3e0 [drm], CPU#3: kworker/3:1/112\n", KindWarning, "WARNING in drm_wait_one_vblank"},
+		{"WARNING: at foo_bar+0x10/0x20, CPU#0: swapper/0/1\n", KindWarning, "WARNING in foo_bar"},
+		{"WARNING: lib/list_debug.c:62 at __list_del_entry_valid_or_report+0xd2/0x100, CPU#0: init/1\nCall Trace:\n delete_it+0x10/0x20\n", KindWarning, "BUG: list corruption in delete_it"},
+		{"WARNING: lib/refcount.c:25 at refcount_warn_saturate+0x9f/0x1c0, CPU#1: init/1\nCall Trace:\n put_it+0x10/0x20\n", KindWarning, "refcount bug in put_it"},
 		{"BUG: bad unlock balance detected!\n", KindLockdep, "bad unlock balance"},
 		{"BUG: held lock freed!\n", KindLockdep, "held lock freed"},
 		{"BUG: lock held when returning to user space!\n", KindLockdep, "lock held when returning to user space"},

@@ -2,7 +2,10 @@
 // and /dev, prints a small KTAP document on the console, loads
 // /trigger.ko with what=$splat when the kernel command line has
 // splat=<kind> (unknown parameters reach init as environment
-// variables), then powers the machine off. splat=hang is the one kind
+// variables), then powers the machine off; after splat=kmemleak it
+// has kmemleak scan memory first (kmemleak-user, kmemleak-stamp: and
+// prints what it found the way syzkaller's executor does); splat=hung-login
+// prints a login prompt before the hung task. splat=hang is the one kind
 // that does not reach the module: init stops and waits forever, the
 // guest never powers off, and kcheck's timeout has to end the run.
 // Build: gcc -static -O2.
@@ -18,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int load_trigger(const char *what)
@@ -35,6 +39,57 @@ static int load_trigger(const char *what)
 	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * kmemleak reports an object only once it is 5 s old and a scan found
+ * nothing pointing to it; kmemleak.verbose=1 prints it on the console.
+ */
+static void scan_kmemleak(const char *splat)
+{
+	char buf[4096];
+	ssize_t n;
+	int i, fd;
+
+	mkdir("/sys/kernel/debug", 0700);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	for (i = 0; i < 2; i++) {
+		int fd;
+
+		sleep(i ? 1 : 6);
+		fd = open("/sys/kernel/debug/kmemleak", O_WRONLY);
+		if (fd < 0) {
+			printf("# kinit: /sys/kernel/debug/kmemleak: %s\n", strerror(errno));
+			return;
+		}
+		if (write(fd, "scan", 4) != 4)
+			printf("# kinit: kmemleak scan: %s\n", strerror(errno));
+		close(fd);
+	}
+	if (strcmp(splat, "kmemleak") == 0)
+		return;
+	/*
+	 * kmemleak-user and kmemleak-stamp: user space reads the leaks and
+	 * prints them under "BUG: memory leak", as syzkaller's executor
+	 * does (-stamp: after its date and time).
+	 */
+	fd = open("/sys/kernel/debug/kmemleak", O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if (strcmp(splat, "kmemleak-stamp") == 0) {
+		time_t now = time(NULL);
+		struct tm tm;
+		char stamp[32];
+
+		strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", gmtime_r(&now, &tm));
+		printf("%s ", stamp);
+	}
+	printf("BUG: memory leak\n%s\n", buf);
 }
 
 int main(void)
@@ -69,14 +124,29 @@ int main(void)
 			pause();
 	}
 	if (splat && *splat) {
-		pid_t pid = fork();
+		/* kmemleak-* and hung-login make the module do kmemleak and hung */
+		const char *what = strncmp(splat, "kmemleak", 8) == 0 ? "kmemleak" :
+				   strcmp(splat, "hung-login") == 0 ? "hung" : splat;
+		pid_t pid;
 		int st = 0, r = 0;
 
+		pid = fork();
 		if (pid == 0)
-			_exit(-load_trigger(splat));
+			_exit(-load_trigger(what));
+		if (strcmp(splat, "hung-login") == 0) {
+			/*
+			 * A getty's prompt, left without a newline, while the
+			 * module sleeps: the hung task report follows on its line.
+			 */
+			sleep(1);
+			printf("syzkaller login: ");
+			fflush(stdout);
+		}
 		waitpid(pid, &st, 0);
 		if (WIFEXITED(st))
 			r = WEXITSTATUS(st);
+		if (strcmp(what, "kmemleak") == 0)
+			scan_kmemleak(splat);
 		if (WIFEXITED(st) && r == 0)
 			printf("ok 2 trigger_%s\n", splat);
 		else

@@ -18,12 +18,21 @@
 #include <linux/rwsem.h>
 #include <linux/timer.h>
 #include <linux/kthread.h>
+#include <linux/nmi.h>
+#include <linux/list.h>
+#include <linux/refcount.h>
+#include <linux/uaccess.h>
+#include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/dcache.h>
 
 static char *what = "none";
 module_param(what, charp, 0444);
 MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-stall|lockup|hung|panic|"
 		 "divide|kasan-uaf|kasan-oob|double-free|bad-unlock|held-freed|lock-return|"
-		 "non-static|recursive|inconsistent|still-held|sched-atomic");
+		 "non-static|recursive|inconsistent|still-held|sched-atomic|"
+		 "kmemleak|list-del|ubsan-shift|ubsan-bounds|usercopy|stack-protector|double-fault|"
+		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io");
 
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
@@ -90,10 +99,126 @@ static noinline void take_ba(void)
 	mutex_unlock(&lock_b);
 }
 
+/*
+ * The triggers of the debug kernel (kmemleak, DEBUG_LIST, UBSAN,
+ * HARDENED_USERCOPY, STACKPROTECTOR, the buddy hard lockup detector:
+ * see debugConfig in internal/boot). Each is its own function so that
+ * the report names it.
+ */
+static noinline void *leak_buffer(void)
+{
+	char *p = kmalloc(96, GFP_KERNEL);
+
+	if (p)
+		memset(p, 0x5a, 96);	/* no pointer in it: nothing refers to it */
+	return p;
+}
+
+static noinline void delete_twice(void)
+{
+	LIST_HEAD(head);
+	struct list_head entry;
+
+	list_add(&entry, &head);
+	list_del(&entry);
+	list_del(&entry);	/* entry->next is LIST_POISON1 now */
+}
+
+static noinline int shift_too_far(void)
+{
+	volatile int shift = 40;
+
+	return 1 << shift;
+}
+
+static struct {
+	int slot[4];
+	int next;
+} bounds;
+
+static noinline void index_too_far(void)
+{
+	volatile int i = 4;
+
+	bounds.slot[i] = 1;	/* lands in bounds.next: only UBSAN sees it */
+}
+
+static noinline void copy_too_much(void)
+{
+	char *p = kzalloc(32, GFP_KERNEL);
+	volatile size_t n = 64;
+
+	OPTIMIZER_HIDE_VAR(p);	/* no compile-time object size: the run-time check */
+	if (copy_to_user((void __user *)NULL, p, n))
+		pr_info("splat_trigger: copy failed\n");
+	kfree(p);
+}
+
+static noinline __no_sanitize_address void smash_stack(void)
+{
+	char buf[8];
+	volatile char *p = buf;
+	volatile int n = 16;
+	int i;
+
+	OPTIMIZER_HIDE_VAR(p);
+	for (i = 0; i < n; i++)
+		p[i] = 'A';	/* over the canary */
+}
+
+static noinline void fault_twice(void)
+{
+	/*
+	 * A stack pointer on an unmapped page: the push faults, and so
+	 * does pushing the page fault's frame on that stack.
+	 */
+	asm volatile("movq %%rsp, %%rax\n\t"
+		     "movq $0x1000, %%rsp\n\t"
+		     "pushq $0\n\t"
+		     "movq %%rax, %%rsp" ::: "rax", "memory");
+}
+
+static noinline void busy_unmount(void)
+{
+	struct file_system_type *type = get_fs_type("ramfs");
+	struct vfsmount *mnt;
+
+	if (!type)
+		return;
+	mnt = kern_mount(type);
+	if (IS_ERR(mnt))
+		return;
+	ihold(d_inode(mnt->mnt_root));	/* never put: the inode stays busy */
+	kern_unmount(mnt);
+}
+
+static noinline void spin_irqs_off(unsigned int secs)
+{
+	local_irq_disable();
+	spin_for(secs);
+	touch_softlockup_watchdog();	/* one report: the hard lockup */
+	local_irq_enable();
+}
+
+struct counted {
+	refcount_t ref;
+	char pad[8];
+};
+
+static noinline void read_through_null(struct counted *c)
+{
+	pr_info("splat_trigger: %d\n", c->pad[5]);
+}
+
+static noinline void get_dead_ref(struct counted *c)
+{
+	refcount_inc(&c->ref);	/* from 0: a use after free */
+}
+
 static int __init trigger_init(void)
 {
 	pr_info("splat_trigger: what=%s\n", what);
-	if (!strcmp(what, "warn")) {
+	if (!strcmp(what, "warn") || !strcmp(what, "warn-panic")) {
 		WARN_ON(what[0] == 'w');
 	} else if (!strcmp(what, "bug")) {
 		BUG_ON(what[0] == 'b');
@@ -125,6 +250,10 @@ static int __init trigger_init(void)
 		preempt_enable();
 	} else if (!strcmp(what, "hung")) {
 		schedule_timeout_uninterruptible(8 * HZ);
+	} else if (!strcmp(what, "hung-io")) {
+		/* counted as I/O wait: 6.19 on says "blocked in I/O wait" */
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		io_schedule_timeout(8 * HZ);
 	} else if (!strcmp(what, "panic")) {
 		panic("splat_trigger: panic on request");
 	} else if (!strcmp(what, "divide")) {
@@ -175,7 +304,7 @@ static int __init trigger_init(void)
 		timer_setup(&soft_timer, soft_timer_fn, 0);
 		mod_timer(&soft_timer, jiffies + 1);
 		msleep(200);
-		del_timer_sync(&soft_timer);
+		timer_delete_sync(&soft_timer);
 	} else if (!strcmp(what, "still-held")) {
 		kthread_run(exit_locked, NULL, "splat_exit");
 		msleep(200);
@@ -183,6 +312,33 @@ static int __init trigger_init(void)
 		preempt_disable();
 		schedule_timeout_uninterruptible(1);
 		preempt_enable();
+	} else if (!strcmp(what, "kmemleak")) {
+		leak_buffer();	/* kinit asks kmemleak to scan */
+	} else if (!strcmp(what, "list-del")) {
+		delete_twice();
+	} else if (!strcmp(what, "ubsan-shift")) {
+		pr_info("splat_trigger: %d\n", shift_too_far());
+	} else if (!strcmp(what, "ubsan-bounds")) {
+		index_too_far();
+	} else if (!strcmp(what, "usercopy")) {
+		copy_too_much();
+	} else if (!strcmp(what, "stack-protector")) {
+		smash_stack();
+	} else if (!strcmp(what, "double-fault")) {
+		fault_twice();
+	} else if (!strcmp(what, "vfs-busy")) {
+		busy_unmount();
+	} else if (!strcmp(what, "hard-lockup")) {
+		spin_irqs_off(8);
+	} else if (!strcmp(what, "gpf-kasan")) {
+		struct counted *c = NULL;
+
+		OPTIMIZER_HIDE_VAR(c);
+		read_through_null(c);
+	} else if (!strcmp(what, "refcount")) {
+		struct counted c = { .ref = REFCOUNT_INIT(0) };
+
+		get_dead_ref(&c);
 	}
 	pr_info("splat_trigger: done\n");
 	return 0;
