@@ -1464,9 +1464,38 @@ static uint64_t cost_request(uint64_t id, int ctx, int depth, int n)
 	return best;
 }
 
+/*
+ * The same syscall figure in a child that never made a request: its
+ * unwind state is untouched, so the difference to syscall_idle_ns is what
+ * the idle infrastructure costs a task that has used it.
+ */
+static uint64_t cost_syscall_fresh(int n)
+{
+	uint64_t v = 0;
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe(p))
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		v = cost_syscall(n);
+		if (write(p[1], &v, sizeof(v)) != sizeof(v))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &v, sizeof(v)) != sizeof(v))
+		v = 0;
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return v;
+}
+
 static void t_cost(void)
 {
-	uint64_t id, sys, t1, t32, n1;
+	uint64_t id, sys, fresh, t1, t32, n1;
 
 	if (need_tracers(1, &id))
 		return;
@@ -1476,12 +1505,15 @@ static void t_cost(void)
 	if (case_failed)
 		return;
 	sys = cost_syscall(20000);
+	fresh = cost_syscall_fresh(20000);
 	t1 = cost_request(id, UT_CTX_TASK, 1, 100);
 	t32 = cost_request(id, UT_CTX_TASK, COST_DEEP, 100);
 	CHECK(t1 && t32, "a task-context request failed");
 	if (case_failed)
 		return;
 	diag("cost: syscall_idle_ns %llu", (unsigned long long)sys);
+	if (fresh)
+		diag("cost: syscall_never_requested_ns %llu", (unsigned long long)fresh);
 	diag("cost: request_task_ns %llu", (unsigned long long)t1);
 	diag("cost: walk_per_frame_ns %llu", (unsigned long long)
 	     (t32 > t1 ? (t32 - t1) / (COST_DEEP - 1) : 0));
