@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/e2e"
 
 	"github.com/kdefer/kdefer/internal/kerneltree"
 )
@@ -50,13 +51,7 @@ func e2eSource(t testing.TB) string {
 
 func run(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v in %s: %v\n%s", name, args, dir, err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, nil, name, args...)
 }
 
 var goldenMu sync.Mutex

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/e2e"
 
 	"github.com/kdefer/kdefer/internal/gitapply"
 )
@@ -20,12 +21,7 @@ const fixtureTemplates = "../../internal/render/testdata/templates"
 
 func gitOut(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, nil, "git", args...)
 }
 
 // treeState is what kgen must not change on a refused run: HEAD, refs,

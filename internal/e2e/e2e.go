@@ -1,6 +1,7 @@
 // Package e2e is the switch for the end-to-end tests (KDEFER_E2E=1), the
-// real Debian kernel trees they run on, and the small helpers the lint
-// tests share (copying and mutating the templates). It depends on kerneltree
+// real Debian kernel trees they run on, and the small helpers the tests
+// share (running git or another command, copying and mutating the
+// templates). It depends on kerneltree
 // only, so the tests of any package can use it, the probe and render
 // packages included.
 package e2e
@@ -8,6 +9,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -174,4 +176,28 @@ func CPUTime(f func()) time.Duration {
 		}
 	}
 	return best
+}
+
+// Run runs name with args in dir (the current directory when empty),
+// with env added to the environment, and returns its combined output;
+// it fails the test when the command fails.
+func Run(t testing.TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	c := exec.Command(name, args...)
+	c.Dir = dir
+	if env != nil {
+		c.Env = append(os.Environ(), env...)
+	}
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, out)
+	}
+	return string(out)
+}
+
+// Git is Run of git in dir, returning its output without the enclosing
+// white space.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(Run(t, dir, nil, "git", args...))
 }

@@ -7,18 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.org"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, nil, "git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.org"}, args...)...)
 }
 
 // The indent check reports a column-1 line that a patch adds to a

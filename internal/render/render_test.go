@@ -14,6 +14,8 @@ import (
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	git "github.com/go-git/go-git/v5"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 func needGit(t testing.TB) {
@@ -25,14 +27,7 @@ func needGit(t testing.TB) {
 
 func run(t testing.TB, dir string, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, append([]string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"}, env...), args[0], args[1:]...)
 }
 
 var baseEnv = []string{

@@ -51,18 +51,6 @@ var mutations = []struct {
 	{"twaf-no-alloc-dropped.patch", []string{"task_work_add_no_alloc"}},
 }
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("git -C %s %s: %v\n%s", dir, strings.Join(args, " "), err, out.String())
-	}
-	return strings.TrimSpace(out.String())
-}
-
 // suiteResults maps case name to status in the unwind_deferred suite.
 func suiteResults(doc *ktap.Document) map[string]*ktap.Test {
 	res := map[string]*ktap.Test{}
@@ -90,7 +78,7 @@ func TestMutationsCaught(t *testing.T) {
 	if ref == "" {
 		ref = "HEAD"
 	}
-	head := git(t, tree, "rev-parse", ref+"^{commit}")
+	head := e2e.Git(t, tree, "rev-parse", ref+"^{commit}")
 	base := testkit.MutationDir(t)
 	copyDir := filepath.Join(base, "tree")
 	buildDir := filepath.Join(base, "build")
@@ -103,13 +91,13 @@ func TestMutationsCaught(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(copyDir, ".git")); err != nil {
-		git(t, tree, "worktree", "add", "--detach", copyDir, head)
+		e2e.Git(t, tree, "worktree", "add", "--detach", copyDir, head)
 	} else {
-		git(t, copyDir, "checkout", "--detach", "--force", head)
+		e2e.Git(t, copyDir, "checkout", "--detach", "--force", head)
 	}
 	// The patches change deferred.c or a hook of the series (exit.c):
 	// every tracked file is restored before each one and at the end.
-	defer git(t, copyDir, "checkout", "--", ".")
+	defer e2e.Git(t, copyDir, "checkout", "--", ".")
 
 	frag, err := filepath.Abs("../../Kconfig.frag")
 	if err != nil {
@@ -117,7 +105,7 @@ func TestMutationsCaught(t *testing.T) {
 	}
 	for _, m := range mutations {
 		t.Run(strings.TrimSuffix(m.patch, ".patch"), func(t *testing.T) {
-			git(t, copyDir, "checkout", "--", ".")
+			e2e.Git(t, copyDir, "checkout", "--", ".")
 			patch, err := qemutests.FS.ReadFile("mutations/" + m.patch)
 			if err != nil {
 				t.Fatal(err)

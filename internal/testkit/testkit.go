@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/flock"
@@ -73,18 +72,18 @@ func SeriesTree(t testing.TB) string {
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
 		os.RemoveAll(dir)
 		t.Logf("cloning %s into %s", base, dir)
-		run(t, "", "git", "clone", "-q", "--shared", base, dir)
+		e2e.Git(t, "", "clone", "-q", "--shared", base, dir)
 	}
 	got, _ := os.ReadFile(stamp)
-	clean := runOut(t, dir, "git", "status", "--porcelain", "--untracked-files=no") == ""
+	clean := e2e.Git(t, dir, "status", "--porcelain", "--untracked-files=no") == ""
 	if string(got) == want && clean {
 		return dir
 	}
 	t.Logf("applying the series (%d patches, %s) in %s", len(files), want, dir)
 	os.Remove(stamp)
-	baseHead := runOut(t, base, "git", "rev-parse", "HEAD")
-	run(t, dir, "git", "am", "--abort")
-	run(t, dir, "git", "checkout", "-q", "-f", "-B", "series", baseHead)
+	baseHead := e2e.Git(t, base, "rev-parse", "HEAD")
+	exec.Command("git", "-C", dir, "am", "--abort").Run() // none may be in progress
+	e2e.Git(t, dir, "checkout", "-q", "-f", "-B", "series", baseHead)
 	args := append([]string{"-c", "user.name=kdefer test", "-c", "user.email=test@kdefer.invalid", "am", "-q"}, files...)
 	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
 		exec.Command("git", "-C", dir, "am", "--abort").Run()
@@ -145,25 +144,4 @@ func lock(t testing.TB, path string) func() {
 		t.Fatalf("locking %s: %v", path, err)
 	}
 	return unlock
-}
-
-func run(t testing.TB, dir string, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil && !(len(args) > 1 && args[0] == "am" && args[1] == "--abort") {
-		t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, out)
-	}
-}
-
-func runOut(t testing.TB, dir string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s (in %s): %v", name, strings.Join(args, " "), dir, err)
-	}
-	return strings.TrimSpace(string(out))
 }
