@@ -243,7 +243,7 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 					break
 				}
 			}
-			return nil, fmt.Errorf("patch %s: %s: the tree already has this file, which the series creates; the tree seems to carry the series (or part of it) already — add a skip-if probe for it", creator, f.Path)
+			return nil, &CarriedError{Patch: creator, Path: f.Path}
 		}
 		if fsx.states[0] != nil {
 			return nil, fmt.Errorf("%s: the template is non-empty at step 0 (created by a skipped patch?) but the tree has no %s", f.Template, f.Path)
@@ -528,4 +528,15 @@ func (a AnchorErrors) Unwrap() []error {
 		out[i] = e
 	}
 	return out
+}
+
+// CarriedError: the tree already has a file that a patch of the series
+// creates, so it seems to carry the series (or part of it) already.
+type CarriedError struct {
+	Patch string // the patch that creates Path ("(none)" when unknown)
+	Path  string
+}
+
+func (e *CarriedError) Error() string {
+	return fmt.Sprintf("patch %s: %s: the tree already has this file, which the series creates; the tree seems to carry the series (or part of it) already — add a skip-if probe for it", e.Patch, e.Path)
 }
