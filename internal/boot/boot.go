@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		st = selftest.Build
 	}
 	progress("boot: building the self-tests against %s", build.Dir)
-	arts, err := st(ctx, selftest.Options{BuildDir: build.Dir, Src: o.Tree, Work: filepath.Join(build.Dir, "kcheck-selftest")})
+	arts, err := st(ctx, selftest.Options{BuildDir: build.Dir, Src: o.Tree, Work: filepath.Join(build.Dir, "kcheck-selftest"), Progress: progress})
 	if err != nil {
 		return fail(fmt.Errorf("building the self-tests: %w", err))
 	}

@@ -128,7 +128,7 @@ func TestMutationsCaught(t *testing.T) {
 				t.Fatalf("building the mutated kernel: %v", err)
 			}
 			arts, err := selftest.Build(ctx, selftest.Options{BuildDir: res.Dir,
-				Src: copyDir, Work: filepath.Join(base, "selftest")})
+				Src: copyDir, Work: filepath.Join(base, "selftest"), Progress: t.Logf})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/probe"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 	"github.com/kdefer/kdefer/templates"
@@ -33,6 +32,8 @@ type Options struct {
 	Work     string // scratch directory for the module and driver builds
 	// CC is the C compiler for the user-space programs; "gcc" if empty.
 	CC string
+	// Progress reports the slow steps (nil: quiet).
+	Progress func(format string, args ...any)
 }
 
 // Artifact is one file to put into the initramfs.
@@ -79,6 +80,9 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 	if o.CC == "" {
 		o.CC = "gcc"
 	}
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
 	if _, err := os.Stat(filepath.Join(o.BuildDir, "Makefile")); err != nil {
 		return nil, fmt.Errorf("selftest: %s is not a kernel build directory (no Makefile): build the kernel first", o.BuildDir)
 	}
@@ -103,7 +107,7 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 		[]string{"user/compat32.c"}, nil)
 	if err != nil {
 		why := firstLine(err.Error())
-		cli.Progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
+		o.Progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
 		arts = append(arts, Artifact{Name: Compat32Why, Mode: 0o644,
 			Data: []byte("a 32-bit build failed on the build machine: " + why + "\n")})
 	} else {
@@ -230,7 +234,7 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 	if _, err := os.Stat(filepath.Join(o.BuildDir, "Module.symvers")); err != nil {
 		// modules_prepare does not write Module.symvers; `make modules` does,
 		// and is cheap when the kernel itself is built.
-		cli.Progress("selftest: %s has no Module.symvers, running make modules", o.BuildDir)
+		o.Progress("selftest: %s has no Module.symvers, running make modules", o.BuildDir)
 		args := []string{"-C", o.BuildDir, "modules"}
 		if o.Src != "" {
 			args = []string{"-C", o.Src, "O=" + o.BuildDir, "modules"}
@@ -239,7 +243,7 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	cli.Progress("selftest: building unwind_test.ko against %s", o.BuildDir)
+	o.Progress("selftest: building unwind_test.ko against %s", o.BuildDir)
 	if err := runLogged(ctx, filepath.Join(o.Work, "module-build.log"), "make",
 		"-C", o.BuildDir, "M="+dir, "modules"); err != nil {
 		return nil, err
@@ -278,7 +282,7 @@ func buildUser(ctx context.Context, o Options, src, out string, flags, files, li
 		args = append(args, filepath.Join(src, f))
 	}
 	args = append(args, libs...)
-	cli.Progress("selftest: compiling %s", out)
+	o.Progress("selftest: compiling %s", out)
 	if err := runLogged(ctx, bin+".log", o.CC, args...); err != nil {
 		return nil, err
 	}
