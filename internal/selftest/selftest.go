@@ -36,6 +36,12 @@ type Options struct {
 	Progress func(format string, args ...any)
 }
 
+func (o Options) progress(format string, args ...any) {
+	if o.Progress != nil {
+		o.Progress(format, args...)
+	}
+}
+
 // Artifact is one file to put into the initramfs.
 type Artifact struct {
 	Name string      // path inside the initramfs, e.g. "init", "lib/unwind_test.ko"
@@ -80,9 +86,6 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 	if o.CC == "" {
 		o.CC = "gcc"
 	}
-	if o.Progress == nil {
-		o.Progress = func(string, ...any) {}
-	}
 	if _, err := os.Stat(filepath.Join(o.BuildDir, "Makefile")); err != nil {
 		return nil, fmt.Errorf("selftest: %s is not a kernel build directory (no Makefile): build the kernel first", o.BuildDir)
 	}
@@ -107,7 +110,7 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 		[]string{"user/compat32.c"}, nil)
 	if err != nil {
 		why := firstLine(err.Error())
-		o.Progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
+		o.progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
 		arts = append(arts, Artifact{Name: Compat32Why, Mode: 0o644,
 			Data: []byte("a 32-bit build failed on the build machine: " + why + "\n")})
 	} else {
@@ -234,7 +237,7 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 	if _, err := os.Stat(filepath.Join(o.BuildDir, "Module.symvers")); err != nil {
 		// modules_prepare does not write Module.symvers; `make modules` does,
 		// and is cheap when the kernel itself is built.
-		o.Progress("selftest: %s has no Module.symvers, running make modules", o.BuildDir)
+		o.progress("selftest: %s has no Module.symvers, running make modules", o.BuildDir)
 		args := []string{"-C", o.BuildDir, "modules"}
 		if o.Src != "" {
 			args = []string{"-C", o.Src, "O=" + o.BuildDir, "modules"}
@@ -243,7 +246,7 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	o.Progress("selftest: building unwind_test.ko against %s", o.BuildDir)
+	o.progress("selftest: building unwind_test.ko against %s", o.BuildDir)
 	if err := runLogged(ctx, filepath.Join(o.Work, "module-build.log"), "make",
 		"-C", o.BuildDir, "M="+dir, "modules"); err != nil {
 		return nil, err
@@ -282,7 +285,7 @@ func buildUser(ctx context.Context, o Options, src, out string, flags, files, li
 		args = append(args, filepath.Join(src, f))
 	}
 	args = append(args, libs...)
-	o.Progress("selftest: compiling %s", out)
+	o.progress("selftest: compiling %s", out)
 	if err := runLogged(ctx, bin+".log", o.CC, args...); err != nil {
 		return nil, err
 	}

@@ -32,12 +32,12 @@ var sframeSources = []string{"sframe/sframe-selftest.c", "module/unwind_test_uap
 func buildSFrame(ctx context.Context, o Options, src string) Artifact {
 	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: o.Progress})
 	if err != nil {
-		o.Progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
+		o.progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
 		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + firstLine(err.Error()) + "\n")}
 	}
 	bin, err := compileSFrame(ctx, o, tc, src)
 	if err != nil {
-		o.Progress("selftest: the sframe suite will be skipped: %v", err)
+		o.progress("selftest: the sframe suite will be skipped: %v", err)
 		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(firstLine(err.Error()) + "\n")}
 	}
 	return Artifact{Name: SFrameName, Mode: 0o755, Data: bin}
@@ -65,7 +65,7 @@ func compileSFrame(ctx context.Context, o Options, tc *toolchain.Toolchain, src 
 			return data, nil
 		}
 	}
-	o.Progress("selftest: compiling sframe-selftest with %s (%s)", tc.Suite, tc.ASVersion)
+	o.progress("selftest: compiling sframe-selftest with %s (%s)", tc.Suite, tc.ASVersion)
 	data, err := tc.Compile(ctx, "sframe-selftest", SFrameFlags, srcs, nil)
 	if err != nil {
 		return nil, err
