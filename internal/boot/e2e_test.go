@@ -87,14 +87,20 @@ func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result
 	return res
 }
 
-func TestE2ECleanBootPasses(t *testing.T) {
+// bootLogged boots the kinit kernel with the splat trigger what and
+// logs the human report, which it returns with the report.
+func bootLogged(t *testing.T, what string) (*report.Report, string) {
+	t.Helper()
 	tree := seriesTree(t)
-	b := testkit.BuildKernel(t, tree)
-	res := bootKinit(t, tree, b, "")
-	r := res.Report
+	r := bootKinit(t, tree, testkit.BuildKernel(t, tree), what).Report
 	var sb strings.Builder
 	r.Human(&sb)
 	t.Log(sb.String())
+	return r, sb.String()
+}
+
+func TestE2ECleanBootPasses(t *testing.T) {
+	r, _ := bootLogged(t, "")
 	if r.Verdict != report.Pass || r.ExitCode() != 0 || r.Outcome != "poweroff" {
 		t.Fatalf("clean boot: verdict %s, outcome %s, problems %q", r.Verdict, r.Outcome, r.Problems)
 	}
@@ -107,17 +113,10 @@ func TestE2ECleanBootPasses(t *testing.T) {
 }
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {
-	tree := seriesTree(t)
-	b := testkit.BuildKernel(t, tree)
-	res := bootKinit(t, tree, b, "warn")
-	r := res.Report
-	var sb strings.Builder
-	r.Human(&sb)
-	t.Log(sb.String())
+	r, out := bootLogged(t, "warn")
 	if r.ExitCode() != 1 || len(r.Splats) == 0 || r.Splats[0].Kind != "warning" {
 		t.Fatalf("WARN_ON boot: exit %d, splats %+v", r.ExitCode(), r.Splats)
 	}
-	out := sb.String()
 	for _, w := range []string{"splat 1/1: warning: WARNING in trigger_init (console line ", "WARNING: CPU: ", "trigger.c", "| ", "---[ end trace", "verdict: FAIL"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("summary lacks %q", w)
