@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/testkit"
 )
@@ -71,7 +72,7 @@ func TestE2EKVMSilentFallsBack(t *testing.T) {
 	if !strings.Contains(human.String(), "note: KVM was tried first and dropped") {
 		t.Error("no note of the fallback")
 	}
-	xmllint(t, junit.String())
+	e2e.ValidateJUnit(t, []byte(junit.String()))
 
 	res2, second := run("second")
 	r2 := res2.Report

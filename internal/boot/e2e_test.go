@@ -109,7 +109,7 @@ func TestE2ECleanBootPasses(t *testing.T) {
 	}
 	var j strings.Builder
 	r.JUnit(&j)
-	xmllint(t, j.String())
+	e2e.ValidateJUnit(t, []byte(j.String()))
 }
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {
@@ -180,16 +180,6 @@ func TestRegenerateSplatLogs(t *testing.T) {
 	}
 }
 
-func xmllint(t *testing.T, xml string) {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "junit.xml")
-	os.WriteFile(f, []byte(xml), 0o644)
-	xsd, _ := filepath.Abs("../report/testdata/junit.xsd")
-	if out, err := exec.Command("xmllint", "--noout", "--schema", xsd, f).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint: %v\n%s", err, out)
-	}
-}
-
 // BenchmarkBootToVerdict measures initramfs + QEMU boot + KTAP and splat
 // parsing with the kernel already built (kinit as the test program).
 func BenchmarkBootToVerdict(b *testing.B) {
@@ -242,7 +232,7 @@ func TestE2ESelftests(t *testing.T) {
 	}
 	var j strings.Builder
 	r.JUnit(&j)
-	xmllint(t, j.String())
+	e2e.ValidateJUnit(t, []byte(j.String()))
 	t.Logf("boot-to-verdict: QEMU %s (%s)", res.Boot.Duration.Round(time.Millisecond), res.Boot.Accel)
 }
 

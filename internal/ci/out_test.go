@@ -147,28 +147,11 @@ func TestJUnitValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ValidateJUnit(t, b)
+	e2e.ValidateJUnit(t, b)
 	s := string(b)
 	for _, want := range []string{`name="ci.checkpatch"`, `<failure message="checkpatch ERROR:SPACING`, `name="boot.`, `nmi_request`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("JUnit lacks %q", want)
 		}
-	}
-}
-
-// ValidateJUnit checks data against the JUnit schema shared with
-// internal/report (testdata/junit.xsd there) using xmllint.
-func ValidateJUnit(t *testing.T, data []byte) {
-	t.Helper()
-	xl, err := exec.LookPath("xmllint")
-	if err != nil {
-		e2e.Require(t, "xmllint not installed (apt-get install libxml2-utils)")
-	}
-	f := filepath.Join(t.TempDir(), "junit.xml")
-	os.WriteFile(f, data, 0o644)
-	xsd, _ := filepath.Abs("../report/testdata/junit.xsd")
-	out, err := exec.Command(xl, "--noout", "--schema", xsd, f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -200,4 +201,29 @@ func Run(t testing.TB, dir string, env []string, name string, args ...string) st
 func Git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	return strings.TrimSpace(Run(t, dir, nil, "git", args...))
+}
+
+// ValidateJUnit checks data against the JUnit schema that kcheck's
+// reports follow (internal/report/testdata/junit.xsd) with xmllint. A
+// missing xmllint fails the test under KDEFER_E2E=1; otherwise the data
+// is left unchecked, with a note in the log.
+func ValidateJUnit(t testing.TB, data []byte) {
+	t.Helper()
+	xl, err := exec.LookPath("xmllint")
+	if err != nil {
+		if On() {
+			t.Fatal("KDEFER_E2E=1 but xmllint is not installed (apt-get install libxml2-utils)")
+		}
+		t.Log("JUnit XML not validated: xmllint not installed (apt-get install libxml2-utils)")
+		return
+	}
+	_, self, _, _ := runtime.Caller(0)
+	xsd := filepath.Join(filepath.Dir(self), "..", "report", "testdata", "junit.xsd")
+	f := filepath.Join(t.TempDir(), "junit.xml")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(xl, "--noout", "--schema", xsd, f).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
+	}
 }
