@@ -9,15 +9,14 @@ import (
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 const fixture = "../../internal/render/testdata"
 
 func gitFixture(t *testing.T, breakAnchor bool) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := filepath.Join(t.TempDir(), "linux")
 	if out, err := exec.Command("cp", "-r", fixture+"/kernel", dir).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)

@@ -24,9 +24,7 @@ import (
 // three self-tests, one failing.
 func fakeResult(t *testing.T) *Result {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	git := func(args ...string) {
 		cmd := exec.Command("git", args...)

@@ -83,6 +83,17 @@ func Require(t testing.TB, reason string) {
 	t.Skip(reason)
 }
 
+// Tool returns the path of the program name, and Requires it (skip, or
+// fail under KDEFER_E2E=1) when it is not installed.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Require(t, name+" not installed (kcheck doctor names its package)")
+	}
+	return p
+}
+
 // Tree612 returns a Linux 6.12 source tree to test against: $KDEFER_TREE
 // if set, else the Debian 6.12 git tree of the kdefer cache (fetched under
 // KDEFER_E2E=1, see internal/testkit).

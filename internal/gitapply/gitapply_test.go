@@ -28,9 +28,7 @@ func git(t *testing.T, dir string, args ...string) string {
 // newRepo makes a small repository with a few files in nested directories.
 func newRepo(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	git(t, dir, "init", "-q", "-b", "master")
 	files := map[string]string{

@@ -2,7 +2,6 @@ package lint
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,9 +19,7 @@ func git(t *testing.T, dir string, args ...string) string {
 // function body, with file and line, and nothing for the column-1 line
 // that was there before the patch.
 func TestIndentOnlyAddedLines(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	git(t, dir, "init", "-q")
 	before := "void old(void)\n{\nold_col1();\n}\n\nvoid f(void)\n{\n\tint a;\n}\n"

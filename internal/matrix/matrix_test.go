@@ -21,9 +21,7 @@ const testdata = "../render/testdata"
 // broken set, the anchor of the fork.c edit no longer matches.
 func fixtureTree(t *testing.T, broken bool) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := filepath.Join(t.TempDir(), "linux")
 	if out, err := exec.Command("cp", "-r", testdata+"/kernel", dir).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)

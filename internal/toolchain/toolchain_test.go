@@ -15,9 +15,7 @@ import (
 // The host's own binutils is the fixture: Debian 12's as writes version 1,
 // which ParseSFrameVersion must read as 1 (and Inspect must refuse).
 func TestParseSFrameVersionHostAssembler(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc on the host")
-	}
+	e2e.Tool(t, "gcc")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "p.c")
 	os.WriteFile(src, []byte("int f(int x) { return x + 1; }\n"), 0o644)

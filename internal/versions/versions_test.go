@@ -3,7 +3,6 @@ package versions
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,9 +23,7 @@ func git(t *testing.T, dir string, args ...string) string {
 // the same trees as the original commits, and real git range-diff sees the
 // one patch that changed in the next version.
 func TestKeepApplyRangeDiff(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	repo := t.TempDir()
 	git(t, repo, "init", "-q", "-b", "main")
 	os.WriteFile(filepath.Join(repo, "a.c"), []byte("int a;\n"), 0o644)
