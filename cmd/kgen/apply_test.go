@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,9 +94,7 @@ func TestApplyBadInput(t *testing.T) {
 		// The fixture series with every patch skipped on trees that
 		// already have kernel/unwind/deferred.c.
 		d := filepath.Join(t.TempDir(), "templates")
-		if out, err := exec.Command("cp", "-r", fixtureTemplates, d).CombinedOutput(); err != nil {
-			t.Fatalf("%v %s", err, out)
-		}
+		e2e.Run(t, "", nil, "cp", "-r", fixtureTemplates, d)
 		for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
 			p := filepath.Join(d, f)
 			data, _ := os.ReadFile(p)

@@ -3,7 +3,6 @@ package boot
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,10 +23,7 @@ import (
 func TestE2EKVMSilentFallsBack(t *testing.T) {
 	tree := seriesTree(t)
 	b := testkit.BuildKernel(t, tree)
-	real, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Fatal(err)
-	}
+	real := e2e.Tool(t, "qemu-system-x86_64")
 	dir := t.TempDir()
 	attempts := filepath.Join(dir, "kvm-attempts")
 	wrapper := filepath.Join(dir, "qemu-system-x86_64")

@@ -2,9 +2,7 @@ package boot
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,13 +47,8 @@ func kinitBuilder(t testing.TB) SelftestBuilder {
 			}
 			os.WriteFile(filepath.Join(work, f), b, 0o644)
 		}
-		if out, err := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"),
-			filepath.Join(work, "kinit.c")).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("gcc kinit.c: %v\n%s", err, out)
-		}
-		if out, err := exec.CommandContext(ctx, "make", "-C", o.BuildDir, "M="+work, "modules").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("trigger module: %v\n%s", err, out)
-		}
+		e2e.Run(t, "", nil, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"), filepath.Join(work, "kinit.c"))
+		e2e.Run(t, "", nil, "make", "-C", o.BuildDir, "M="+work, "modules")
 		init, _ := os.ReadFile(filepath.Join(work, "init"))
 		ko, err := os.ReadFile(filepath.Join(work, "trigger.ko"))
 		if err != nil {
