@@ -16,11 +16,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/probe"
+	"github.com/kdefer/kdefer/internal/proc"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 	"github.com/kdefer/kdefer/templates"
 )
@@ -201,7 +201,7 @@ func writeIfChanged(path string, data []byte) error {
 // headers (<asm/types.h>) live there and -m32 does not search it.
 func compat32Flags(ctx context.Context, cc string) []string {
 	flags := append([]string{}, Compat32CFlags...)
-	out, err := exec.CommandContext(ctx, cc, "-print-multiarch").Output()
+	out, err := proc.Command(ctx, cc, "-print-multiarch").Output()
 	if ma := strings.TrimSpace(string(out)); err == nil && ma != "" {
 		flags = append(flags, "-idirafter", filepath.Join("/usr/include", ma))
 	}
@@ -301,15 +301,12 @@ func runLogged(ctx context.Context, logPath, name string, args ...string) error 
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	err := cmd.Run()
-	_ = os.WriteFile(logPath, buf.Bytes(), 0o644)
-	if err != nil {
+	log, err := proc.CombinedOutput(proc.Command(ctx, name, args...))
+	_ = os.WriteFile(logPath, log, 0o644)
+	var pe *proc.Error
+	if errors.As(err, &pe) {
 		return fmt.Errorf("selftest: %s %s failed (%v): %s (full log: %s)",
-			name, strings.Join(args, " "), err, firstError(buf.String()), logPath)
+			name, strings.Join(args, " "), pe.Err, firstError(string(log)), logPath)
 	}
 	return nil
 }
