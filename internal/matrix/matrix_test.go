@@ -106,7 +106,7 @@ func TestRunAndOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(x, []byte(`<testsuites name="kcheck matrix" tests="21" failures="2" errors="1" skipped="`)) {
+	if !bytes.Contains(x, []byte(`<testsuites name="kcheck matrix" time="`)) || !bytes.Contains(x, []byte(`tests="21" errors="1" failures="2" skipped="`)) {
 		t.Errorf("JUnit counts:\n%s", x[:300])
 	}
 	e2e.ValidateJUnit(t, x)
