@@ -171,25 +171,31 @@ func (a *apt) show(ctx context.Context, pkgs ...string) ([]pkgVersion, error) {
 	}
 	var vs []pkgVersion
 	for _, para := range strings.Split(string(out), "\n\n") {
-		var v pkgVersion
-		for _, l := range strings.Split(para, "\n") {
-			k, val, _ := strings.Cut(l, ": ")
-			switch k {
-			case "Package":
-				v.Package = val
-			case "Version":
-				v.Version = val
-			case "Filename":
-				v.Filename = val
-			case "Size":
-				v.Size, _ = strconv.ParseInt(val, 10, 64)
-			}
-		}
-		if want[v.Package] && v.Version != "" {
+		if v := parseControl(para); want[v.Package] && v.Version != "" {
 			vs = append(vs, v)
 		}
 	}
 	return vs, nil
+}
+
+// parseControl reads the fields of a package that kdefer uses from one
+// paragraph of Debian control data (apt-cache show, dpkg-deb -f).
+func parseControl(para string) pkgVersion {
+	var v pkgVersion
+	for _, l := range strings.Split(para, "\n") {
+		k, val, _ := strings.Cut(l, ": ")
+		switch k {
+		case "Package":
+			v.Package = val
+		case "Version":
+			v.Version = val
+		case "Filename":
+			v.Filename = val
+		case "Size":
+			v.Size, _ = strconv.ParseInt(val, 10, 64)
+		}
+	}
+	return v
 }
 
 // names lists the package names that start with prefix.

@@ -228,16 +228,7 @@ func debInfo(ctx context.Context, deb string) (pkgVersion, error) {
 	if err != nil {
 		return pkgVersion{}, fmt.Errorf("reading %s with dpkg-deb -f: %w (is it a .deb?)", deb, err)
 	}
-	var v pkgVersion
-	for _, l := range strings.Split(string(out), "\n") {
-		k, val, _ := strings.Cut(l, ": ")
-		switch k {
-		case "Package":
-			v.Package = val
-		case "Version":
-			v.Version = val
-		}
-	}
+	v := parseControl(string(out))
 	if !strings.HasPrefix(v.Package, "linux-source-") || v.Version == "" {
 		return v, fmt.Errorf("%s is %q, not a Debian linux-source package", deb, v.Package)
 	}
