@@ -197,6 +197,28 @@ func setup(t *testing.T) *fixture {
 	return &fixture{dir: dir, r: r, base: head.Commit, tip: c2, ov: ov}
 }
 
+// prepare prepares the switch of f.sw() or fails t.
+func (f *fixture) prepare(t *testing.T) *Plan {
+	t.Helper()
+	return mustPrepare(t, f.r, f.ov, f.sw())
+}
+
+func mustPrepare(t *testing.T, r *Repo, objs storer.EncodedObjectStorer, sw Switch) *Plan {
+	t.Helper()
+	p, err := Prepare(r, objs, sw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustExecute(t *testing.T, p *Plan) {
+	t.Helper()
+	if err := p.Execute(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) sw() Switch {
 	return Switch{From: f.base, To: f.tip, Branch: "refs/heads/series", Create: true, Message: "checkout: moving from master to series"}
 }
@@ -205,10 +227,7 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 	f := setup(t)
 	// A local change elsewhere is kept.
 	os.WriteFile(filepath.Join(f.dir, "untouched/x.c"), []byte("local\n"), 0o644)
-	p, err := Prepare(f.r, f.ov, f.sw())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.prepare(t)
 	var paths []string
 	for _, c := range p.Changes {
 		paths = append(paths, c.Path)
@@ -216,9 +235,7 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 	if got := strings.Join(paths, " "); got != "include/linux/a.h kernel/exit.c kernel/fork.c kernel/unwind/deferred.c" {
 		t.Fatalf("changes %q", got)
 	}
-	if err := p.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	mustExecute(t, p)
 	if got := git(t, f.dir, "status", "--porcelain"); got != " M untouched/x.c\n" {
 		t.Fatalf("status after apply: %q", got)
 	}
@@ -237,13 +254,8 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 	}
 	// And back (kgen drop), deleting the branch.
 	r2, _ := Open(f.dir)
-	p2, err := Prepare(r2, r2.S, Switch{From: f.tip, To: f.base, Branch: "refs/heads/master", Delete: "refs/heads/series", DeleteAt: f.tip, Message: "checkout: moving from series to master"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p2.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	p2 := mustPrepare(t, r2, r2.S, Switch{From: f.tip, To: f.base, Branch: "refs/heads/master", Delete: "refs/heads/series", DeleteAt: f.tip, Message: "checkout: moving from series to master"})
+	mustExecute(t, p2)
 	if got := git(t, f.dir, "status", "--porcelain", "--untracked-files=all"); got != " M untouched/x.c\n" {
 		t.Fatalf("status after drop: %q", got)
 	}
@@ -292,10 +304,7 @@ func TestRollbackAtEveryPoint(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
-			p, err := Prepare(f.r, f.ov, f.sw())
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.prepare(t)
 			Hook = func(p string) error {
 				if p == point {
 					return errors.New("injected")
@@ -329,10 +338,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
-			p, err := Prepare(f.r, f.ov, f.sw())
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.prepare(t)
 			crash(p, point)
 			if _, err := os.Stat(JournalDir(f.r.GitDir)); err != nil {
 				t.Fatal("no journal after the crash")
@@ -399,13 +405,8 @@ func TestLock(t *testing.T) {
 
 func TestIndexSpliceEqualsGoGit(t *testing.T) {
 	f := setup(t)
-	p, err := Prepare(f.r, f.ov, f.sw())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	p := f.prepare(t)
+	mustExecute(t, p)
 	// The spliced index must decode with go-git and hold what git says.
 	idx, err := ReadIndex(f.r.GitDir)
 	if err != nil {
@@ -430,13 +431,8 @@ func TestIndexVersions(t *testing.T) {
 			if v == "3" {
 				git(t, f.dir, "update-index", "--skip-worktree", "untouched/x.c")
 			}
-			p, err := Prepare(f.r, f.ov, f.sw())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Execute(); err != nil {
-				t.Fatal(err)
-			}
+			p := f.prepare(t)
+			mustExecute(t, p)
 			if got := git(t, f.dir, "status", "--porcelain", "--untracked-files=all"); got != "" {
 				t.Fatalf("status: %q", got)
 			}
@@ -460,10 +456,7 @@ func TestRecoverNeverOverwritesAnEdit(t *testing.T) {
 		for _, inPlace := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/inplace=%v", point, inPlace), func(t *testing.T) {
 				f := setup(t)
-				p, err := Prepare(f.r, f.ov, f.sw())
-				if err != nil {
-					t.Fatal(err)
-				}
+				p := f.prepare(t)
 				crash(p, point)
 				path := filepath.Join(f.dir, "include/linux/a.h")
 				data, _ := os.ReadFile(path)
@@ -512,10 +505,7 @@ func TestRecoverNeverOverwritesAnEdit(t *testing.T) {
 // entries in the index, and writes the reflogs.
 func TestRollForwardAfterLockRemoved(t *testing.T) {
 	f := setup(t)
-	p, err := Prepare(f.r, f.ov, f.sw())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.prepare(t)
 	crash(p, "committed")
 	os.Remove(filepath.Join(f.r.GitDir, "index.lock"))
 	if _, err := Recover(f.r, false); err != nil {
