@@ -20,9 +20,7 @@ import (
 func buildKcheck(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kcheck")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	e2e.Run(t, "", nil, "go", "build", "-o", bin, ".")
 	return bin
 }
 

@@ -122,9 +122,7 @@ func builtKgen(t testing.TB) string {
 			t.Fatal(err)
 		}
 		kgenBin = filepath.Join(d, "kgen")
-		if out, err := exec.Command("go", "build", "-tags", "kgentest", "-o", kgenBin, ".").CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
+		e2e.Run(t, "", nil, "go", "build", "-tags", "kgentest", "-o", kgenBin, ".")
 	})
 	return kgenBin
 }

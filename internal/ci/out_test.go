@@ -3,7 +3,6 @@ package ci
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,11 +26,7 @@ func fakeResult(t *testing.T) *Result {
 	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	git := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
+		e2e.Git(t, dir, args...)
 	}
 	git("init", "-q")
 	git("config", "user.name", "Jane Dev")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -268,22 +267,24 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 }
 
 func TestDirtyRule(t *testing.T) {
-	for name, mess := range map[string]func(dir string){
-		"work tree": func(d string) { os.WriteFile(filepath.Join(d, "kernel/fork.c"), []byte("edited\n"), 0o644) },
-		"index": func(d string) {
-			os.WriteFile(filepath.Join(d, "include/linux/a.h"), []byte("x\n"), 0o644)
-			exec.Command("git", "-C", d, "add", "include/linux/a.h").Run()
+	for name, mess := range map[string]func(t *testing.T, dir string){
+		"work tree": func(t *testing.T, d string) {
+			os.WriteFile(filepath.Join(d, "kernel/fork.c"), []byte("edited\n"), 0o644)
 		},
-		"untracked": func(d string) {
+		"index": func(t *testing.T, d string) {
+			os.WriteFile(filepath.Join(d, "include/linux/a.h"), []byte("x\n"), 0o644)
+			git(t, d, "add", "include/linux/a.h")
+		},
+		"untracked": func(t *testing.T, d string) {
 			os.MkdirAll(filepath.Join(d, "kernel/unwind"), 0o755)
 			os.WriteFile(filepath.Join(d, "kernel/unwind/deferred.c"), []byte("mine\n"), 0o644)
 		},
-		"deleted file":    func(d string) { os.Remove(filepath.Join(d, "kernel/exit.c")) },
-		"mode (exec bit)": func(d string) { os.Chmod(filepath.Join(d, "kernel/fork.c"), 0o755) },
+		"deleted file":    func(t *testing.T, d string) { os.Remove(filepath.Join(d, "kernel/exit.c")) },
+		"mode (exec bit)": func(t *testing.T, d string) { os.Chmod(filepath.Join(d, "kernel/fork.c"), 0o755) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := setup(t)
-			mess(f.dir)
+			mess(t, f.dir)
 			before := state(t, f.dir)
 			_, err := Prepare(f.r, f.ov, f.sw())
 			var de *DirtyError

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,9 +22,7 @@ func fixtureTree(t *testing.T, broken bool) string {
 	t.Helper()
 	e2e.Tool(t, "git")
 	dir := filepath.Join(t.TempDir(), "linux")
-	if out, err := exec.Command("cp", "-r", testdata+"/kernel", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	e2e.Run(t, "", nil, "cp", "-r", testdata+"/kernel", dir)
 	if broken {
 		p := filepath.Join(dir, "kernel/fork.c")
 		data, _ := os.ReadFile(p)
@@ -37,11 +34,7 @@ func fixtureTree(t *testing.T, broken bool) string {
 		os.WriteFile(p, bytes.Replace(data, []byte("usage;"), []byte("users;"), 1), 0o644)
 	}
 	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
-		c := exec.Command("git", args...)
-		c.Dir = dir
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
+		e2e.Git(t, dir, args...)
 	}
 	return dir
 }
