@@ -326,6 +326,21 @@ func TestE2EKill(t *testing.T) {
 	t.Logf("%d rounds: %d untouched, %d fully applied, %d recovered from a journal", rounds, nBase, nApplied, nRecovered)
 }
 
+// measure runs name in dir, failing t when it fails, and returns its
+// wall time and resource usage (getrusage of the child).
+func measure(t testing.TB, dir string, name string, args ...string) (time.Duration, *syscall.Rusage) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(t0)
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage)
+}
+
 // BenchmarkApplyVsGitAm times kgen apply (the built binary) and git am of
 // patches/ side by side on the same full tree, with peak RSS of each
 // (getrusage of the child). Run with:
@@ -338,23 +353,12 @@ func BenchmarkApplyVsGitAm(b *testing.B) {
 	base := strings.TrimSpace(run(b, dir, "git", "rev-parse", "HEAD"))
 	mb := baseBranch(b, dir)
 	var kCPU, aCPU time.Duration
-	cpu := func(ru *syscall.Rusage) time.Duration {
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
 	timed := func(name string, args ...string) (time.Duration, int64) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		t0 := time.Now()
-		out, err := cmd.CombinedOutput()
-		d := time.Since(t0)
-		if err != nil {
-			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		d, ru := measure(b, dir, name, args...)
 		if name == "git" {
-			aCPU += cpu(ru)
+			aCPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		} else {
-			kCPU += cpu(ru)
+			kCPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 		return d, ru.Maxrss
 	}
