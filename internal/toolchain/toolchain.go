@@ -17,7 +17,6 @@
 package toolchain
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // DefaultSuite is the Debian suite whose gcc and binutils are used.
@@ -112,16 +112,15 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 	}
 	start := time.Now()
 	o.Progress("toolchain: debootstrap %s (%s) from %s into %s", o.Suite, strings.Join(Packages, ","), mirror, root)
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase",
-		"--include="+strings.Join(Packages, ","), o.Suite, tmp, mirror)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Run(); err != nil {
+	log, err := proc.CombinedOutput(proc.Command(ctx, "debootstrap", "--variant=minbase",
+		"--include="+strings.Join(Packages, ","), o.Suite, tmp, mirror))
+	var pe *proc.Error
+	if errors.As(err, &pe) {
 		logPath := root + ".debootstrap.log"
-		_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+		_ = os.WriteFile(logPath, log, 0o644)
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("toolchain: debootstrap %s from %s failed (%v): %s (full log: %s)",
-			o.Suite, mirror, err, lastLine(log.String()), logPath)
+			o.Suite, mirror, pe.Err, lastLine(string(log)), logPath)
 	}
 	tc, err := Inspect(ctx, tmp, o.Suite)
 	if err != nil {
@@ -226,14 +225,14 @@ func (tc *Toolchain) Compile(ctx context.Context, name string, flags []string, s
 }
 
 func chroot(ctx context.Context, root, prog string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "chroot", append([]string{root, prog}, args...)...)
+	cmd := proc.Command(ctx, "chroot", append([]string{root, prog}, args...)...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), err, lastLine(out.String()))
+	out, err := proc.CombinedOutput(cmd)
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		return string(out), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), pe.Err, lastLine(string(out)))
 	}
-	return out.String(), nil
+	return string(out), nil
 }
 
 // machineMirror returns the URI of the machine's first Debian archive
