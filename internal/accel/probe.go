@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/qemu"
 )
 
@@ -206,7 +207,7 @@ func runProbe(ctx context.Context, qemuBin, img string, accel []string) (float64
 		"-serial", "none", "-monitor", "none", "-no-reboot",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=1",
 		"-drive", "file="+img+",format=raw,if=floppy", "-boot", "a")
-	c := exec.CommandContext(ctx, qemuBin, args...)
+	c := proc.Command(ctx, qemuBin, args...)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	start := time.Now()

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // apt runs apt-get and apt-cache either with the machine's configuration
@@ -87,7 +89,7 @@ func sandboxOpts() []string {
 
 func (a *apt) cmd(ctx context.Context, tool string, args ...string) *exec.Cmd {
 	all := append(append(append([]string{}, a.opts...), sandboxOpts()...), args...)
-	c := command(ctx, tool, all...)
+	c := proc.Command(ctx, tool, all...)
 	c.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
 	return c
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // UseXZBinary selects how the inner .tar.xz is decompressed. The xz
@@ -47,7 +49,7 @@ func extractDeb(ctx context.Context, deb, dst string, progress func(string, ...a
 	var res extractResult
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
+	c := proc.Command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	out, err := c.StdoutPipe()
@@ -183,7 +185,7 @@ func (r *reporter) done() {
 func xzReader(ctx context.Context, r io.Reader) (io.Reader, func() error, error) {
 	if UseXZBinary {
 		if bin, err := exec.LookPath("xz"); err == nil {
-			c := command(ctx, bin, "-dc", "-T0")
+			c := proc.Command(ctx, bin, "-dc", "-T0")
 			c.Stdin = r
 			var stderr bytes.Buffer
 			c.Stderr = &stderr
