@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,24 +15,11 @@ const fixture = "../../internal/render/testdata"
 
 func gitFixture(t *testing.T, breakAnchor bool) string {
 	t.Helper()
-	e2e.Tool(t, "git")
-	dir := filepath.Join(t.TempDir(), "linux")
-	if out, err := exec.Command("cp", "-r", fixture+"/kernel", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if breakAnchor {
-		p := filepath.Join(dir, "kernel/fork.c")
-		data, _ := os.ReadFile(p)
-		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
-	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@e.org", "commit", "-qm", "base"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
+	return e2e.GitTree(t, fixture+"/kernel", func(dir string) {
+		if breakAnchor {
+			e2e.Mutate(t, dir, "kernel/fork.c", "sched_fork(clone_flags, p);\n\tif", "sched_fork(p);\n\tif")
 		}
-	}
-	return dir
+	})
 }
 
 func runKgen(t *testing.T, args ...string) (int, string) {

@@ -160,6 +160,23 @@ func Mutate(t testing.TB, dir, file, old, new string) {
 	}
 }
 
+// GitTree copies the directory src to a new temporary directory, lets
+// edit change the copy (when not nil), and commits it all as the one
+// commit of a new repository, whose work tree it returns.
+func GitTree(t testing.TB, src string, edit func(dir string)) string {
+	t.Helper()
+	Tool(t, "git")
+	dir := filepath.Join(t.TempDir(), "linux")
+	Run(t, "", nil, "cp", "-r", src, dir)
+	if edit != nil {
+		edit(dir)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
+		Git(t, dir, args...)
+	}
+	return dir
+}
+
 // GitTree612 is Tree612, but it must be a git work tree whose HEAD is the
 // unmodified baseline (the series is rendered onto HEAD): the kdefer
 // cache's tree, or $KDEFER_TREE.

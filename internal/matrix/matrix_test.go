@@ -20,23 +20,12 @@ const testdata = "../render/testdata"
 // broken set, the anchor of the fork.c edit no longer matches.
 func fixtureTree(t *testing.T, broken bool) string {
 	t.Helper()
-	e2e.Tool(t, "git")
-	dir := filepath.Join(t.TempDir(), "linux")
-	e2e.Run(t, "", nil, "cp", "-r", testdata+"/kernel", dir)
-	if broken {
-		p := filepath.Join(dir, "kernel/fork.c")
-		data, _ := os.ReadFile(p)
-		os.Remove(p)
-		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
-		p = filepath.Join(dir, "include/linux/sched.h")
-		data, _ = os.ReadFile(p)
-		os.Remove(p)
-		os.WriteFile(p, bytes.Replace(data, []byte("usage;"), []byte("users;"), 1), 0o644)
-	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
-		e2e.Git(t, dir, args...)
-	}
-	return dir
+	return e2e.GitTree(t, testdata+"/kernel", func(dir string) {
+		if broken {
+			e2e.Mutate(t, dir, "kernel/fork.c", "sched_fork(clone_flags, p);\n\tif", "sched_fork(p);\n\tif")
+			e2e.Mutate(t, dir, "include/linux/sched.h", "usage;", "users;")
+		}
+	})
 }
 
 // Three bases: one that runs the job (a fake ci.Run reporting a lint
