@@ -39,7 +39,7 @@ func treeState(t *testing.T, dir string) string {
 
 func applyFixture(t *testing.T) string {
 	t.Helper()
-	dir := gitFixture(t, false)
+	dir := e2e.FixtureTree(t, false)
 	gitOut(t, dir, "config", "user.name", "Kgen Test")
 	gitOut(t, dir, "config", "user.email", "kgen@test.example")
 	return dir

@@ -13,15 +13,6 @@ import (
 
 const fixture = "../../internal/render/testdata"
 
-func gitFixture(t *testing.T, breakAnchor bool) string {
-	t.Helper()
-	return e2e.GitTree(t, fixture+"/kernel", func(dir string) {
-		if breakAnchor {
-			e2e.Mutate(t, dir, "kernel/fork.c", "sched_fork(clone_flags, p);\n\tif", "sched_fork(p);\n\tif")
-		}
-	})
-}
-
 func runKgen(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	cli.Progress = func(string, ...any) {}
@@ -32,7 +23,7 @@ func runKgen(t *testing.T, args ...string) (int, string) {
 }
 
 func TestRenderCommand(t *testing.T) {
-	tree := gitFixture(t, false)
+	tree := e2e.FixtureTree(t, false)
 	out := filepath.Join(t.TempDir(), "series")
 	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out); code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
@@ -64,7 +55,7 @@ func TestRenderCommand(t *testing.T) {
 // file gives an error naming patch, file, edit and anchor, exit 2, and
 // no output directory.
 func TestRenderBrokenAnchorWritesNothing(t *testing.T) {
-	tree := gitFixture(t, true)
+	tree := e2e.FixtureTree(t, true)
 	out := filepath.Join(t.TempDir(), "series")
 	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out)
 	if code != 2 {

@@ -177,6 +177,21 @@ func GitTree(t testing.TB, src string, edit func(dir string)) string {
 	return dir
 }
 
+// FixtureTree is GitTree of the renderer's small kernel fixture
+// (internal/render/testdata/kernel); with broken set, the anchors of the
+// fixture series' edits of kernel/fork.c and include/linux/sched.h no
+// longer match.
+func FixtureTree(t testing.TB, broken bool) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	return GitTree(t, filepath.Join(filepath.Dir(self), "..", "render", "testdata", "kernel"), func(dir string) {
+		if broken {
+			Mutate(t, dir, "kernel/fork.c", "sched_fork(clone_flags, p);\n\tif", "sched_fork(p);\n\tif")
+			Mutate(t, dir, "include/linux/sched.h", "usage;", "users;")
+		}
+	})
+}
+
 // GitTree612 is Tree612, but it must be a git work tree whose HEAD is the
 // unmodified baseline (the series is rendered onto HEAD): the kdefer
 // cache's tree, or $KDEFER_TREE.

@@ -16,24 +16,12 @@ import (
 
 const testdata = "../render/testdata"
 
-// fixtureTree is the renderer's small kernel fixture as a git tree; with
-// broken set, the anchor of the fork.c edit no longer matches.
-func fixtureTree(t *testing.T, broken bool) string {
-	t.Helper()
-	return e2e.GitTree(t, testdata+"/kernel", func(dir string) {
-		if broken {
-			e2e.Mutate(t, dir, "kernel/fork.c", "sched_fork(clone_flags, p);\n\tif", "sched_fork(p);\n\tif")
-			e2e.Mutate(t, dir, "include/linux/sched.h", "usage;", "users;")
-		}
-	})
-}
-
 // Three bases: one that runs the job (a fake ci.Run reporting a lint
 // failure), one whose anchor no longer matches, one that cannot be
 // fetched. The table, the exit code, the anchor report and the JUnit and
 // JSON outputs say so, and Join gives back the same rows.
 func TestRunAndOutputs(t *testing.T) {
-	good, broken := fixtureTree(t, false), fixtureTree(t, true)
+	good, broken := e2e.FixtureTree(t, false), e2e.FixtureTree(t, true)
 	ran := 0
 	m, err := Run(context.Background(), Options{
 		Bases:     []string{"9.1", "9.2", "9.3"},
