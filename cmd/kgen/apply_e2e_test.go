@@ -164,8 +164,12 @@ func baseBranch(t testing.TB, dir string) string {
 	return strings.TrimSpace(run(t, dir, "git", "symbolic-ref", "--short", "HEAD"))
 }
 
-func patchFiles(t testing.TB) []string {
-	ps, _ := filepath.Glob("../../patches/*.patch")
+// patchFiles returns the absolute paths of the patches (not the cover
+// letter) in patches/, or in its kept version dir (patches/vN) when
+// given.
+func patchFiles(t testing.TB, version ...string) []string {
+	dir := filepath.Join(append([]string{"../../patches"}, version...)...)
+	ps, _ := filepath.Glob(filepath.Join(dir, "*.patch"))
 	var out []string
 	for _, p := range ps {
 		if !strings.HasSuffix(p, "0000-cover-letter.patch") {
@@ -174,7 +178,7 @@ func patchFiles(t testing.TB) []string {
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("no patches in patches/")
+		t.Fatalf("no patches in %s", dir)
 	}
 	return out
 }
