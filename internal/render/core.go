@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/kdefer/kdefer/internal/edit"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/series"
@@ -325,9 +326,7 @@ edits:
 			pt.Changes = append(pt.Changes, fc)
 		}
 		for j := range pt.Changes {
-			var buf bytes.Buffer
-			st := computeFileDiff(&buf, pt.Changes[j])
-			pt.Changes[j].diff = &fileDiff{buf.Bytes(), st}
+			pt.Changes[j].PrepareDiff()
 		}
 		if len(pt.Changes) == 0 {
 			return nil, fmt.Errorf("patch %s (%s): changes nothing for this tree (%s)", p.Name, p.Source, pr.Version)
@@ -494,7 +493,7 @@ func coverBody(body string, log []series.Changes, id series.Identity, signOff bo
 		fmt.Fprintf(&b, "\nChanges in v%d:\n", c.Version)
 		for _, x := range c.Changes {
 			var w bytes.Buffer
-			wrapText(&w, strings.Join(strings.Fields(x), " "), 0, 2, mailWrap)
+			formatpatch.WrapText(&w, strings.Join(strings.Fields(x), " "), 0, 2, formatpatch.MailWrap)
 			b.WriteString("- ")
 			b.WriteString(w.String())
 			b.WriteString("\n")

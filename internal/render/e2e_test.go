@@ -16,6 +16,7 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -282,7 +283,7 @@ func TestReal612GitAm(t *testing.T) {
 			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
 			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
 			var fixed bytes.Buffer
-			writeHeaders(&fixed, res.Patches[len(res.Patches)-1].Commit, c, res.prefix(0), res.Cover.Subject, false)
+			formatpatch.WriteHeaders(&fixed, res.Patches[len(res.Patches)-1].Commit, c, res.series().Prefix(0), res.Cover.Subject, false)
 			_, rest, _ := bytes.Cut(theirs, []byte("\n\n"))
 			theirs = append(fixed.Bytes(), rest...)
 		}

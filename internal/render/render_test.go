@@ -15,6 +15,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 
 	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 )
 
 func needGit(t testing.TB) {
@@ -143,7 +144,7 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
 			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
 			var fixed bytes.Buffer
-			writeHeaders(&fixed, ids[len(ids)-1], c, res.prefix(0), res.Cover.Subject, false)
+			formatpatch.WriteHeaders(&fixed, ids[len(ids)-1], c, res.series().Prefix(0), res.Cover.Subject, false)
 			_, rest, _ := bytes.Cut(theirs, []byte("\n\n"))
 			theirs = append(fixed.Bytes(), rest...)
 		}
