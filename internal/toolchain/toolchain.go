@@ -25,9 +25,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/proc"
 )
@@ -86,7 +86,8 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("toolchain: creating %s: %w", dir, err)
 	}
-	unlock, err := lock(ctx, filepath.Join(dir, ".lock"), o.Progress)
+	lockPath := filepath.Join(dir, ".lock")
+	unlock, err := flock.Lock(ctx, lockPath, func() { o.Progress("toolchain: waiting for another run holding %s", lockPath) })
 	if err != nil {
 		return nil, err
 	}
@@ -251,34 +252,6 @@ func machineMirror(etcApt string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("toolchain: no Debian archive in the apt sources under %s; pass a mirror", etcApt)
-}
-
-func lock(ctx context.Context, name string, progress func(string, ...any)) (func(), error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("toolchain: opening the lock file: %w", err)
-	}
-	said := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("toolchain: locking %s: %w", name, err)
-		}
-		if !said {
-			progress("toolchain: waiting for another run holding %s", name)
-			said = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func dirExists(p string) bool {
