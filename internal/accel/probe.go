@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/qemu"
 )
@@ -149,7 +150,7 @@ func BootKernel(ctx context.Context, qemuBin, kernel, host string) Verdict {
 		FirstOutput: KVMSilence, Timeout: KVMSilence + 10*time.Second, ConsoleLog: filepath.Join(dir, "console.log")})
 	switch {
 	case err != nil:
-		v.Reason = "QEMU refused KVM with a Linux kernel: " + oneLine(err.Error())
+		v.Reason = "QEMU refused KVM with a Linux kernel: " + lines.First(err.Error())
 	case r.Outcome == qemu.Silent:
 		v.Reason = fmt.Sprintf("%s printed nothing within %s under KVM", filepath.Base(kernel), KVMSilence)
 	default:

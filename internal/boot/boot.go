@@ -226,11 +226,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
 func hasSeries(tree string) bool {
 	_, err := os.Stat(filepath.Join(tree, "include", "linux", "unwind_deferred.h"))
 	return err == nil

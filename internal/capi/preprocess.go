@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/kconfig"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
 
@@ -56,7 +57,7 @@ func (k *kbuild) make(ctx context.Context, targets ...string) error {
 	out, err := proc.CombinedOutput(proc.Command(ctx, "nice", args...))
 	var pe *proc.Error
 	if errors.As(err, &pe) {
-		return fmt.Errorf("make O=%s %s in %s: %w\n%s", k.build, strings.Join(targets, " "), k.tree, pe.Err, tail(string(out), 15))
+		return fmt.Errorf("make O=%s %s in %s: %w\n%s", k.build, strings.Join(targets, " "), k.tree, pe.Err, lines.Last(string(out), 15))
 	}
 	return err
 }
@@ -150,16 +151,8 @@ func (k *kbuild) cpp(ctx context.Context, argv []string, view, src, out string) 
 	cmd.Dir = k.build
 	var pe *proc.Error
 	if _, err := proc.Output(cmd); errors.As(err, &pe) {
-		return "", fmt.Errorf("preprocess %s: %w\n%s", src, pe.Err, tail(pe.Stderr, 15))
+		return "", fmt.Errorf("preprocess %s: %w\n%s", src, pe.Err, lines.Last(pe.Stderr, 15))
 	}
 	b, err := os.ReadFile(out)
 	return string(b), err
-}
-
-func tail(s string, n int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	return strings.Join(ls, "\n")
 }

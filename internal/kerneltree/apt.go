@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
 
@@ -104,20 +105,12 @@ func aptError(what string, out []byte, err error) error {
 	}
 	msg := strings.Join(es, "; ")
 	if msg == "" {
-		msg = strings.TrimSpace(lastLines(string(out), 2))
+		msg = strings.ReplaceAll(lines.Last(string(out), 2), "\n", " / ")
 	}
 	if msg == "" {
 		msg = err.Error()
 	}
 	return fmt.Errorf("%s: %s", what, msg)
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, " / ")
 }
 
 // update refreshes a private apt state when its lists are missing, older

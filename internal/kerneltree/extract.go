@@ -20,6 +20,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
 
@@ -118,12 +119,10 @@ func extractDeb(ctx context.Context, deb, dst string, progress func(string, ...a
 }
 
 func firstLine(s string, err error) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return err.Error()
+	if l := lines.First(s); l != "" {
+		return l
 	}
-	l, _, _ := strings.Cut(s, "\n")
-	return l
+	return err.Error()
 }
 
 type countReader struct {

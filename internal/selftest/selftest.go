@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/proc"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
@@ -109,7 +110,7 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 	c32, err := buildUser(ctx, o, src, "unwind-compat32", compat32Flags(ctx, o.CC),
 		[]string{"user/compat32.c"}, nil)
 	if err != nil {
-		why := firstLine(err.Error())
+		why := lines.First(err.Error())
 		o.progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
 		arts = append(arts, Artifact{Name: Compat32Why, Mode: 0o644,
 			Data: []byte("a 32-bit build failed on the build machine: " + why + "\n")})
@@ -320,11 +321,4 @@ func firstError(log string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(log), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/toolchain"
 )
 
@@ -33,12 +34,12 @@ func buildSFrame(ctx context.Context, o Options, src string) Artifact {
 	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: o.Progress})
 	if err != nil {
 		o.progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
-		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + firstLine(err.Error()) + "\n")}
+		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + lines.First(err.Error()) + "\n")}
 	}
 	bin, err := compileSFrame(ctx, o, tc, src)
 	if err != nil {
 		o.progress("selftest: the sframe suite will be skipped: %v", err)
-		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(firstLine(err.Error()) + "\n")}
+		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(lines.First(err.Error()) + "\n")}
 	}
 	return Artifact{Name: SFrameName, Mode: 0o755, Data: bin}
 }

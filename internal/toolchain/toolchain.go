@@ -29,6 +29,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
 
@@ -121,7 +122,7 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 		_ = os.WriteFile(logPath, log, 0o644)
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("toolchain: debootstrap %s from %s failed (%v): %s (full log: %s)",
-			o.Suite, mirror, pe.Err, lastLine(string(log)), logPath)
+			o.Suite, mirror, pe.Err, lines.Last(string(log), 1), logPath)
 	}
 	tc, err := Inspect(ctx, tmp, o.Suite)
 	if err != nil {
@@ -146,11 +147,11 @@ func Inspect(ctx context.Context, root, suite string) (*Toolchain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("toolchain: gcc in %s: %w (remove the directory to rebuild it)", root, err)
 	}
-	tc.GCCVersion = firstLine(out)
+	tc.GCCVersion = lines.First(out)
 	if out, err = chroot(ctx, root, "as", "--version"); err != nil {
 		return nil, fmt.Errorf("toolchain: as in %s: %w", root, err)
 	}
-	tc.ASVersion = firstLine(out)
+	tc.ASVersion = lines.First(out)
 	probe := filepath.Join(root, "tmp", "kdefer-sframe-probe")
 	if err := os.MkdirAll(probe, 0o755); err != nil {
 		return nil, fmt.Errorf("toolchain: %w", err)
@@ -184,7 +185,7 @@ var sframeVersionRE = regexp.MustCompile(`Version:\s*SFRAME_VERSION_(\d+)`)
 func ParseSFrameVersion(readelf string) (int, error) {
 	m := sframeVersionRE.FindStringSubmatch(readelf)
 	if m == nil {
-		return 0, fmt.Errorf("no SFrame version in readelf --sframe output: %q", firstLine(readelf))
+		return 0, fmt.Errorf("no SFrame version in readelf --sframe output: %q", lines.First(readelf))
 	}
 	var v int
 	fmt.Sscan(m[1], &v)
@@ -231,7 +232,7 @@ func chroot(ctx context.Context, root, prog string, args ...string) (string, err
 	out, err := proc.CombinedOutput(cmd)
 	var pe *proc.Error
 	if errors.As(err, &pe) {
-		return string(out), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), pe.Err, lastLine(string(out)))
+		return string(out), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), pe.Err, lines.Last(string(out), 1))
 	}
 	return string(out), nil
 }
@@ -257,20 +258,4 @@ func machineMirror(etcApt string) (string, error) {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
