@@ -92,17 +92,20 @@ func realSeries(t testing.TB) fs.FS {
 	return fsys
 }
 
-func TestReal612Reproducible(t *testing.T) {
+// renderReal renders the real series for the 6.12 tree (tree612).
+func renderReal(t testing.TB) (res *Result, tree string) {
+	t.Helper()
 	tree, base := tree612(t)
-	fsys := realSeries(t)
-	a, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
+	res, err := Render(context.Background(), Options{Templates: realSeries(t), Tree: tree, Base: base})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return res, tree
+}
+
+func TestReal612Reproducible(t *testing.T) {
+	a, _ := renderReal(t)
+	b, _ := renderReal(t)
 	fa, fb := a.Files(), b.Files()
 	if len(fa) != len(fb) {
 		t.Fatalf("%d vs %d files", len(fa), len(fb))
@@ -117,15 +120,10 @@ func TestReal612Reproducible(t *testing.T) {
 // TestPatchesUpToDate is "kgen render --check": patches/ must be what the
 // templates render for the reference tree.
 func TestPatchesUpToDate(t *testing.T) {
-	tree, base := tree612(t)
-	fsys := realSeries(t)
 	if m, _ := filepath.Glob(filepath.Join(realPatches, "*.patch")); len(m) == 0 {
 		t.Skip("patches/ is empty (run kgen render --update)")
 	}
-	res, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, tree := renderReal(t)
 	if err := res.Check(realPatches); err != nil {
 		t.Fatalf("%v\nrun: go run ./cmd/kgen render --update --templates templates --tree %s", err, tree)
 	}
@@ -184,12 +182,7 @@ func TestTemplateChangeDetected(t *testing.T) {
 // git format-patch of the applied commits must give our bytes (except the
 // commit ids on the "From " lines: git am sets its own committer).
 func TestReal612GitAm(t *testing.T) {
-	tree, base := tree612(t)
-	fsys := realSeries(t)
-	res, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, tree := renderReal(t)
 	dir := t.TempDir()
 	if err := res.WriteSeries(filepath.Join(dir, "out")); err != nil {
 		t.Fatal(err)
