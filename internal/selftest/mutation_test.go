@@ -20,7 +20,6 @@ package selftest_test
 // and KDEFER_MUTATION_BUILD_DIR (both are modified, deferred.c restored).
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -29,12 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/initramfs"
-	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
-	"github.com/kdefer/kdefer/internal/qemu"
-	"github.com/kdefer/kdefer/internal/selftest"
 	"github.com/kdefer/kdefer/internal/testkit"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
@@ -119,43 +115,17 @@ func TestMutationsCaught(t *testing.T) {
 					m.patch, copyDir, head, err, out)
 			}
 
-			res, err := kbuild.Build(ctx, kbuild.Options{
-				Src: copyDir, Dir: buildDir,
-				Fragment: frag, Targets: []string{"bzImage", "modules"},
-				Progress: t.Logf,
-			})
+			// kcheck boot's own path: build, self-tests, initramfs,
+			// QEMU, KTAP.
+			res, err := boot.Run(ctx, boot.Options{Tree: copyDir, BuildDir: buildDir, Fragment: frag,
+				Timeout: 10 * time.Minute, OutDir: filepath.Join(base, strings.TrimSuffix(m.patch, ".patch")), Progress: t.Logf})
 			if err != nil {
-				t.Fatalf("building the mutated kernel: %v", err)
+				t.Fatalf("booting the mutated kernel: %v", err)
 			}
-			arts, err := selftest.Build(ctx, selftest.Options{BuildDir: res.Dir,
-				Src: copyDir, Work: filepath.Join(base, "selftest"), Progress: t.Logf})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := initramfs.New()
-			for _, art := range arts {
-				if err := a.AddFile(art.Name, art.Mode, art.Data); err != nil {
-					t.Fatal(err)
-				}
-			}
-			initrd := filepath.Join(base, "initrd.cpio")
-			if err := a.WriteFile(initrd); err != nil {
-				t.Fatal(err)
-			}
-			console := filepath.Join(base, strings.TrimSuffix(m.patch, ".patch")+".console.log")
-			out, err := qemu.Run(ctx, qemu.Options{Kernel: res.Image, Initrd: initrd,
-				Timeout: 10 * time.Minute, ConsoleLog: console})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("boot: %s in %v, console %s", out.Outcome, out.Duration.Round(time.Second), console)
-			log, err := os.ReadFile(console)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := ktap.Parse(bytes.NewReader(log))
-			if err != nil || !doc.Found {
-				t.Fatalf("no KTAP in %s: %v", console, err)
+			t.Logf("boot: %s in %v, console %s", res.Boot.Outcome, res.Boot.Duration.Round(time.Second), res.Boot.ConsoleLog)
+			doc := res.Report.KTAP
+			if doc == nil || !doc.Found {
+				t.Fatalf("no KTAP in %s", res.Boot.ConsoleLog)
 			}
 			cases := suiteResults(doc)
 			for _, name := range m.fail {
