@@ -60,12 +60,7 @@ func suiteResults(doc *ktap.Document) map[string]*ktap.Test {
 
 func TestMutationsCaught(t *testing.T) {
 	e2e.Need(t, "builds and boots mutated kernels")
-	// KDEFER_SERIES_TREE: a git tree of one's own whose HEAD carries the
-	// series; by default the shared test clone of Debian's 6.12.
-	tree := os.Getenv("KDEFER_SERIES_TREE")
-	if tree == "" {
-		tree = testkit.SeriesTree(t)
-	}
+	tree := testkit.MutationTree(t)
 	if _, err := os.Stat(filepath.Join(tree, "kernel/unwind/deferred.c")); err != nil {
 		t.Fatalf("%s does not carry the series (no kernel/unwind/deferred.c): run kgen apply first", tree)
 	}
@@ -86,11 +81,7 @@ func TestMutationsCaught(t *testing.T) {
 			buildDir = b
 		}
 	}
-	if _, err := os.Stat(filepath.Join(copyDir, ".git")); err != nil {
-		e2e.Git(t, tree, "worktree", "add", "--detach", copyDir, head)
-	} else {
-		e2e.Git(t, copyDir, "checkout", "--detach", "--force", head)
-	}
+	testkit.Worktree(t, tree, copyDir, head)
 	// The patches change deferred.c or a hook of the series (exit.c):
 	// every tracked file is restored before each one and at the end.
 	defer e2e.Git(t, copyDir, "checkout", "--", ".")

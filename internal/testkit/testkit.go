@@ -136,6 +136,28 @@ func MutationDir(t testing.TB) string {
 	return d
 }
 
+// MutationTree is the tree the mutation tests mutate copies of:
+// KDEFER_SERIES_TREE (a git tree of one's own whose HEAD carries the
+// series), by default SeriesTree.
+func MutationTree(t testing.TB) string {
+	t.Helper()
+	if tree := os.Getenv("KDEFER_SERIES_TREE"); tree != "" {
+		return tree
+	}
+	return SeriesTree(t)
+}
+
+// Worktree makes dir a detached git worktree of tree at commit: added on
+// first use, checked out there (forced) later.
+func Worktree(t testing.TB, tree, dir, commit string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		e2e.Git(t, tree, "worktree", "add", "--detach", dir, commit)
+	} else {
+		e2e.Git(t, dir, "checkout", "--detach", "--force", commit)
+	}
+}
+
 // lock takes an exclusive flock on path and returns its release.
 func lock(t testing.TB, path string) func() {
 	t.Helper()
