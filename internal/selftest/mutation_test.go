@@ -30,7 +30,6 @@ import (
 
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/testkit"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
@@ -45,17 +44,6 @@ var mutations = []struct {
 	{"exit-hook-dropped.patch", []string{"exit_with_request_pending"}},
 	{"cookie-order-7.2.patch", []string{"reset_window_nmi_request"}},
 	{"twaf-no-alloc-dropped.patch", []string{"task_work_add_no_alloc"}},
-}
-
-// suiteResults maps case name to status in the unwind_deferred suite.
-func suiteResults(doc *ktap.Document) map[string]*ktap.Test {
-	res := map[string]*ktap.Test{}
-	doc.Walk(func(suites []string, t *ktap.Test) {
-		if len(suites) > 0 && suites[len(suites)-1] == "unwind_deferred" {
-			res[t.Name] = t
-		}
-	})
-	return res
 }
 
 func TestMutationsCaught(t *testing.T) {
@@ -118,21 +106,7 @@ func TestMutationsCaught(t *testing.T) {
 			if doc == nil || !doc.Found {
 				t.Fatalf("no KTAP in %s", res.Boot.ConsoleLog)
 			}
-			cases := suiteResults(doc)
-			for _, name := range m.fail {
-				c, ok := cases[name]
-				switch {
-				case !ok:
-					t.Errorf("%s: case %s not reported", m.patch, name)
-				case c.Status != ktap.Fail:
-					t.Errorf("%s: case %s is %v, want fail: the self-tests miss this bug", m.patch, name, c.Status)
-				default:
-					t.Logf("caught: %s fails under %s", name, m.patch)
-					for _, d := range c.Diagnostics {
-						t.Logf("    %s", d)
-					}
-				}
-			}
+			testkit.Caught(t, doc, "unwind_deferred", m.patch, m.fail)
 		})
 	}
 }

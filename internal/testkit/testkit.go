@@ -26,6 +26,7 @@ import (
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/templates"
 )
@@ -155,6 +156,33 @@ func Worktree(t testing.TB, tree, dir, commit string) {
 		e2e.Git(t, tree, "worktree", "add", "--detach", dir, commit)
 	} else {
 		e2e.Git(t, dir, "checkout", "--detach", "--force", commit)
+	}
+}
+
+// Caught checks that every case of fail in suite of doc failed under
+// the mutation patch (a case that passes is a bug the self-tests miss),
+// and logs the diagnostics of each case caught.
+func Caught(t testing.TB, doc *ktap.Document, suite, patch string, fail []string) {
+	t.Helper()
+	cases := map[string]*ktap.Test{}
+	doc.Walk(func(suites []string, c *ktap.Test) {
+		if len(suites) > 0 && suites[len(suites)-1] == suite {
+			cases[c.Name] = c
+		}
+	})
+	for _, name := range fail {
+		c, ok := cases[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: %s case %s not reported", patch, suite, name)
+		case c.Status != ktap.Fail:
+			t.Errorf("%s: %s case %s is %v, want fail: the self-tests miss this bug", patch, suite, name, c.Status)
+		default:
+			t.Logf("caught: %s fails under %s", name, patch)
+			for _, d := range c.Diagnostics {
+				t.Logf("    %s", d)
+			}
+		}
 	}
 }
 
