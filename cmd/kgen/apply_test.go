@@ -90,20 +90,6 @@ func TestApplyStatusDropFixture(t *testing.T) {
 
 // Each bad input: its exit code, its message, nothing changed.
 func TestApplyBadInput(t *testing.T) {
-	upstreamTemplates := func(t *testing.T) string {
-		// The fixture series with every patch skipped on trees that
-		// already have kernel/unwind/deferred.c.
-		d := filepath.Join(t.TempDir(), "templates")
-		e2e.Run(t, "", nil, "cp", "-r", fixtureTemplates, d)
-		for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
-			p := filepath.Join(d, f)
-			data, _ := os.ReadFile(p)
-			s := strings.ReplaceAll(string(data), "    skip-if: unwind_upstream\n", "")
-			s = strings.ReplaceAll(s, "  - name: ", "  - skip-if: unwind_upstream\n    name: ")
-			os.WriteFile(p, []byte(s), 0o644)
-		}
-		return d
-	}
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, dir string) (args []string, cleanup func())
@@ -152,7 +138,7 @@ func TestApplyBadInput(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "kernel/unwind/user.c"), []byte("// upstream\n"), 0o644)
 			gitOut(t, dir, "add", "kernel/unwind")
 			gitOut(t, dir, "commit", "-qm", "upstream has it")
-			return []string{dir, "--templates", upstreamTemplates(t)}, nil
+			return []string{dir, "--templates", e2e.UpstreamTemplates(t)}, nil
 		}, apply.ExitUpstream, "already contains the deferred unwind infrastructure upstream"},
 		{"no probe can place the version", func(t *testing.T, dir string) ([]string, func()) {
 			return []string{dir, "--templates", ""}, nil // the real series: its entry probe finds nothing here

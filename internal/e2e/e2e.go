@@ -122,25 +122,30 @@ func isTree(d string) bool {
 func CopyTemplates(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+	CopyDir(t, src, dst)
+	return dst
+}
+
+// CopyDir copies the files below src into dst (created as needed).
+func CopyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, b, 0o644)
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dst
 }
 
 // Mutate replaces the one occurrence of old by new in dir/file; it fails
@@ -167,7 +172,7 @@ func GitTree(t testing.TB, src string, edit func(dir string)) string {
 	t.Helper()
 	Tool(t, "git")
 	dir := filepath.Join(t.TempDir(), "linux")
-	Run(t, "", nil, "cp", "-r", src, dir)
+	CopyDir(t, src, dir)
 	if edit != nil {
 		edit(dir)
 	}
@@ -190,6 +195,28 @@ func FixtureTree(t testing.TB, broken bool) string {
 			Mutate(t, dir, "include/linux/sched.h", "usage;", "users;")
 		}
 	})
+}
+
+// UpstreamTemplates is a copy of the renderer's fixture series
+// (internal/render/testdata/templates) whose every patch is skipped on a
+// tree that already has the code (skip-if: unwind_upstream).
+func UpstreamTemplates(t testing.TB) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	d := CopyTemplates(t, filepath.Join(filepath.Dir(self), "..", "render", "testdata", "templates"))
+	for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
+		p := filepath.Join(d, f)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(data), "    skip-if: unwind_upstream\n", "")
+		s = strings.ReplaceAll(s, "  - name: ", "  - skip-if: unwind_upstream\n    name: ")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
 
 // GitTree612 is Tree612, but it must be a git work tree whose HEAD is the

@@ -16,6 +16,7 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/series"
@@ -138,7 +139,7 @@ func TestTemplateChangeDetected(t *testing.T) {
 		t.Skip("patches/ is empty (run kgen render --update)")
 	}
 	dir := t.TempDir()
-	copyDir(t, realTemplates, dir)
+	e2e.CopyDir(t, realTemplates, dir)
 	tmpls, _ := filepath.Glob(filepath.Join(dir, "files", "kernel", "unwind", "*.tmpl"))
 	if len(tmpls) == 0 {
 		t.Skip("no owned-file template under files/kernel/unwind")

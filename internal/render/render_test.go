@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,34 +33,13 @@ var baseEnv = []string{
 }
 
 // copyDir copies the fixture tree src into dst.
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // fakeKernel makes a git repository holding testdata/kernel with one
 // commit and returns its directory.
 func fakeKernel(t testing.TB) string {
 	t.Helper()
 	needGit(t)
 	dir := filepath.Join(t.TempDir(), "linux")
-	copyDir(t, "testdata/kernel", dir)
+	e2e.CopyDir(t, "testdata/kernel", dir)
 	run(t, dir, baseEnv, "git", "init", "-q", "-b", "master")
 	run(t, dir, baseEnv, "git", "add", ".")
 	run(t, dir, baseEnv, "git", "commit", "-q", "-m", "Linux 6.12.117 (fixture)")
