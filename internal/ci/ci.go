@@ -19,10 +19,10 @@ import (
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/templates"
 
-	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/internal/stepbuild"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
 
@@ -67,7 +67,7 @@ type Options struct {
 	Quick     bool // skip build --each
 	NoBoot    bool // skip the boot
 	Full      bool // build --each builds vmlinux after every patch
-	Configs   []bisect.Config
+	Configs   []stepbuild.Config
 	// Boot runs kcheck boot on the tree with the series applied; nil is
 	// boot.Run (tests substitute a fake).
 	Boot     func(ctx context.Context, o boot.Options) (*boot.Result, error)
@@ -86,8 +86,8 @@ type Result struct {
 	Render   *render.Result
 	Applied  []string // per patch: "" applied, else the error
 	Lint     *lint.Result
-	Build    *bisect.Result
-	Configs  []bisect.Config
+	Build    *stepbuild.Result
+	Configs  []stepbuild.Config
 	Boot     *boot.Result
 }
 
@@ -125,7 +125,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		opt.Boot = boot.Run
 	}
 	if opt.Configs == nil {
-		opt.Configs = bisect.DefaultConfigs()
+		opt.Configs = stepbuild.DefaultConfigs()
 	}
 	if opt.Templates == nil {
 		opt.Templates = templates.FS
@@ -272,7 +272,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		notRun([]string{StageBuild}, "--quick")
 	} else {
 		stage(StageBuild, func() (string, string) {
-			br, err := bisect.Run(ctx, r.Series, bisect.Options{Scratch: sc, Configs: opt.Configs, Full: opt.Full, Progress: opt.Progress})
+			br, err := stepbuild.Run(ctx, r.Series, stepbuild.Options{Scratch: sc, Configs: opt.Configs, Full: opt.Full, Progress: opt.Progress})
 			if err != nil {
 				return Error, err.Error()
 			}

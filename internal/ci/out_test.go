@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/report"
+	"github.com/kdefer/kdefer/internal/stepbuild"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
 
@@ -52,14 +52,14 @@ func fakeResult(t *testing.T) *Result {
 	rep.Decide()
 	now := time.Now()
 	r := &Result{Tree: dir, TreeName: "test", Base: strings.Repeat("ab", 20), Start: now, Elapsed: 90 * time.Second,
-		Series: s, Applied: []string{"", ""}, Configs: bisect.DefaultConfigs(),
+		Series: s, Applied: []string{"", ""}, Configs: stepbuild.DefaultConfigs(),
 		Lint: &lint.Result{Series: s, Findings: []lint.Finding{{Patch: 2, Check: lint.CheckCheckpatch, Level: "ERROR", Type: "SPACING",
 			Message: "spaces required around that '=='", File: "c.c", Line: 1}}},
-		Build: &bisect.Result{Steps: []bisect.Step{
+		Build: &stepbuild.Result{Steps: []stepbuild.Step{
 			{Patch: 0, Config: "on", Status: "ok"}, {Patch: 1, Config: "on", Status: "ok"}, {Patch: 2, Config: "on", Status: "ok"},
 			{Patch: 0, Config: "off", Status: "ok"}, {Patch: 1, Config: "off", Status: "ok"},
 			{Patch: 2, Config: "off", Status: "error", Message: "c.c:1:5: error: implicit declaration of function 'y'"}},
-			Breaks: []bisect.Break{{Patch: 2, Config: "off", Kind: "error", Message: "c.c:1:5: error: implicit declaration of function 'y'"}}},
+			Breaks: []stepbuild.Break{{Patch: 2, Config: "off", Kind: "error", Message: "c.c:1:5: error: implicit declaration of function 'y'"}}},
 		Boot: &boot.Result{Report: rep},
 		Stages: []Stage{{Name: StageProbe, Status: Pass}, {Name: StageRender, Status: Pass}, {Name: StageApply, Status: Pass},
 			{Name: StageLint, Status: Fail, Detail: "1 findings"}, {Name: StageBuild, Status: Fail}, {Name: StageBoot, Status: Fail}},
