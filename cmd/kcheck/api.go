@@ -12,7 +12,7 @@ import (
 	"github.com/kdefer/kdefer/internal/cli"
 )
 
-// multiFlag collects a repeatable string flag.
+// multiFlag collects a repeatable string flag (--off, --extra).
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }

@@ -11,17 +11,12 @@ import (
 	"github.com/kdefer/kdefer/internal/cli"
 )
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 func init() {
 	var (
 		o                   boot.Options
 		jsonOut, live       bool
 		junitPath, ktapPath string
-		extra               listFlag
+		extra               multiFlag
 	)
 	app.Register(&cli.Command{
 		Name:    "boot",

@@ -5,8 +5,8 @@ import (
 	"flag"
 	"os"
 
-	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/stepbuild"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
 
@@ -68,24 +68,24 @@ Exit: 0 every patch builds cleanly, 1 a patch breaks or warns, 2 harness.`,
 	})
 }
 
-func pickConfigs(only string) ([]bisect.Config, error) {
-	all := bisect.DefaultConfigs()
+func pickConfigs(only string) ([]stepbuild.Config, error) {
+	all := stepbuild.DefaultConfigs()
 	if only == "" {
 		return all, nil
 	}
 	for _, c := range all {
 		if c.Name == only {
-			return []bisect.Config{c}, nil
+			return []stepbuild.Config{c}, nil
 		}
 	}
 	return nil, cli.Errorf(cli.ExitHarness, "--config %q: want on or off", only)
 }
 
-func runBuildEach(ctx context.Context, tree string, sf *seriesFlags, s *workspace.Series, configs []bisect.Config, full bool) (*bisect.Result, error) {
+func runBuildEach(ctx context.Context, tree string, sf *seriesFlags, s *workspace.Series, configs []stepbuild.Config, full bool) (*stepbuild.Result, error) {
 	sc, err := sf.openScratch(ctx, tree, s)
 	if err != nil {
 		return nil, err
 	}
 	defer sc.Close()
-	return bisect.Run(ctx, s, bisect.Options{Scratch: sc, Configs: configs, Full: full, Progress: cli.Progress})
+	return stepbuild.Run(ctx, s, stepbuild.Options{Scratch: sc, Configs: configs, Full: full, Progress: cli.Progress})
 }

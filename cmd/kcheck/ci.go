@@ -79,13 +79,7 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			if err := writeCIResults(r, jsonOut, junitOut, outDir); err != nil {
 				return cli.Errorf(cli.ExitHarness, "writing the results: %w", err)
 			}
-			switch r.ExitCode() {
-			case 1:
-				return cli.Errorf(cli.ExitFail, "the series failed a check (see the summary)")
-			case 2:
-				return cli.Errorf(cli.ExitHarness, "a stage did not run (see the summary)")
-			}
-			return nil
+			return jobExit(r.ExitCode(), "the series failed a check (see the summary)", "a stage did not run (see the summary)")
 		},
 	})
 }
@@ -142,4 +136,17 @@ func resolveTree(ctx context.Context, arg string) (string, string, error) {
 		return "", "", cli.WithHint(err, "kgen tree get "+arg+" --git shows what failed")
 	}
 	return tree, "debian-" + filepath.Base(tree), nil
+}
+
+// jobExit maps the exit code of a ci or matrix job (0 passed, 1 a check
+// failed, 2 a stage could not run) to kcheck's exit, with the message
+// for each.
+func jobExit(code int, failed, notRun string) error {
+	switch code {
+	case 1:
+		return cli.Errorf(cli.ExitFail, "%s", failed)
+	case 2:
+		return cli.Errorf(cli.ExitHarness, "%s", notRun)
+	}
+	return nil
 }

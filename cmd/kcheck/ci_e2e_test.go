@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,26 +23,18 @@ func TestE2ECI(t *testing.T) {
 	bin := buildKcheck(t)
 	dir := t.TempDir()
 	junitOut := filepath.Join(dir, "ci.xml")
-	cmd := exec.Command(bin, "ci", "6.12", "--json", "--junit", junitOut, "--results", dir)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	stdout, stderr, code := runKcheck(t, bin, nil, "", "ci", "6.12", "--json", "--junit", junitOut, "--results", dir)
 	summary, _ := os.ReadFile(filepath.Join(dir, "summary.txt"))
 	t.Logf("kcheck ci 6.12:\n%s", summary)
-	if err != nil {
-		var ee *exec.ExitError
-		code := -1
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		}
-		tail := stderr.String()
+	if code != 0 {
+		tail := stderr
 		if len(tail) > 4000 {
 			tail = tail[len(tail)-4000:]
 		}
 		t.Fatalf("kcheck ci 6.12 exited %d, want 0\n%s", code, tail)
 	}
 	for _, stage := range []string{"probe", "render", "apply", "lint", "build-each", "boot"} {
-		if !strings.Contains(string(summary), stage) || !strings.Contains(stderr.String(), stage) {
+		if !strings.Contains(string(summary), stage) || !strings.Contains(stderr, stage) {
 			t.Errorf("the summary does not mention stage %s", stage)
 		}
 	}
@@ -54,11 +44,11 @@ func TestE2ECI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.TrimSpace(string(b)) != strings.TrimSpace(stdout.String()) {
+	if strings.TrimSpace(string(b)) != strings.TrimSpace(stdout) {
 		t.Errorf("--json printed something else on stdout than --results kept in %s", jsonOut)
 	}
 	var doc ci.KCIDBDoc
-	if err := json.Unmarshal([]byte(stdout.String()), &doc); err != nil {
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("kcheck ci --json stdout: %v", err)
 	}
 	if doc.Version.Major != 5 || len(doc.Checkouts) == 0 || len(doc.Builds) == 0 {
@@ -83,14 +73,7 @@ func TestE2ECI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xl, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Fatal("xmllint not installed (scripts/setup installs libxml2-utils)")
-	}
-	xsd, _ := filepath.Abs("../../internal/report/testdata/junit.xsd")
-	if out, err := exec.Command(xl, "--noout", "--schema", xsd, junitOut).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint: %v\n%s", err, out)
-	}
+	e2e.ValidateJUnit(t, x)
 	if !strings.Contains(string(x), `name="nmi_request"`) {
 		t.Errorf("%s lists no nmi_request case", junitOut)
 	}

@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/toolchain"
 
 	"github.com/kdefer/kdefer/internal/accel"
@@ -134,7 +134,7 @@ func runInstall(ctx context.Context, r hostcheck.Report) error {
 	}
 	run := func(args ...string) error {
 		fmt.Fprintf(os.Stderr, "doctor: running %v\n", args)
-		c := exec.CommandContext(ctx, args[0], args[1:]...)
+		c := proc.Command(ctx, args[0], args[1:]...)
 		c.Stdout, c.Stderr = os.Stderr, os.Stderr
 		c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		return c.Run()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/hostcheck"
 )
 
@@ -19,9 +20,7 @@ import (
 func buildKcheck(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kcheck")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	e2e.Run(t, "", nil, "go", "build", "-o", bin, ".")
 	return bin
 }
 
@@ -87,9 +86,7 @@ func TestDoctorInstallRefusesNonRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to switch to another user")
 	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv not installed")
-	}
+	e2e.Tool(t, "setpriv")
 	bin := buildKcheck(t)
 	dir := t.TempDir()                 // empty PATH dir: everything missing
 	os.Chmod(filepath.Dir(bin), 0o755) // let user nobody run the binary

@@ -89,13 +89,7 @@ failed, 2 a stage could not run or a base is apply.Unsupported.`,
 					return cli.Errorf(cli.ExitHarness, "%v", err)
 				}
 			}
-			switch m.ExitCode() {
-			case 1:
-				return cli.Errorf(cli.ExitFail, "a stage failed on a base (see the table)")
-			case 2:
-				return cli.Errorf(cli.ExitHarness, "a stage could not run on a base, or a base is apply.Unsupported (see the table)")
-			}
-			return nil
+			return jobExit(m.ExitCode(), "a stage failed on a base (see the table)", "a stage could not run on a base, or a base is apply.Unsupported (see the table)")
 		},
 	})
 }

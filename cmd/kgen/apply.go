@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/apply"
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -204,7 +204,7 @@ func initBaseline(ctx context.Context, tree string) error {
 		{"config", "core.bare", "false"},
 	}
 	for _, a := range steps {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + gitTmp, "--work-tree=" + abs}, a...)...)
+		cmd := proc.Command(ctx, "git", append([]string{"--git-dir=" + gitTmp, "--work-tree=" + abs}, a...)...)
 		cmd.Dir = abs
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return cli.Errorf(cli.ExitHarness, "git %s in %s: %v: %s", strings.Join(a, " "), tree, err, out)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/e2e"
 
 	"github.com/kdefer/kdefer/internal/kerneltree"
 )
@@ -50,13 +51,7 @@ func e2eSource(t testing.TB) string {
 
 func run(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v in %s: %v\n%s", name, args, dir, err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, nil, name, args...)
 }
 
 var goldenMu sync.Mutex
@@ -127,9 +122,7 @@ func builtKgen(t testing.TB) string {
 			t.Fatal(err)
 		}
 		kgenBin = filepath.Join(d, "kgen")
-		if out, err := exec.Command("go", "build", "-tags", "kgentest", "-o", kgenBin, ".").CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
+		e2e.Run(t, "", nil, "go", "build", "-tags", "kgentest", "-o", kgenBin, ".")
 	})
 	return kgenBin
 }
@@ -171,8 +164,12 @@ func baseBranch(t testing.TB, dir string) string {
 	return strings.TrimSpace(run(t, dir, "git", "symbolic-ref", "--short", "HEAD"))
 }
 
-func patchFiles(t testing.TB) []string {
-	ps, _ := filepath.Glob("../../patches/*.patch")
+// patchFiles returns the absolute paths of the patches (not the cover
+// letter) in patches/, or in its kept version dir (patches/vN) when
+// given.
+func patchFiles(t testing.TB, version ...string) []string {
+	dir := filepath.Join(append([]string{"../../patches"}, version...)...)
+	ps, _ := filepath.Glob(filepath.Join(dir, "*.patch"))
 	var out []string
 	for _, p := range ps {
 		if !strings.HasSuffix(p, "0000-cover-letter.patch") {
@@ -181,7 +178,7 @@ func patchFiles(t testing.TB) []string {
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("no patches in patches/")
+		t.Fatalf("no patches in %s", dir)
 	}
 	return out
 }
@@ -333,6 +330,21 @@ func TestE2EKill(t *testing.T) {
 	t.Logf("%d rounds: %d untouched, %d fully applied, %d recovered from a journal", rounds, nBase, nApplied, nRecovered)
 }
 
+// measure runs name in dir, failing t when it fails, and returns its
+// wall time and resource usage (getrusage of the child).
+func measure(t testing.TB, dir string, name string, args ...string) (time.Duration, *syscall.Rusage) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(t0)
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage)
+}
+
 // BenchmarkApplyVsGitAm times kgen apply (the built binary) and git am of
 // patches/ side by side on the same full tree, with peak RSS of each
 // (getrusage of the child). Run with:
@@ -345,23 +357,12 @@ func BenchmarkApplyVsGitAm(b *testing.B) {
 	base := strings.TrimSpace(run(b, dir, "git", "rev-parse", "HEAD"))
 	mb := baseBranch(b, dir)
 	var kCPU, aCPU time.Duration
-	cpu := func(ru *syscall.Rusage) time.Duration {
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
 	timed := func(name string, args ...string) (time.Duration, int64) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		t0 := time.Now()
-		out, err := cmd.CombinedOutput()
-		d := time.Since(t0)
-		if err != nil {
-			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		d, ru := measure(b, dir, name, args...)
 		if name == "git" {
-			aCPU += cpu(ru)
+			aCPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		} else {
-			kCPU += cpu(ru)
+			kCPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 		return d, ru.Maxrss
 	}

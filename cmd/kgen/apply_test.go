@@ -4,12 +4,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/e2e"
 
 	"github.com/kdefer/kdefer/internal/gitapply"
 )
@@ -20,12 +20,7 @@ const fixtureTemplates = "../../internal/render/testdata/templates"
 
 func gitOut(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, nil, "git", args...)
 }
 
 // treeState is what kgen must not change on a refused run: HEAD, refs,
@@ -44,7 +39,7 @@ func treeState(t *testing.T, dir string) string {
 
 func applyFixture(t *testing.T) string {
 	t.Helper()
-	dir := gitFixture(t, false)
+	dir := e2e.FixtureTree(t, false)
 	gitOut(t, dir, "config", "user.name", "Kgen Test")
 	gitOut(t, dir, "config", "user.email", "kgen@test.example")
 	return dir
@@ -95,22 +90,6 @@ func TestApplyStatusDropFixture(t *testing.T) {
 
 // Each bad input: its exit code, its message, nothing changed.
 func TestApplyBadInput(t *testing.T) {
-	upstreamTemplates := func(t *testing.T) string {
-		// The fixture series with every patch skipped on trees that
-		// already have kernel/unwind/deferred.c.
-		d := filepath.Join(t.TempDir(), "templates")
-		if out, err := exec.Command("cp", "-r", fixtureTemplates, d).CombinedOutput(); err != nil {
-			t.Fatalf("%v %s", err, out)
-		}
-		for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
-			p := filepath.Join(d, f)
-			data, _ := os.ReadFile(p)
-			s := strings.ReplaceAll(string(data), "    skip-if: unwind_upstream\n", "")
-			s = strings.ReplaceAll(s, "  - name: ", "  - skip-if: unwind_upstream\n    name: ")
-			os.WriteFile(p, []byte(s), 0o644)
-		}
-		return d
-	}
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, dir string) (args []string, cleanup func())
@@ -159,7 +138,7 @@ func TestApplyBadInput(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "kernel/unwind/user.c"), []byte("// upstream\n"), 0o644)
 			gitOut(t, dir, "add", "kernel/unwind")
 			gitOut(t, dir, "commit", "-qm", "upstream has it")
-			return []string{dir, "--templates", upstreamTemplates(t)}, nil
+			return []string{dir, "--templates", e2e.UpstreamTemplates(t)}, nil
 		}, apply.ExitUpstream, "already contains the deferred unwind infrastructure upstream"},
 		{"no probe can place the version", func(t *testing.T, dir string) ([]string, func()) {
 			return []string{dir, "--templates", ""}, nil // the real series: its entry probe finds nothing here

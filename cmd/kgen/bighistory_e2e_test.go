@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -139,16 +138,9 @@ func TestE2EBigHistoryMemory(t *testing.T) {
 	}
 	bin := builtKgen(t)
 	patches := patchFiles(t)
-	measure := func(dir string, name string, args ...string) (time.Duration, int64) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		t0 := time.Now()
-		out, err := cmd.CombinedOutput()
-		d := time.Since(t0)
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	timed := func(dir string, name string, args ...string) (time.Duration, int64) {
+		d, ru := measure(t, dir, name, args...)
+		return d, ru.Maxrss
 	}
 	var kT, aT, oT []time.Duration
 	var kRSS, aRSS, oRSS int64
@@ -157,18 +149,18 @@ func TestE2EBigHistoryMemory(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		dir := newCopy()
 		mb := baseBranch(t, dir)
-		d, rss := measure(dir, bin, "apply", dir)
+		d, rss := timed(dir, bin, "apply", dir)
 		kT, kRSS = append(kT, d), max(kRSS, rss)
 		if st := run(t, dir, "git", "status", "--porcelain"); st != "" {
 			t.Fatalf("git status after kgen apply:\n%s", st)
 		}
 		run(t, dir, bin, "drop", dir)
 		run(t, dir, "git", "switch", "-q", "-c", "am-bench")
-		d, rss = measure(dir, "git", append([]string{"am", "-q"}, patches...)...)
+		d, rss = timed(dir, "git", append([]string{"am", "-q"}, patches...)...)
 		aT, aRSS = append(aT, d), max(aRSS, rss)
 		if old != "" {
 			run(t, dir, "git", "switch", "-q", mb)
-			d, rss = measure(dir, old, "apply", dir, "--branch", "old-kgen")
+			d, rss = timed(dir, old, "apply", dir, "--branch", "old-kgen")
 			oT, oRSS = append(oT, d), max(oRSS, rss)
 		}
 		if i < 2 {

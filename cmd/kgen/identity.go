@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/series"
 )
 
@@ -28,7 +28,7 @@ func gitIdentity(ctx context.Context, dir string) series.Identity {
 		if dir != "" {
 			args = append([]string{"-C", dir}, args...)
 		}
-		out, err := exec.CommandContext(ctx, "git", args...).Output()
+		out, err := proc.Command(ctx, "git", args...).Output()
 		if err != nil {
 			return ""
 		}

@@ -3,39 +3,15 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 const fixture = "../../internal/render/testdata"
-
-func gitFixture(t *testing.T, breakAnchor bool) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
-	dir := filepath.Join(t.TempDir(), "linux")
-	if out, err := exec.Command("cp", "-r", fixture+"/kernel", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if breakAnchor {
-		p := filepath.Join(dir, "kernel/fork.c")
-		data, _ := os.ReadFile(p)
-		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
-	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@e.org", "commit", "-qm", "base"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
 
 func runKgen(t *testing.T, args ...string) (int, string) {
 	t.Helper()
@@ -47,7 +23,7 @@ func runKgen(t *testing.T, args ...string) (int, string) {
 }
 
 func TestRenderCommand(t *testing.T) {
-	tree := gitFixture(t, false)
+	tree := e2e.FixtureTree(t, false)
 	out := filepath.Join(t.TempDir(), "series")
 	if code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out); code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
@@ -79,7 +55,7 @@ func TestRenderCommand(t *testing.T) {
 // file gives an error naming patch, file, edit and anchor, exit 2, and
 // no output directory.
 func TestRenderBrokenAnchorWritesNothing(t *testing.T) {
-	tree := gitFixture(t, true)
+	tree := e2e.FixtureTree(t, true)
 	out := filepath.Join(t.TempDir(), "series")
 	code, msg := runKgen(t, "render", "--templates", fixture+"/templates", "--tree", tree, "-o", out)
 	if code != 2 {

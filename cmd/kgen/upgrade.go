@@ -383,10 +383,7 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 		return err
 	}
 	if err := plan.Execute(); err != nil {
-		if strings.Contains(err.Error(), "index.lock exists") {
-			return cli.Errorf(apply.ExitLocked, "%v", err)
-		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", o.tree, err)
+		return apply.ExecuteErr(o.tree, err)
 	}
 	fmt.Printf("upgraded to v%d: %d patches and %d commits of yours on branch %s (base %s, Linux %s); %s; %d files updated in %v\n",
 		res.Version, len(res.Patches), len(replays), name, base.String()[:12], res.Probes.Version, strings.Replace(old, "delete", "deleted", 1), len(plan.Changes), time.Since(start).Round(time.Millisecond))

@@ -21,17 +21,7 @@ import (
 func v1Tree(t *testing.T) (dir, tip string) {
 	t.Helper()
 	dir = treeCopy(t)
-	kept, _ := filepath.Glob("../../patches/v1/*.patch")
-	var ps []string
-	for _, p := range kept {
-		if !strings.HasSuffix(p, "0000-cover-letter.patch") {
-			abs, _ := filepath.Abs(p)
-			ps = append(ps, abs)
-		}
-	}
-	if len(ps) == 0 {
-		t.Fatal("no kept version in patches/v1")
-	}
+	ps := patchFiles(t, "v1")
 	run(t, dir, "git", "switch", "-q", "-c", "unwind-deferred")
 	run(t, dir, "git", append([]string{"am", "-q"}, ps...)...)
 	// The copy shares its files with the golden one by hard links: a

@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/qemu"
 )
 
@@ -138,7 +139,7 @@ func Boot(ctx context.Context, q qemu.Options, o Options) (*qemu.Result, Decisio
 		// A loaded host, not a broken KVM: TCG would only be slower.
 		return r, Decision{Accel: qemu.KVM, Why: "KVM started the kernel"}, starved(r, q)
 	case err != nil:
-		attempt = "QEMU refused KVM: " + oneLine(err.Error())
+		attempt = "QEMU refused KVM: " + lines.First(err.Error())
 	case r.Outcome == qemu.Silent:
 		attempt = fmt.Sprintf("the kernel printed nothing within %s under KVM (a boot sector may run, a Linux kernel does not)", KVMSilence)
 	case r.Outcome == qemu.Timeout:
@@ -188,7 +189,7 @@ func orNothing(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "nothing"
 	}
-	return oneLine(s)
+	return lines.First(s)
 }
 
 // KVMDevice is the KVM device node (a variable for tests).
@@ -273,7 +274,7 @@ func HostKey(qemuBin string) string {
 	}
 	ver := "unknown"
 	if out, err := exec.Command(qemuBin, "--version").Output(); err == nil {
-		ver = oneLine(string(out))
+		ver = lines.First(string(out))
 	}
 	rel := "unknown"
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
@@ -293,9 +294,4 @@ func cpuModel() string {
 		}
 	}
 	return "cpu unknown"
-}
-
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/qemu"
 )
 
@@ -148,7 +150,7 @@ func BootKernel(ctx context.Context, qemuBin, kernel, host string) Verdict {
 		FirstOutput: KVMSilence, Timeout: KVMSilence + 10*time.Second, ConsoleLog: filepath.Join(dir, "console.log")})
 	switch {
 	case err != nil:
-		v.Reason = "QEMU refused KVM with a Linux kernel: " + oneLine(err.Error())
+		v.Reason = "QEMU refused KVM with a Linux kernel: " + lines.First(err.Error())
 	case r.Outcome == qemu.Silent:
 		v.Reason = fmt.Sprintf("%s printed nothing within %s under KVM", filepath.Base(kernel), KVMSilence)
 	default:
@@ -206,7 +208,7 @@ func runProbe(ctx context.Context, qemuBin, img string, accel []string) (float64
 		"-serial", "none", "-monitor", "none", "-no-reboot",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=1",
 		"-drive", "file="+img+",format=raw,if=floppy", "-boot", "a")
-	c := exec.CommandContext(ctx, qemuBin, args...)
+	c := proc.Command(ctx, qemuBin, args...)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	start := time.Now()

@@ -141,8 +141,7 @@ func PrepareErr(tree string, err error) error {
 
 // ExecuteErr maps a failed transaction to an exit code.
 func ExecuteErr(tree string, err error) error {
-	var le *gitapply.LockError
-	if strings.Contains(err.Error(), "index.lock exists") || errors.As(err, &le) {
+	if errors.Is(err, gitapply.ErrIndexLocked) {
 		return cli.Errorf(ExitLocked, "%v", err)
 	}
 	return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", tree, err)
@@ -170,11 +169,11 @@ func RenderErr(ctx context.Context, err error) error {
 	if e := Unsupported(err); e != nil {
 		return e
 	}
-	msg := err.Error()
+	var carried *render.CarriedError
 	switch {
-	case strings.Contains(msg, "not a kernel tree"):
+	case errors.Is(err, probe.ErrNotKernel):
 		return cli.Errorf(ExitNotKernel, "%v", err)
-	case strings.Contains(msg, "seems to carry the series"):
+	case errors.As(err, &carried):
 		return cli.WithHint(cli.Errorf(ExitApplied, "the series is already applied: %v", err), "kgen status TREE")
 	case errors.Is(err, gitobj.ErrNotGit):
 		return cli.Errorf(ExitNotGit, "%v", err)

@@ -3,13 +3,13 @@ package boot
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/testkit"
 )
@@ -23,10 +23,7 @@ import (
 func TestE2EKVMSilentFallsBack(t *testing.T) {
 	tree := seriesTree(t)
 	b := testkit.BuildKernel(t, tree)
-	real, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Fatal(err)
-	}
+	real := e2e.Tool(t, "qemu-system-x86_64")
 	dir := t.TempDir()
 	attempts := filepath.Join(dir, "kvm-attempts")
 	wrapper := filepath.Join(dir, "qemu-system-x86_64")
@@ -71,7 +68,7 @@ func TestE2EKVMSilentFallsBack(t *testing.T) {
 	if !strings.Contains(human.String(), "note: KVM was tried first and dropped") {
 		t.Error("no note of the fallback")
 	}
-	xmllint(t, junit.String())
+	e2e.ValidateJUnit(t, []byte(junit.String()))
 
 	res2, second := run("second")
 	r2 := res2.Report

@@ -160,7 +160,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		st = selftest.Build
 	}
 	progress("boot: building the self-tests against %s", build.Dir)
-	arts, err := st(ctx, selftest.Options{BuildDir: build.Dir, Src: o.Tree, Work: filepath.Join(build.Dir, "kcheck-selftest")})
+	arts, err := st(ctx, selftest.Options{BuildDir: build.Dir, Src: o.Tree, Work: filepath.Join(build.Dir, "kcheck-selftest"), Progress: progress})
 	if err != nil {
 		return fail(fmt.Errorf("building the self-tests: %w", err))
 	}
@@ -235,11 +235,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	rep.Decide()
 	return res, nil
-}
-
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
 
 func hasSeries(tree string) bool {

@@ -2,9 +2,7 @@ package boot
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,13 +50,8 @@ func kinitBuilder(t testing.TB) SelftestBuilder {
 			}
 			os.WriteFile(filepath.Join(work, f), b, 0o644)
 		}
-		if out, err := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"),
-			filepath.Join(work, "kinit.c")).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("gcc kinit.c: %v\n%s", err, out)
-		}
-		if out, err := exec.CommandContext(ctx, "make", "-C", o.BuildDir, "M="+work, "modules").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("trigger module: %v\n%s", err, out)
-		}
+		e2e.Run(t, "", nil, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"), filepath.Join(work, "kinit.c"))
+		e2e.Run(t, "", nil, "make", "-C", o.BuildDir, "M="+work, "modules")
 		init, _ := os.ReadFile(filepath.Join(work, "init"))
 		ko, err := os.ReadFile(filepath.Join(work, "trigger.ko"))
 		if err != nil {
@@ -97,14 +90,20 @@ func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result
 	return res
 }
 
-func TestE2ECleanBootPasses(t *testing.T) {
+// bootLogged boots the kinit kernel with the splat trigger what and
+// logs the human report, which it returns with the report.
+func bootLogged(t *testing.T, what string) (*report.Report, string) {
+	t.Helper()
 	tree := seriesTree(t)
-	b := testkit.BuildKernel(t, tree)
-	res := bootKinit(t, tree, b, "")
-	r := res.Report
+	r := bootKinit(t, tree, testkit.BuildKernel(t, tree), what).Report
 	var sb strings.Builder
 	r.Human(&sb)
 	t.Log(sb.String())
+	return r, sb.String()
+}
+
+func TestE2ECleanBootPasses(t *testing.T) {
+	r, _ := bootLogged(t, "")
 	if r.Verdict != report.Pass || r.ExitCode() != 0 || r.Outcome != "poweroff" {
 		t.Fatalf("clean boot: verdict %s, outcome %s, problems %q", r.Verdict, r.Outcome, r.Problems)
 	}
@@ -113,7 +112,7 @@ func TestE2ECleanBootPasses(t *testing.T) {
 	}
 	var j strings.Builder
 	r.JUnit(&j)
-	xmllint(t, j.String())
+	e2e.ValidateJUnit(t, []byte(j.String()))
 }
 
 // TestE2ECleanBootEveryBase boots each base's kcheck boot kernel with
@@ -157,17 +156,10 @@ func TestE2ECleanBootEveryBase(t *testing.T) {
 }
 
 func TestE2EWarnOnFailsTheRun(t *testing.T) {
-	tree := seriesTree(t)
-	b := testkit.BuildKernel(t, tree)
-	res := bootKinit(t, tree, b, "warn")
-	r := res.Report
-	var sb strings.Builder
-	r.Human(&sb)
-	t.Log(sb.String())
+	r, out := bootLogged(t, "warn")
 	if r.ExitCode() != 1 || len(r.Splats) == 0 || r.Splats[0].Kind != "warning" {
 		t.Fatalf("WARN_ON boot: exit %d, splats %+v", r.ExitCode(), r.Splats)
 	}
-	out := sb.String()
 	for _, w := range []string{"splat 1/1: warning: WARNING in trigger_init (console line ", "WARNING: CPU: ", "trigger.c", "| ", "---[ end trace", "verdict: FAIL"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("summary lacks %q", w)
@@ -334,16 +326,6 @@ func debugKernel(t *testing.T, tree string) *kbuild.Result {
 	return r
 }
 
-func xmllint(t *testing.T, xml string) {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "junit.xml")
-	os.WriteFile(f, []byte(xml), 0o644)
-	xsd, _ := filepath.Abs("../report/testdata/junit.xsd")
-	if out, err := exec.Command("xmllint", "--noout", "--schema", xsd, f).CombinedOutput(); err != nil {
-		t.Fatalf("xmllint: %v\n%s", err, out)
-	}
-}
-
 // BenchmarkBootToVerdict measures initramfs + QEMU boot + KTAP and splat
 // parsing with the kernel already built (kinit as the test program).
 func BenchmarkBootToVerdict(b *testing.B) {
@@ -396,7 +378,7 @@ func TestE2ESelftests(t *testing.T) {
 	}
 	var j strings.Builder
 	r.JUnit(&j)
-	xmllint(t, j.String())
+	e2e.ValidateJUnit(t, []byte(j.String()))
 	t.Logf("boot-to-verdict: QEMU %s (%s)", res.Boot.Duration.Round(time.Millisecond), res.Boot.Accel)
 }
 

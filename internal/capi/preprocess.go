@@ -1,8 +1,8 @@
 package capi
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/kconfig"
+	"github.com/kdefer/kdefer/internal/lines"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // kbuild preprocesses files with the kernel's own compiler flags, in an
@@ -52,13 +54,12 @@ func (k *kbuild) ensureConfig(ctx context.Context) error {
 
 func (k *kbuild) make(ctx context.Context, targets ...string) error {
 	args := append([]string{"-n", "10", "make", "-C", k.tree, "O=" + k.build, "-j" + strconv.Itoa(runtime.NumCPU())}, targets...)
-	cmd := exec.CommandContext(ctx, "nice", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("make O=%s %s in %s: %w\n%s", k.build, strings.Join(targets, " "), k.tree, err, tail(out.String(), 15))
+	out, err := proc.CombinedOutput(proc.Command(ctx, "nice", args...))
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("make O=%s %s in %s: %w\n%s", k.build, strings.Join(targets, " "), k.tree, pe.Err, lines.Last(string(out), 15))
 	}
-	return nil
+	return err
 }
 
 // unitArgv runs "make O=BUILD dir/file.i" for a .c file of the tree (so
@@ -146,21 +147,12 @@ func (k *kbuild) savedArgv(cmdFile string) ([]string, error) {
 // the output to out.
 func (k *kbuild) cpp(ctx context.Context, argv []string, view, src, out string) (string, error) {
 	args := append(append([]string(nil), argv[1:]...), "-E", "-include", view, "-o", out, src)
-	cmd := exec.CommandContext(ctx, argv[0], args...)
+	cmd := proc.Command(ctx, argv[0], args...)
 	cmd.Dir = k.build
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("preprocess %s: %w\n%s", src, err, tail(stderr.String(), 15))
+	var pe *proc.Error
+	if _, err := proc.Output(cmd); errors.As(err, &pe) {
+		return "", fmt.Errorf("preprocess %s: %w\n%s", src, pe.Err, lines.Last(pe.Stderr, 15))
 	}
 	b, err := os.ReadFile(out)
 	return string(b), err
-}
-
-func tail(s string, n int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	return strings.Join(ls, "\n")
 }

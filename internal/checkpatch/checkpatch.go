@@ -11,10 +11,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -22,6 +20,8 @@ import (
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
+
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // Level is checkpatch's severity: ERROR, WARNING or CHECK (CHECK only
@@ -118,14 +118,12 @@ func Run(ctx context.Context, tree, patchFile string, opt Options) ([]Finding, e
 		args = append(args, "-f")
 	}
 	args = append(args, abs)
-	cmd := exec.CommandContext(ctx, perl, args...)
+	cmd := proc.Command(ctx, perl, args...)
 	cmd.Dir = tree
 	var out, stderr bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	// checkpatch exits 1 when it reports an error.
+	if err := cmd.Run(); err != nil && cmd.ProcessState.ExitCode() != 1 {
 		return nil, fmt.Errorf("checkpatch on %s: %v: %s", patchFile, err, strings.TrimSpace(stderr.String()))
 	}
 	if !bytes.Contains(out.Bytes(), []byte("total: ")) {

@@ -2,7 +2,6 @@ package ci
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -54,30 +53,19 @@ func TestE2ECIAppliesLikeKgen(t *testing.T) {
 	t.Logf("transaction points seen: %s", strings.Join(points, " "))
 
 	scratch := filepath.Join(workspace.WorkDir(tree), "src")
-	ciTree := git(t, scratch, "rev-parse", "kcheck-series^{tree}")
+	ciTree := e2e.Git(t, scratch, "rev-parse", "kcheck-series^{tree}")
 
 	// kgen apply's code on a fresh clone of the same base.
 	clone := filepath.Join(t.TempDir(), "linux")
-	git(t, "", "clone", "-q", "--shared", tree, clone)
+	e2e.Git(t, "", "clone", "-q", "--shared", tree, clone)
 	res, err := apply.Run(context.Background(), apply.Options{Tree: clone, Templates: templates.FS})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kgenTree := git(t, clone, "rev-parse", res.Tip.String()+"^{tree}"); kgenTree != ciTree {
+	if kgenTree := e2e.Git(t, clone, "rev-parse", res.Tip.String()+"^{tree}"); kgenTree != ciTree {
 		t.Fatalf("kcheck ci's series ends at tree %s, kgen apply's at %s", ciTree, kgenTree)
 	}
-	if n := len(strings.Fields(git(t, scratch, "rev-list", "kcheck-base..kcheck-series"))); n != len(r.Series.Patches) {
+	if n := len(strings.Fields(e2e.Git(t, scratch, "rev-list", "kcheck-base..kcheck-series"))); n != len(r.Series.Patches) {
 		t.Fatalf("scratch branch has %d commits, the series %d patches", n, len(r.Series.Patches))
 	}
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	c := exec.Command("git", args...)
-	c.Dir = dir
-	out, err := c.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }

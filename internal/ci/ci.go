@@ -16,12 +16,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/templates"
 
-	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/render"
+	"github.com/kdefer/kdefer/internal/stepbuild"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
 
@@ -66,7 +67,7 @@ type Options struct {
 	Quick     bool // skip build --each
 	NoBoot    bool // skip the boot
 	Full      bool // build --each builds vmlinux after every patch
-	Configs   []bisect.Config
+	Configs   []stepbuild.Config
 	// Boot runs kcheck boot on the tree with the series applied; nil is
 	// boot.Run (tests substitute a fake).
 	Boot     func(ctx context.Context, o boot.Options) (*boot.Result, error)
@@ -85,8 +86,8 @@ type Result struct {
 	Render   *render.Result
 	Applied  []string // per patch: "" applied, else the error
 	Lint     *lint.Result
-	Build    *bisect.Result
-	Configs  []bisect.Config
+	Build    *stepbuild.Result
+	Configs  []stepbuild.Config
 	Boot     *boot.Result
 }
 
@@ -124,7 +125,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		opt.Boot = boot.Run
 	}
 	if opt.Configs == nil {
-		opt.Configs = bisect.DefaultConfigs()
+		opt.Configs = stepbuild.DefaultConfigs()
 	}
 	if opt.Templates == nil {
 		opt.Templates = templates.FS
@@ -192,7 +193,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			r.Render = res
 			probe.Status, probe.Detail = Pass, fmt.Sprintf("Linux %s, %d probes answered", res.Probes.Version, len(res.Probes.Probes))
 		} else {
-			probe.Status, probe.Detail = Fail, "see render: "+firstLine(renderErr.Error())
+			probe.Status, probe.Detail = Fail, "see render: "+lines.First(renderErr.Error())
 		}
 		r.Stages = append([]Stage{probe}, r.Stages...)
 		if st.Status != Pass {
@@ -220,7 +221,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 				for j := range r.Applied {
 					r.Applied[j] = "not run: the series was not committed"
 				}
-				return Fail, "kgen apply's path failed on the scratch tree: " + firstLine(err.Error())
+				return Fail, "kgen apply's path failed on the scratch tree: " + lines.First(err.Error())
 			}
 			return Pass, fmt.Sprintf("%d patches committed on %.12s by kgen apply's path (internal/apply)", len(r.Series.Patches), sc.Base)
 		}
@@ -230,7 +231,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 				for j := i + 1; j < len(r.Applied); j++ {
 					r.Applied[j] = "not run: an earlier patch does not apply"
 				}
-				return Fail, fmt.Sprintf("patch %d does not apply: %s", p.Index, firstLine(err.Error()))
+				return Fail, fmt.Sprintf("patch %d does not apply: %s", p.Index, lines.First(err.Error()))
 			}
 		}
 		return Pass, fmt.Sprintf("%d patches apply on %.12s", len(r.Series.Patches), sc.Base)
@@ -258,7 +259,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		case fails > 0:
 			return Fail, fmt.Sprintf("%d findings", fails)
 		case len(lr.NotRun) > 0:
-			return NotRun, fmt.Sprintf("%d checks could not run (first: %s: %s)", len(lr.NotRun), lr.NotRun[0].Check, firstLine(lr.NotRun[0].Reason))
+			return NotRun, fmt.Sprintf("%d checks could not run (first: %s: %s)", len(lr.NotRun), lr.NotRun[0].Check, lines.First(lr.NotRun[0].Reason))
 		}
 		return Pass, fmt.Sprintf("%d patches clean (%s)", len(r.Series.Patches), lr.Timing())
 	})
@@ -271,14 +272,14 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		notRun([]string{StageBuild}, "--quick")
 	} else {
 		stage(StageBuild, func() (string, string) {
-			br, err := bisect.Run(ctx, r.Series, bisect.Options{Scratch: sc, Configs: opt.Configs, Full: opt.Full, Progress: opt.Progress})
+			br, err := stepbuild.Run(ctx, r.Series, stepbuild.Options{Scratch: sc, Configs: opt.Configs, Full: opt.Full, Progress: opt.Progress})
 			if err != nil {
 				return Error, err.Error()
 			}
 			r.Build = br
 			if len(br.Breaks) > 0 {
 				b := br.Breaks[0]
-				return Fail, fmt.Sprintf("[%s] patch %d: %s: %s", b.Config, b.Patch, b.Kind, firstLine(b.Message))
+				return Fail, fmt.Sprintf("[%s] patch %d: %s: %s", b.Config, b.Patch, b.Kind, lines.First(b.Message))
 			}
 			return Pass, fmt.Sprintf("%d patches x %d configurations in %s", len(r.Series.Patches), len(opt.Configs), br.Elapsed.Round(time.Second))
 		})
@@ -330,13 +331,4 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return Error, detail
 	})
 	return r, nil
-}
-
-func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
 	"github.com/kdefer/kdefer/internal/ktap"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/lint"
 )
 
@@ -259,7 +260,7 @@ func compiler() string {
 	if err != nil {
 		return "gcc"
 	}
-	return firstLine(string(out))
+	return lines.First(string(out))
 }
 
 // KCIDBDoc is the document KCIDB writes, as a consumer reads it back:
@@ -420,11 +421,11 @@ func jcase(class, name, status, detail string, d time.Duration) junit.Testcase {
 			c.SystemOut = &junit.Output{Data: detail}
 		}
 	case Fail:
-		c.Failure = &junit.Result{Message: firstLine(detail), Type: class, Data: detail}
+		c.Failure = &junit.Result{Message: lines.First(detail), Type: class, Data: detail}
 	case Error:
-		c.Error = &junit.Result{Message: firstLine(detail), Type: class, Data: detail}
+		c.Error = &junit.Result{Message: lines.First(detail), Type: class, Data: detail}
 	default:
-		c.Skipped = &junit.Result{Message: "not run: " + firstLine(detail)}
+		c.Skipped = &junit.Result{Message: "not run: " + lines.First(detail)}
 	}
 	return c
 }

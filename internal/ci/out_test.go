@@ -3,19 +3,18 @@ package ci
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kdefer/kdefer/internal/bisect"
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/report"
+	"github.com/kdefer/kdefer/internal/stepbuild"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
 
@@ -24,16 +23,10 @@ import (
 // three self-tests, one failing.
 func fakeResult(t *testing.T) *Result {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	git := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
+		e2e.Git(t, dir, args...)
 	}
 	git("init", "-q")
 	git("config", "user.name", "Jane Dev")
@@ -59,14 +52,14 @@ func fakeResult(t *testing.T) *Result {
 	rep.Decide()
 	now := time.Now()
 	r := &Result{Tree: dir, TreeName: "test", Base: strings.Repeat("ab", 20), Start: now, Elapsed: 90 * time.Second,
-		Series: s, Applied: []string{"", ""}, Configs: bisect.DefaultConfigs(),
+		Series: s, Applied: []string{"", ""}, Configs: stepbuild.DefaultConfigs(),
 		Lint: &lint.Result{Series: s, Findings: []lint.Finding{{Patch: 2, Check: lint.CheckCheckpatch, Level: "ERROR", Type: "SPACING",
 			Message: "spaces required around that '=='", File: "c.c", Line: 1}}},
-		Build: &bisect.Result{Steps: []bisect.Step{
+		Build: &stepbuild.Result{Steps: []stepbuild.Step{
 			{Patch: 0, Config: "on", Status: "ok"}, {Patch: 1, Config: "on", Status: "ok"}, {Patch: 2, Config: "on", Status: "ok"},
 			{Patch: 0, Config: "off", Status: "ok"}, {Patch: 1, Config: "off", Status: "ok"},
 			{Patch: 2, Config: "off", Status: "error", Message: "c.c:1:5: error: implicit declaration of function 'y'"}},
-			Breaks: []bisect.Break{{Patch: 2, Config: "off", Kind: "error", Message: "c.c:1:5: error: implicit declaration of function 'y'"}}},
+			Breaks: []stepbuild.Break{{Patch: 2, Config: "off", Kind: "error", Message: "c.c:1:5: error: implicit declaration of function 'y'"}}},
 		Boot: &boot.Result{Report: rep},
 		Stages: []Stage{{Name: StageProbe, Status: Pass}, {Name: StageRender, Status: Pass}, {Name: StageApply, Status: Pass},
 			{Name: StageLint, Status: Fail, Detail: "1 findings"}, {Name: StageBuild, Status: Fail}, {Name: StageBoot, Status: Fail}},
@@ -147,28 +140,11 @@ func TestJUnitValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ValidateJUnit(t, b)
+	e2e.ValidateJUnit(t, b)
 	s := string(b)
 	for _, want := range []string{`name="ci.checkpatch"`, `<failure message="checkpatch ERROR:SPACING`, `name="boot.`, `nmi_request`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("JUnit lacks %q", want)
 		}
-	}
-}
-
-// ValidateJUnit checks data against the JUnit schema shared with
-// internal/report (testdata/junit.xsd there) using xmllint.
-func ValidateJUnit(t *testing.T, data []byte) {
-	t.Helper()
-	xl, err := exec.LookPath("xmllint")
-	if err != nil {
-		e2e.Require(t, "xmllint not installed (apt-get install libxml2-utils)")
-	}
-	f := filepath.Join(t.TempDir(), "junit.xml")
-	os.WriteFile(f, data, 0o644)
-	xsd, _ := filepath.Abs("../report/testdata/junit.xsd")
-	out, err := exec.Command(xl, "--noout", "--schema", xsd, f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
 	}
 }

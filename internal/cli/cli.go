@@ -212,6 +212,19 @@ var Progress = func(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }
 
+// HelpFailures runs every subcommand with -h and returns the ones that
+// did not exit 0 (a clash of flag names panics at run time, before any
+// work), as "NAME: exit CODE".
+func (a *App) HelpFailures() []string {
+	var bad []string
+	for _, name := range a.Names() {
+		if code := a.Run(append(strings.Fields(name), "-h"), io.Discard); code != 0 {
+			bad = append(bad, fmt.Sprintf("%s %s: exit %d", a.Name, name, code))
+		}
+	}
+	return bad
+}
+
 // Names returns the registered command names, sorted.
 func (a *App) Names() []string {
 	names := make([]string, 0, len(a.commands))

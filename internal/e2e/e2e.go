@@ -1,6 +1,7 @@
 // Package e2e is the switch for the end-to-end tests (KDEFER_E2E=1), the
-// real Debian kernel trees they run on, and the small helpers the lint
-// tests share (copying and mutating the templates). It depends on kerneltree
+// real Debian kernel trees they run on, and the small helpers the tests
+// share (running git or another command, copying and mutating the
+// templates). It depends on kerneltree
 // only, so the tests of any package can use it, the probe and render
 // packages included.
 package e2e
@@ -8,7 +9,9 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,6 +83,17 @@ func Require(t testing.TB, reason string) {
 	t.Skip(reason)
 }
 
+// Tool returns the path of the program name, and Requires it (skip, or
+// fail under KDEFER_E2E=1) when it is not installed.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Require(t, name+" not installed (kcheck doctor names its package)")
+	}
+	return p
+}
+
 // Tree612 returns a Linux 6.12 source tree to test against: $KDEFER_TREE
 // if set, else the Debian 6.12 git tree of the kdefer cache (fetched under
 // KDEFER_E2E=1, see internal/testkit).
@@ -108,25 +122,30 @@ func isTree(d string) bool {
 func CopyTemplates(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+	CopyDir(t, src, dst)
+	return dst
+}
+
+// CopyDir copies the files below src into dst (created as needed).
+func CopyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, b, 0o644)
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dst
 }
 
 // Mutate replaces the one occurrence of old by new in dir/file; it fails
@@ -144,6 +163,60 @@ func Mutate(t testing.TB, dir, file, old, new string) {
 	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// GitTree copies the directory src to a new temporary directory, lets
+// edit change the copy (when not nil), and commits it all as the one
+// commit of a new repository, whose work tree it returns.
+func GitTree(t testing.TB, src string, edit func(dir string)) string {
+	t.Helper()
+	Tool(t, "git")
+	dir := filepath.Join(t.TempDir(), "linux")
+	CopyDir(t, src, dir)
+	if edit != nil {
+		edit(dir)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
+		Git(t, dir, args...)
+	}
+	return dir
+}
+
+// FixtureTree is GitTree of the renderer's small kernel fixture
+// (internal/render/testdata/kernel); with broken set, the anchors of the
+// fixture series' edits of kernel/fork.c and include/linux/sched.h no
+// longer match.
+func FixtureTree(t testing.TB, broken bool) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	return GitTree(t, filepath.Join(filepath.Dir(self), "..", "render", "testdata", "kernel"), func(dir string) {
+		if broken {
+			Mutate(t, dir, "kernel/fork.c", "sched_fork(clone_flags, p);\n\tif", "sched_fork(p);\n\tif")
+			Mutate(t, dir, "include/linux/sched.h", "usage;", "users;")
+		}
+	})
+}
+
+// UpstreamTemplates is a copy of the renderer's fixture series
+// (internal/render/testdata/templates) whose every patch is skipped on a
+// tree that already has the code (skip-if: unwind_upstream).
+func UpstreamTemplates(t testing.TB) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	d := CopyTemplates(t, filepath.Join(filepath.Dir(self), "..", "render", "testdata", "templates"))
+	for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
+		p := filepath.Join(d, f)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(data), "    skip-if: unwind_upstream\n", "")
+		s = strings.ReplaceAll(s, "  - name: ", "  - skip-if: unwind_upstream\n    name: ")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
 
 // GitTree612 is Tree612, but it must be a git work tree whose HEAD is the
@@ -174,4 +247,53 @@ func CPUTime(f func()) time.Duration {
 		}
 	}
 	return best
+}
+
+// Run runs name with args in dir (the current directory when empty),
+// with env added to the environment, and returns its combined output;
+// it fails the test when the command fails.
+func Run(t testing.TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	c := exec.Command(name, args...)
+	c.Dir = dir
+	if env != nil {
+		c.Env = append(os.Environ(), env...)
+	}
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, out)
+	}
+	return string(out)
+}
+
+// Git is Run of git in dir, returning its output without the enclosing
+// white space.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(Run(t, dir, nil, "git", args...))
+}
+
+// ValidateJUnit checks data against the JUnit schema that kcheck's
+// reports follow (internal/report/testdata/junit.xsd) with xmllint. A
+// missing xmllint fails the test under KDEFER_E2E=1; otherwise the data
+// is left unchecked, with a note in the log.
+func ValidateJUnit(t testing.TB, data []byte) {
+	t.Helper()
+	xl, err := exec.LookPath("xmllint")
+	if err != nil {
+		if On() {
+			t.Fatal("KDEFER_E2E=1 but xmllint is not installed (apt-get install libxml2-utils)")
+		}
+		t.Log("JUnit XML not validated: xmllint not installed (apt-get install libxml2-utils)")
+		return
+	}
+	_, self, _, _ := runtime.Caller(0)
+	xsd := filepath.Join(filepath.Dir(self), "..", "report", "testdata", "junit.xsd")
+	f := filepath.Join(t.TempDir(), "junit.xml")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(xl, "--noout", "--schema", xsd, f).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
+	}
 }

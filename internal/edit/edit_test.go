@@ -91,27 +91,29 @@ func TestPrefixAndRegex(t *testing.T) {
 	}
 }
 
-func TestAmbiguousListsAllMatches(t *testing.T) {
-	e := &Edit{Scope: Scope{Function: "copy_process"}, Anchor: "retval = sched_fork(clone_flags, p);", Op: InsertAfter, Text: "x"}
+// applyFails applies an insertion after anchor in copy_process of cfile,
+// which must fail with an *Error.
+func applyFails(t *testing.T, anchor string) *Error {
+	t.Helper()
+	e := &Edit{Scope: Scope{Function: "copy_process"}, Anchor: anchor, Op: InsertAfter, Text: "x"}
 	e.Validate()
 	_, err := Apply([]byte(cfile), e, "x\n")
 	var ee *Error
 	if !errors.As(err, &ee) {
 		t.Fatalf("want *Error, got %v", err)
 	}
+	return ee
+}
+
+func TestAmbiguousListsAllMatches(t *testing.T) {
+	ee := applyFails(t, "retval = sched_fork(clone_flags, p);")
 	if !strings.Contains(ee.What, "matches 2 places") || len(ee.Candidates) != 2 || ee.Candidates[0].Line != 15 || ee.Candidates[1].Line != 18 {
-		t.Errorf("ambiguous anchor: %v", err)
+		t.Errorf("ambiguous anchor: %v", ee)
 	}
 }
 
 func TestNotFoundQuotesNearest(t *testing.T) {
-	e := &Edit{Scope: Scope{Function: "copy_process"}, Anchor: "retval = sched_fork(clone_flag, p);\nif (retval)", Op: InsertAfter, Text: "x"}
-	e.Validate()
-	_, err := Apply([]byte(cfile), e, "x\n")
-	var ee *Error
-	if !errors.As(err, &ee) {
-		t.Fatalf("want *Error, got %v", err)
-	}
+	ee := applyFails(t, "retval = sched_fork(clone_flag, p);\nif (retval)")
 	ee.Patch, ee.File, ee.Index, ee.From = "unwind-cache", "kernel/fork.c", 3, "unwind-cache"
 	msg := ee.Error()
 	for _, want := range []string{"patch unwind-cache: kernel/fork.c: edit 3 (from unwind-cache, function copy_process): anchor matches nothing",

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,26 +14,20 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
+// git runs git in dir as a fixed committer and returns its output.
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@x")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, []string{"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@x"}, "git", args...)
 }
 
 // newRepo makes a small repository with a few files in nested directories.
 func newRepo(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	git(t, dir, "init", "-q", "-b", "master")
 	files := map[string]string{
@@ -203,6 +196,28 @@ func setup(t *testing.T) *fixture {
 	return &fixture{dir: dir, r: r, base: head.Commit, tip: c2, ov: ov}
 }
 
+// prepare prepares the switch of f.sw() or fails t.
+func (f *fixture) prepare(t *testing.T) *Plan {
+	t.Helper()
+	return mustPrepare(t, f.r, f.ov, f.sw())
+}
+
+func mustPrepare(t *testing.T, r *Repo, objs storer.EncodedObjectStorer, sw Switch) *Plan {
+	t.Helper()
+	p, err := Prepare(r, objs, sw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustExecute(t *testing.T, p *Plan) {
+	t.Helper()
+	if err := p.Execute(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) sw() Switch {
 	return Switch{From: f.base, To: f.tip, Branch: "refs/heads/series", Create: true, Message: "checkout: moving from master to series"}
 }
@@ -211,10 +226,7 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 	f := setup(t)
 	// A local change elsewhere is kept.
 	os.WriteFile(filepath.Join(f.dir, "untouched/x.c"), []byte("local\n"), 0o644)
-	p, err := Prepare(f.r, f.ov, f.sw())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.prepare(t)
 	var paths []string
 	for _, c := range p.Changes {
 		paths = append(paths, c.Path)
@@ -222,9 +234,7 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 	if got := strings.Join(paths, " "); got != "include/linux/a.h kernel/exit.c kernel/fork.c kernel/unwind/deferred.c" {
 		t.Fatalf("changes %q", got)
 	}
-	if err := p.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	mustExecute(t, p)
 	if got := git(t, f.dir, "status", "--porcelain"); got != " M untouched/x.c\n" {
 		t.Fatalf("status after apply: %q", got)
 	}
@@ -243,13 +253,8 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 	}
 	// And back (kgen drop), deleting the branch.
 	r2, _ := Open(f.dir)
-	p2, err := Prepare(r2, r2.S, Switch{From: f.tip, To: f.base, Branch: "refs/heads/master", Delete: "refs/heads/series", DeleteAt: f.tip, Message: "checkout: moving from series to master"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p2.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	p2 := mustPrepare(t, r2, r2.S, Switch{From: f.tip, To: f.base, Branch: "refs/heads/master", Delete: "refs/heads/series", DeleteAt: f.tip, Message: "checkout: moving from series to master"})
+	mustExecute(t, p2)
 	if got := git(t, f.dir, "status", "--porcelain", "--untracked-files=all"); got != " M untouched/x.c\n" {
 		t.Fatalf("status after drop: %q", got)
 	}
@@ -262,22 +267,24 @@ func TestApplyTouchesOnlyChangedPaths(t *testing.T) {
 }
 
 func TestDirtyRule(t *testing.T) {
-	for name, mess := range map[string]func(dir string){
-		"work tree": func(d string) { os.WriteFile(filepath.Join(d, "kernel/fork.c"), []byte("edited\n"), 0o644) },
-		"index": func(d string) {
-			os.WriteFile(filepath.Join(d, "include/linux/a.h"), []byte("x\n"), 0o644)
-			exec.Command("git", "-C", d, "add", "include/linux/a.h").Run()
+	for name, mess := range map[string]func(t *testing.T, dir string){
+		"work tree": func(t *testing.T, d string) {
+			os.WriteFile(filepath.Join(d, "kernel/fork.c"), []byte("edited\n"), 0o644)
 		},
-		"untracked": func(d string) {
+		"index": func(t *testing.T, d string) {
+			os.WriteFile(filepath.Join(d, "include/linux/a.h"), []byte("x\n"), 0o644)
+			git(t, d, "add", "include/linux/a.h")
+		},
+		"untracked": func(t *testing.T, d string) {
 			os.MkdirAll(filepath.Join(d, "kernel/unwind"), 0o755)
 			os.WriteFile(filepath.Join(d, "kernel/unwind/deferred.c"), []byte("mine\n"), 0o644)
 		},
-		"deleted file":    func(d string) { os.Remove(filepath.Join(d, "kernel/exit.c")) },
-		"mode (exec bit)": func(d string) { os.Chmod(filepath.Join(d, "kernel/fork.c"), 0o755) },
+		"deleted file":    func(t *testing.T, d string) { os.Remove(filepath.Join(d, "kernel/exit.c")) },
+		"mode (exec bit)": func(t *testing.T, d string) { os.Chmod(filepath.Join(d, "kernel/fork.c"), 0o755) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := setup(t)
-			mess(f.dir)
+			mess(t, f.dir)
 			before := state(t, f.dir)
 			_, err := Prepare(f.r, f.ov, f.sw())
 			var de *DirtyError
@@ -298,10 +305,7 @@ func TestRollbackAtEveryPoint(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
-			p, err := Prepare(f.r, f.ov, f.sw())
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.prepare(t)
 			Hook = func(p string) error {
 				if p == point {
 					return errors.New("injected")
@@ -335,10 +339,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			f := setup(t)
 			before := state(t, f.dir)
-			p, err := Prepare(f.r, f.ov, f.sw())
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.prepare(t)
 			crash(p, point)
 			if _, err := os.Stat(JournalDir(f.r.GitDir)); err != nil {
 				t.Fatal("no journal after the crash")
@@ -405,13 +406,8 @@ func TestLock(t *testing.T) {
 
 func TestIndexSpliceEqualsGoGit(t *testing.T) {
 	f := setup(t)
-	p, err := Prepare(f.r, f.ov, f.sw())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Execute(); err != nil {
-		t.Fatal(err)
-	}
+	p := f.prepare(t)
+	mustExecute(t, p)
 	// The spliced index must decode with go-git and hold what git says.
 	idx, err := ReadIndex(f.r.GitDir)
 	if err != nil {
@@ -436,13 +432,8 @@ func TestIndexVersions(t *testing.T) {
 			if v == "3" {
 				git(t, f.dir, "update-index", "--skip-worktree", "untouched/x.c")
 			}
-			p, err := Prepare(f.r, f.ov, f.sw())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Execute(); err != nil {
-				t.Fatal(err)
-			}
+			p := f.prepare(t)
+			mustExecute(t, p)
 			if got := git(t, f.dir, "status", "--porcelain", "--untracked-files=all"); got != "" {
 				t.Fatalf("status: %q", got)
 			}
@@ -466,10 +457,7 @@ func TestRecoverNeverOverwritesAnEdit(t *testing.T) {
 		for _, inPlace := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/inplace=%v", point, inPlace), func(t *testing.T) {
 				f := setup(t)
-				p, err := Prepare(f.r, f.ov, f.sw())
-				if err != nil {
-					t.Fatal(err)
-				}
+				p := f.prepare(t)
 				crash(p, point)
 				path := filepath.Join(f.dir, "include/linux/a.h")
 				data, _ := os.ReadFile(path)
@@ -518,10 +506,7 @@ func TestRecoverNeverOverwritesAnEdit(t *testing.T) {
 // entries in the index, and writes the reflogs.
 func TestRollForwardAfterLockRemoved(t *testing.T) {
 	f := setup(t)
-	p, err := Prepare(f.r, f.ov, f.sw())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.prepare(t)
 	crash(p, "committed")
 	os.Remove(filepath.Join(f.r.GitDir, "index.lock"))
 	if _, err := Recover(f.r, false); err != nil {

@@ -393,23 +393,11 @@ func applyDelta(src, d []byte) ([]byte, error) {
 		switch {
 		case op&0x80 != 0:
 			var off, n int
-			for i := 0; i < 4; i++ {
-				if op&(1<<i) != 0 {
-					if len(d) == 0 {
-						return nil, errors.New("truncated copy")
-					}
-					off |= int(d[0]) << (8 * i)
-					d = d[1:]
-				}
-			}
-			for i := 0; i < 3; i++ {
-				if op&(0x10<<i) != 0 {
-					if len(d) == 0 {
-						return nil, errors.New("truncated copy")
-					}
-					n |= int(d[0]) << (8 * i)
-					d = d[1:]
-				}
+			var ok1, ok2 bool
+			off, d, ok1 = copyField(op, 0x01, 4, d)
+			n, d, ok2 = copyField(op, 0x10, 3, d)
+			if !ok1 || !ok2 {
+				return nil, errors.New("truncated copy")
 			}
 			if n == 0 {
 				n = 0x10000
@@ -650,4 +638,20 @@ func (c *objCache) put(k cacheKey, o *rawObj) {
 		delete(c.m, ce.key)
 		c.size -= len(ce.obj.data)
 	}
+}
+
+// copyField reads a field of a delta's copy instruction: for each of its
+// nbytes bits of op from first up, a set bit means one more byte of the
+// little-endian field follows in d. ok is false when d ends too soon.
+func copyField(op byte, first byte, nbytes int, d []byte) (v int, rest []byte, ok bool) {
+	for i := 0; i < nbytes; i++ {
+		if op&(first<<i) != 0 {
+			if len(d) == 0 {
+				return 0, d, false
+			}
+			v |= int(d[0]) << (8 * i)
+			d = d[1:]
+		}
+	}
+	return v, d, true
 }

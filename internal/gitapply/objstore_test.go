@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,10 +49,7 @@ func objectStoreMatchesGit(t *testing.T, ofs bool) {
 	kinds := map[int]int{}
 	for _, l := range strings.Split(strings.TrimSpace(all), "\n") {
 		id, typ, _ := strings.Cut(l, " ")
-		want, err := exec.Command("git", "-C", dir, "cat-file", typ, id).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := []byte(git(t, dir, "cat-file", typ, id))
 		o, err := s.EncodedObject(plumbing.AnyObject, plumbing.NewHash(id))
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)

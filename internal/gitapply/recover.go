@@ -51,6 +51,23 @@ func (e *LockError) Error() string {
 	return fmt.Sprintf("%s exists and is not kgen's: another git process seems to be running (remove the file if none is)", e.Path)
 }
 
+// Is makes a LockError an ErrIndexLocked.
+func (e *LockError) Is(target error) bool { return target == ErrIndexLocked }
+
+// ErrIndexLocked: .git/index.lock is held by another process, so kgen
+// cannot take it (IndexLockedError, LockError).
+var ErrIndexLocked = errors.New("index.lock is held by another process")
+
+// IndexLockedError: Execute found .git/index.lock already there.
+type IndexLockedError struct{ Path, WorkTree string }
+
+func (e *IndexLockedError) Error() string {
+	return fmt.Sprintf("%s exists: another git process seems to be running in %s (remove the file if none is)", e.Path, e.WorkTree)
+}
+
+// Is makes an IndexLockedError an ErrIndexLocked.
+func (e *IndexLockedError) Is(target error) bool { return target == ErrIndexLocked }
+
 // Pending returns the journal of an interrupted transaction (nil when
 // there is none) without changing anything.
 func Pending(r *Repo) *PendingError {

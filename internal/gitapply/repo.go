@@ -51,28 +51,12 @@ func Open(dir string) (*Repo, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		data, err := os.ReadFile(gd)
-		if err != nil {
+		if gd, err = gitobj.ReadGitFile(gd); err != nil {
 			return nil, err
 		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		p, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir: ")
-		if !ok {
-			return nil, fmt.Errorf("%s: no \"gitdir: \" line", gd)
-		}
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(abs, p)
-		}
-		gd = filepath.Clean(p)
 	}
-	common := gd
-	if data, err := os.ReadFile(filepath.Join(gd, "commondir")); err == nil {
-		c := strings.TrimSpace(string(data))
-		if !filepath.IsAbs(c) {
-			c = filepath.Join(gd, c)
-		}
-		common = filepath.Clean(c)
-	} else if !fi.IsDir() {
+	common, ok := gitobj.CommonDir(gd)
+	if !ok && !fi.IsDir() {
 		return nil, fmt.Errorf("%s: .git points to %s, which has no commondir file (a submodule?); kgen works on main and linked work trees only", abs, gd)
 	}
 	st, err := gitobj.OpenStorage(abs)

@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // TestCheckRefFormatAgreesWithGit: kgen's ref-name rules against
 // git check-ref-format on names that break each rule.
 func TestCheckRefFormatAgreesWithGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	names := []string{
 		"refs/heads/unwind-deferred", "refs/heads/a/b", "refs/heads/.hidden", "refs/heads/a..b",
 		"refs/heads/a.lock", "refs/heads/a/b.lock/c", "refs/heads/end.", "refs/heads/a b",

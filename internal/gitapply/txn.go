@@ -433,7 +433,7 @@ func (p *Plan) Execute() (err error) {
 	if err != nil {
 		os.RemoveAll(jdir)
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s exists: another git process seems to be running in %s (remove the file if none is)", idxLock, r.WorkTree)
+			return &IndexLockedError{Path: idxLock, WorkTree: r.WorkTree}
 		}
 		return err
 	}

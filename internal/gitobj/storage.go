@@ -40,34 +40,53 @@ func OpenStorage(dir string) (*filesystem.Storage, error) {
 	if fi, err := os.Stat(dotGit); err == nil && fi.IsDir() {
 		gitDir = dotGit
 	} else if err == nil {
-		data, err := os.ReadFile(dotGit)
-		if err != nil {
+		if gitDir, err = ReadGitFile(dotGit); err != nil {
 			return nil, err
 		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		gd, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir: ")
-		if !ok {
-			return nil, fmt.Errorf("%s: no \"gitdir: \" line", dotGit)
-		}
-		if !filepath.IsAbs(gd) {
-			gd = filepath.Join(abs, gd)
-		}
-		gitDir = gd
 	} else if isGitDir(abs) {
 		gitDir = abs // bare
 	} else {
 		return nil, fmt.Errorf("%s: %w (kgen needs a base commit; kgen probe works on plain trees)", dir, ErrNotGit)
 	}
 	var repoFS billy.Filesystem = osfs.New(gitDir)
-	if data, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
-		common := strings.TrimSpace(string(data))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gitDir, common)
-		}
+	if common, ok := CommonDir(gitDir); ok {
 		repoFS = dotgit.NewRepositoryFilesystem(repoFS, osfs.New(common))
 	}
 	return filesystem.NewStorageWithOptions(repoFS, cache.NewObjectLRUDefault(),
 		filesystem.Options{AlternatesFS: osfs.New("/", osfs.WithBoundOS())}), nil
+}
+
+// ReadGitFile returns the git directory that the .git file at path (a
+// linked worktree's or a submodule's "gitdir: X") points to, absolute.
+func ReadGitFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	gd, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir: ")
+	if !ok {
+		return "", fmt.Errorf("%s: no \"gitdir: \" line", path)
+	}
+	if !filepath.IsAbs(gd) {
+		gd = filepath.Join(filepath.Dir(path), gd)
+	}
+	return filepath.Clean(gd), nil
+}
+
+// CommonDir returns the directory a linked worktree's gitDir shares with
+// the main work tree (objects, refs, config), from its commondir file;
+// ok is false when gitDir has none (it is its own common directory).
+func CommonDir(gitDir string) (common string, ok bool) {
+	data, err := os.ReadFile(filepath.Join(gitDir, "commondir"))
+	if err != nil {
+		return gitDir, false
+	}
+	c := strings.TrimSpace(string(data))
+	if !filepath.IsAbs(c) {
+		c = filepath.Join(gitDir, c)
+	}
+	return filepath.Clean(c), true
 }
 
 func isGitDir(p string) bool {

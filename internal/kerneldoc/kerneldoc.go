@@ -9,11 +9,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // Warning is one kernel-doc diagnostic.
@@ -50,7 +51,7 @@ func Run(ctx context.Context, tree string, files []string, opt Options) ([]Warni
 		args = append(args, "-Wall")
 	}
 	args = append(args, files...)
-	cmd := exec.CommandContext(ctx, "perl", args...)
+	cmd := proc.Command(ctx, "perl", args...)
 	cmd.Dir = tree
 	var stderr, stdout bytes.Buffer
 	cmd.Stderr, cmd.Stdout = &stderr, &stdout

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/lines"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // apt runs apt-get and apt-cache either with the machine's configuration
@@ -87,7 +90,7 @@ func sandboxOpts() []string {
 
 func (a *apt) cmd(ctx context.Context, tool string, args ...string) *exec.Cmd {
 	all := append(append(append([]string{}, a.opts...), sandboxOpts()...), args...)
-	c := command(ctx, tool, all...)
+	c := proc.Command(ctx, tool, all...)
 	c.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
 	return c
 }
@@ -102,20 +105,12 @@ func aptError(what string, out []byte, err error) error {
 	}
 	msg := strings.Join(es, "; ")
 	if msg == "" {
-		msg = strings.TrimSpace(lastLines(string(out), 2))
+		msg = strings.ReplaceAll(lines.Last(string(out), 2), "\n", " / ")
 	}
 	if msg == "" {
 		msg = err.Error()
 	}
 	return fmt.Errorf("%s: %s", what, msg)
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, " / ")
 }
 
 // update refreshes a private apt state when its lists are missing, older
@@ -171,25 +166,31 @@ func (a *apt) show(ctx context.Context, pkgs ...string) ([]pkgVersion, error) {
 	}
 	var vs []pkgVersion
 	for _, para := range strings.Split(string(out), "\n\n") {
-		var v pkgVersion
-		for _, l := range strings.Split(para, "\n") {
-			k, val, _ := strings.Cut(l, ": ")
-			switch k {
-			case "Package":
-				v.Package = val
-			case "Version":
-				v.Version = val
-			case "Filename":
-				v.Filename = val
-			case "Size":
-				v.Size, _ = strconv.ParseInt(val, 10, 64)
-			}
-		}
-		if want[v.Package] && v.Version != "" {
+		if v := parseControl(para); want[v.Package] && v.Version != "" {
 			vs = append(vs, v)
 		}
 	}
 	return vs, nil
+}
+
+// parseControl reads the fields of a package that kdefer uses from one
+// paragraph of Debian control data (apt-cache show, dpkg-deb -f).
+func parseControl(para string) pkgVersion {
+	var v pkgVersion
+	for _, l := range strings.Split(para, "\n") {
+		k, val, _ := strings.Cut(l, ": ")
+		switch k {
+		case "Package":
+			v.Package = val
+		case "Version":
+			v.Version = val
+		case "Filename":
+			v.Filename = val
+		case "Size":
+			v.Size, _ = strconv.ParseInt(val, 10, 64)
+		}
+	}
+	return v
 }
 
 // names lists the package names that start with prefix.

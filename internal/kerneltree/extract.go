@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/kdefer/kdefer/internal/lines"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // UseXZBinary selects how the inner .tar.xz is decompressed. The xz
@@ -47,7 +50,7 @@ func extractDeb(ctx context.Context, deb, dst string, progress func(string, ...a
 	var res extractResult
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
+	c := proc.Command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	out, err := c.StdoutPipe()
@@ -116,12 +119,10 @@ func extractDeb(ctx context.Context, deb, dst string, progress func(string, ...a
 }
 
 func firstLine(s string, err error) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return err.Error()
+	if l := lines.First(s); l != "" {
+		return l
 	}
-	l, _, _ := strings.Cut(s, "\n")
-	return l
+	return err.Error()
 }
 
 type countReader struct {
@@ -183,7 +184,7 @@ func (r *reporter) done() {
 func xzReader(ctx context.Context, r io.Reader) (io.Reader, func() error, error) {
 	if UseXZBinary {
 		if bin, err := exec.LookPath("xz"); err == nil {
-			c := command(ctx, bin, "-dc", "-T0")
+			c := proc.Command(ctx, bin, "-dc", "-T0")
 			c.Stdin = r
 			var stderr bytes.Buffer
 			c.Stderr = &stderr

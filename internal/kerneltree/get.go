@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/kdefer/kdefer/internal/flock"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // Meta describes a cached tree; it is kept in trees/.meta/<release>.json.
@@ -224,20 +225,11 @@ func resolve(ctx context.Context, req Request, cache string, o Options, progress
 
 // debInfo reads Package, Version and size of a local .deb.
 func debInfo(ctx context.Context, deb string) (pkgVersion, error) {
-	out, err := command(ctx, "dpkg-deb", "-f", deb, "Package", "Version").Output()
+	out, err := proc.Command(ctx, "dpkg-deb", "-f", deb, "Package", "Version").Output()
 	if err != nil {
 		return pkgVersion{}, fmt.Errorf("reading %s with dpkg-deb -f: %w (is it a .deb?)", deb, err)
 	}
-	var v pkgVersion
-	for _, l := range strings.Split(string(out), "\n") {
-		k, val, _ := strings.Cut(l, ": ")
-		switch k {
-		case "Package":
-			v.Package = val
-		case "Version":
-			v.Version = val
-		}
-	}
+	v := parseControl(string(out))
 	if !strings.HasPrefix(v.Package, "linux-source-") || v.Version == "" {
 		return v, fmt.Errorf("%s is %q, not a Debian linux-source package", deb, v.Package)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // Baseline identity: fixed so that the baseline commit id depends only on
@@ -34,7 +36,7 @@ func gitCmd(ctx context.Context, gitDir, workTree string, args ...string) *exec.
 		"-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false",
 		"-c", "core.fsmonitor=false", "-c", "gc.auto=0",
 	}, args...)
-	c := command(ctx, "git", all...)
+	c := proc.Command(ctx, "git", all...)
 	env := []string{"GIT_DIR=" + gitDir, "LC_ALL=C",
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}
 	if workTree != "" {

@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/workspace"
 
 	"github.com/kdefer/kdefer/internal/capi"
@@ -395,7 +396,7 @@ func (r *Result) steps(ctx context.Context, s *workspace.Series, opt Options, sk
 					}
 					continue
 				}
-				r.NotRun = append(r.NotRun, NotRun{Check: CheckAPI, Patch: p.Index, Reason: u.What + ": " + firstLine(u.Reason)})
+				r.NotRun = append(r.NotRun, NotRun{Check: CheckAPI, Patch: p.Index, Reason: u.What + ": " + lines.First(u.Reason)})
 			}
 		}
 	}
@@ -472,11 +473,4 @@ func (r *Result) merge() {
 		return order[a.Check] < order[b.Check]
 	})
 	r.Findings = out
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

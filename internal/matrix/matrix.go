@@ -21,6 +21,7 @@ import (
 	"github.com/kdefer/kdefer/internal/ci"
 	"github.com/kdefer/kdefer/internal/edit"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -164,7 +165,7 @@ func runBase(ctx context.Context, o Options, base string) (Row, error) {
 	row := Row{Base: base}
 	defer func() { row.Seconds = time.Since(start).Seconds() }()
 	add := func(stage, status, detail string, d time.Duration) {
-		c := Cell{Stage: stage, Status: status, Detail: firstLine(detail), Seconds: d.Seconds()}
+		c := Cell{Stage: stage, Status: status, Detail: lines.First(detail), Seconds: d.Seconds()}
 		if c.Detail != strings.TrimSpace(detail) {
 			c.Complete = detail
 		}
@@ -250,12 +251,4 @@ func anchorOf(e *edit.Error) Anchor {
 		a.Candidates = append(a.Candidates, fmt.Sprintf("%d: %s", c.Line, c.Text))
 	}
 	return a
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

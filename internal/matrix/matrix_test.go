@@ -5,54 +5,23 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/ci"
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 )
 
 const testdata = "../render/testdata"
-
-// fixtureTree is the renderer's small kernel fixture as a git tree; with
-// broken set, the anchor of the fork.c edit no longer matches.
-func fixtureTree(t *testing.T, broken bool) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
-	dir := filepath.Join(t.TempDir(), "linux")
-	if out, err := exec.Command("cp", "-r", testdata+"/kernel", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if broken {
-		p := filepath.Join(dir, "kernel/fork.c")
-		data, _ := os.ReadFile(p)
-		os.Remove(p)
-		os.WriteFile(p, bytes.Replace(data, []byte("sched_fork(clone_flags, p);\n\tif"), []byte("sched_fork(p);\n\tif"), 1), 0o644)
-		p = filepath.Join(dir, "include/linux/sched.h")
-		data, _ = os.ReadFile(p)
-		os.Remove(p)
-		os.WriteFile(p, bytes.Replace(data, []byte("usage;"), []byte("users;"), 1), 0o644)
-	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=T", "-c", "user.email=t@kernel.test", "commit", "-qm", "base"}} {
-		c := exec.Command("git", args...)
-		c.Dir = dir
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
 
 // Three bases: one that runs the job (a fake ci.Run reporting a lint
 // failure), one whose anchor no longer matches, one that cannot be
 // fetched. The table, the exit code, the anchor report and the JUnit and
 // JSON outputs say so, and Join gives back the same rows.
 func TestRunAndOutputs(t *testing.T) {
-	good, broken := fixtureTree(t, false), fixtureTree(t, true)
+	good, broken := e2e.FixtureTree(t, false), e2e.FixtureTree(t, true)
 	ran := 0
 	m, err := Run(context.Background(), Options{
 		Bases:     []string{"9.1", "9.2", "9.3"},
@@ -107,16 +76,10 @@ func TestRunAndOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(x, []byte(`<testsuites name="kcheck matrix" tests="21" failures="2" errors="1" skipped="`)) {
+	if !bytes.Contains(x, []byte(`<testsuites name="kcheck matrix" time="`)) || !bytes.Contains(x, []byte(`tests="21" errors="1" failures="2" skipped="`)) {
 		t.Errorf("JUnit counts:\n%s", x[:300])
 	}
-	if _, err := exec.LookPath("xmllint"); err == nil {
-		f := filepath.Join(t.TempDir(), "m.xml")
-		os.WriteFile(f, x, 0o644)
-		if out, err := exec.Command("xmllint", "--noout", "--schema", "../report/testdata/junit.xsd", f).CombinedOutput(); err != nil {
-			t.Errorf("xmllint: %v\n%s", err, out)
-		}
-	}
+	e2e.ValidateJUnit(t, x)
 	var h bytes.Buffer
 	if err := m.HTML(&h); err != nil || !strings.Contains(h.String(), `<td class="fail" title="1 findings">fail</td>`) {
 		t.Errorf("HTML: %v\n%s", err, h.String())

@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jstemmer/go-junit-report/v2/junit"
 	"github.com/kdefer/kdefer/internal/ci"
 )
 
@@ -86,83 +88,40 @@ func Join(files []string) (*Matrix, error) {
 	return out, nil
 }
 
-type jUnit struct {
-	XMLName  xml.Name `xml:"testsuites"`
-	Name     string   `xml:"name,attr"`
-	Tests    int      `xml:"tests,attr"`
-	Failures int      `xml:"failures,attr"`
-	Errors   int      `xml:"errors,attr"`
-	Skipped  int      `xml:"skipped,attr"`
-	Time     string   `xml:"time,attr"`
-	Suites   []jSuite `xml:"testsuite"`
-}
-
-type jSuite struct {
-	Name     string  `xml:"name,attr"`
-	Tests    int     `xml:"tests,attr"`
-	Failures int     `xml:"failures,attr"`
-	Errors   int     `xml:"errors,attr"`
-	Skipped  int     `xml:"skipped,attr"`
-	Time     string  `xml:"time,attr"`
-	Cases    []jCase `xml:"testcase"`
-}
-
-type jCase struct {
-	Name      string    `xml:"name,attr"`
-	Classname string    `xml:"classname,attr"`
-	Time      string    `xml:"time,attr"`
-	Failure   *jMessage `xml:"failure,omitempty"`
-	Error     *jMessage `xml:"error,omitempty"`
-	Skipped   *jMessage `xml:"skipped,omitempty"`
-	SystemOut string    `xml:"system-out,omitempty"`
-}
-
-type jMessage struct {
-	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // JUnit is the matrix as JUnit XML: a suite per base, a case per stage.
 // Upstream stages pass (with what was found in system-out); unsupported
 // and not-run stages are skipped with their reason.
 func (m *Matrix) JUnit() ([]byte, error) {
-	all := jUnit{Name: "kcheck matrix", Time: secs(m.Seconds)}
+	all := junit.Testsuites{Name: "kcheck matrix", Time: secs(m.Seconds)}
 	for _, r := range m.Rows {
-		s := jSuite{Name: "linux-" + r.Base, Time: secs(r.Seconds)}
+		s := junit.Testsuite{Name: "linux-" + r.Base, ID: len(all.Suites), Time: secs(r.Seconds)}
 		for _, st := range Stages {
 			c := r.Cell(st)
 			text := c.Complete
 			if text == "" {
 				text = c.Detail
 			}
-			jc := jCase{Name: st, Classname: "matrix.linux-" + r.Base, Time: secs(c.Seconds)}
+			jc := junit.Testcase{Name: st, Classname: "matrix.linux-" + r.Base, Time: secs(c.Seconds)}
 			switch c.Status {
 			case ci.Pass, Upstream:
-				jc.SystemOut = c.Status + ": " + text
+				jc.SystemOut = &junit.Output{Data: c.Status + ": " + text}
 			case ci.Fail:
-				jc.Failure = &jMessage{Message: c.Detail, Text: text}
-				s.Failures++
+				jc.Failure = &junit.Result{Message: c.Detail, Data: text}
 			case ci.Error:
-				jc.Error = &jMessage{Message: c.Detail, Text: text}
-				s.Errors++
+				jc.Error = &junit.Result{Message: c.Detail, Data: text}
 			default:
-				jc.Skipped = &jMessage{Message: c.Status + ": " + c.Detail}
-				s.Skipped++
+				jc.Skipped = &junit.Result{Message: c.Status + ": " + c.Detail}
 			}
-			s.Cases = append(s.Cases, jc)
-			s.Tests++
+			s.AddTestcase(jc)
 		}
-		all.Suites = append(all.Suites, s)
-		all.Tests += s.Tests
-		all.Failures += s.Failures
-		all.Errors += s.Errors
-		all.Skipped += s.Skipped
+		all.AddSuite(s)
 	}
-	b, err := xml.MarshalIndent(all, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	if err := all.WriteXML(&b); err != nil {
 		return nil, err
 	}
-	return append([]byte(xml.Header), append(b, '\n')...), nil
+	return b.Bytes(), nil
 }
 
 var page = template.Must(template.New("matrix").Funcs(template.FuncMap{"class": cssClass}).Parse(`<!DOCTYPE html>

@@ -152,13 +152,17 @@ func (e *CannotDecide) Error() string {
 	return fmt.Sprintf("probe %s cannot decide: %s", e.Probe, e.Reason)
 }
 
+// ErrNotKernel: the tree has no top-level Makefile with the kernel's
+// version lines.
+var ErrNotKernel = errors.New("not a kernel tree")
+
 // ReadVersion reads VERSION, PATCHLEVEL, SUBLEVEL and EXTRAVERSION from
 // the top-level Makefile. A tree without them is not a kernel tree.
 func ReadVersion(src Source) (Version, error) {
 	data, err := src.ReadFile("Makefile")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Version{}, errors.New("not a kernel tree: no top-level Makefile")
+			return Version{}, fmt.Errorf("%w: no top-level Makefile", ErrNotKernel)
 		}
 		return Version{}, fmt.Errorf("reading Makefile: %w", err)
 	}
@@ -178,11 +182,11 @@ func ReadVersion(src Source) (Version, error) {
 	}{{"VERSION", &v.Major}, {"PATCHLEVEL", &v.Minor}, {"SUBLEVEL", &v.Sublevel}} {
 		s, ok := vals[f.key]
 		if !ok {
-			return Version{}, fmt.Errorf("not a kernel tree: Makefile has no %s line in its first 20 lines", f.key)
+			return Version{}, fmt.Errorf("%w: Makefile has no %s line in its first 20 lines", ErrNotKernel, f.key)
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return Version{}, fmt.Errorf("not a kernel tree: Makefile: %s = %q is not a number", f.key, s)
+			return Version{}, fmt.Errorf("%w: Makefile: %s = %q is not a number", ErrNotKernel, f.key, s)
 		}
 		*f.dst = n
 	}

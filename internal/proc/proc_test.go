@@ -2,6 +2,7 @@ package proc
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,5 +44,24 @@ func TestCancelKillsTheGroup(t *testing.T) {
 		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); !strings.Contains(string(b), ") Z") {
 			t.Errorf("grandchild %d survived the cancel", pid)
 		}
+	}
+}
+
+// Output keeps standard error for the error, which names the command,
+// and the exit status stays readable through errors.As.
+func TestOutputError(t *testing.T) {
+	dir := t.TempDir()
+	c := Command(context.Background(), "sh", "-c", "echo out; echo why >&2; exit 3")
+	c.Dir = dir
+	out, err := Output(c)
+	var pe *Error
+	if string(out) != "out\n" || !errors.As(err, &pe) || pe.ExitCode() != 3 || pe.Stderr != "why" {
+		t.Fatalf("out %q, err %v", out, err)
+	}
+	if want := "sh -c echo out; echo why >&2; exit 3 (in " + dir + "): exit status 3: why"; err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+	if out, err := CombinedOutput(Command(context.Background(), "sh", "-c", "echo a; echo b >&2")); err != nil || string(out) != "a\nb\n" {
+		t.Fatalf("combined: %q %v", out, err)
 	}
 }

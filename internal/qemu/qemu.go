@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
 
@@ -355,18 +356,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Outcome = Died
 		if werr != nil && res.ExitCode != 0 {
 			// QEMU refused to start the machine (bad option, KVM).
-			return res, fmt.Errorf("qemu exited with status %d: %s", res.ExitCode, lastLines(res.Stderr, 5))
+			return res, fmt.Errorf("qemu exited with status %d: %s", res.ExitCode, lines.Last(res.Stderr, 5))
 		}
 	}
 	return res, nil
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }
 
 // Tail returns the last n lines of a file (for hang and failure
@@ -376,5 +369,5 @@ func Tail(path string, n int) string {
 	if err != nil {
 		return ""
 	}
-	return lastLines(strings.ReplaceAll(string(b), "\r", ""), n)
+	return lines.Last(strings.ReplaceAll(string(b), "\r", ""), n)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // fake writes a stand-in for qemu-system-x86_64 that prints script's
@@ -152,9 +154,7 @@ func TestFirstOutputBound(t *testing.T) {
 // QEMU; a sleeping guest, which never waits for a CPU, still times out
 // at the plain timeout.
 func TestStarvedIsNotAHang(t *testing.T) {
-	if _, err := exec.LookPath("taskset"); err != nil {
-		t.Skip("taskset (util-linux) not installed")
-	}
+	e2e.Tool(t, "taskset")
 	if RunQueueWait(os.Getpid()) == 0 {
 		t.Skip("the kernel keeps no schedstat here")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/kdefer/kdefer/internal/edit"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/series"
@@ -243,7 +244,7 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 					break
 				}
 			}
-			return nil, fmt.Errorf("patch %s: %s: the tree already has this file, which the series creates; the tree seems to carry the series (or part of it) already — add a skip-if probe for it", creator, f.Path)
+			return nil, &CarriedError{Patch: creator, Path: f.Path}
 		}
 		if fsx.states[0] != nil {
 			return nil, fmt.Errorf("%s: the template is non-empty at step 0 (created by a skipped patch?) but the tree has no %s", f.Template, f.Path)
@@ -325,9 +326,7 @@ edits:
 			pt.Changes = append(pt.Changes, fc)
 		}
 		for j := range pt.Changes {
-			var buf bytes.Buffer
-			st := computeFileDiff(&buf, pt.Changes[j])
-			pt.Changes[j].diff = &fileDiff{buf.Bytes(), st}
+			pt.Changes[j].PrepareDiff()
 		}
 		if len(pt.Changes) == 0 {
 			return nil, fmt.Errorf("patch %s (%s): changes nothing for this tree (%s)", p.Name, p.Source, pr.Version)
@@ -494,7 +493,7 @@ func coverBody(body string, log []series.Changes, id series.Identity, signOff bo
 		fmt.Fprintf(&b, "\nChanges in v%d:\n", c.Version)
 		for _, x := range c.Changes {
 			var w bytes.Buffer
-			wrapText(&w, strings.Join(strings.Fields(x), " "), 0, 2, mailWrap)
+			formatpatch.WrapText(&w, strings.Join(strings.Fields(x), " "), 0, 2, formatpatch.MailWrap)
 			b.WriteString("- ")
 			b.WriteString(w.String())
 			b.WriteString("\n")
@@ -528,4 +527,15 @@ func (a AnchorErrors) Unwrap() []error {
 		out[i] = e
 	}
 	return out
+}
+
+// CarriedError: the tree already has a file that a patch of the series
+// creates, so it seems to carry the series (or part of it) already.
+type CarriedError struct {
+	Patch string // the patch that creates Path ("(none)" when unknown)
+	Path  string
+}
+
+func (e *CarriedError) Error() string {
+	return fmt.Sprintf("patch %s: %s: the tree already has this file, which the series creates; the tree seems to carry the series (or part of it) already — add a skip-if probe for it", e.Patch, e.Path)
 }

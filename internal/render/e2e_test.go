@@ -16,6 +16,8 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -91,17 +93,20 @@ func realSeries(t testing.TB) fs.FS {
 	return fsys
 }
 
-func TestReal612Reproducible(t *testing.T) {
+// renderReal renders the real series for the 6.12 tree (tree612).
+func renderReal(t testing.TB) (res *Result, tree string) {
+	t.Helper()
 	tree, base := tree612(t)
-	fsys := realSeries(t)
-	a, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
+	res, err := Render(context.Background(), Options{Templates: realSeries(t), Tree: tree, Base: base})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return res, tree
+}
+
+func TestReal612Reproducible(t *testing.T) {
+	a, _ := renderReal(t)
+	b, _ := renderReal(t)
 	fa, fb := a.Files(), b.Files()
 	if len(fa) != len(fb) {
 		t.Fatalf("%d vs %d files", len(fa), len(fb))
@@ -116,15 +121,10 @@ func TestReal612Reproducible(t *testing.T) {
 // TestPatchesUpToDate is "kgen render --check": patches/ must be what the
 // templates render for the reference tree.
 func TestPatchesUpToDate(t *testing.T) {
-	tree, base := tree612(t)
-	fsys := realSeries(t)
 	if m, _ := filepath.Glob(filepath.Join(realPatches, "*.patch")); len(m) == 0 {
 		t.Skip("patches/ is empty (run kgen render --update)")
 	}
-	res, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, tree := renderReal(t)
 	if err := res.Check(realPatches); err != nil {
 		t.Fatalf("%v\nrun: go run ./cmd/kgen render --update --templates templates --tree %s", err, tree)
 	}
@@ -139,7 +139,7 @@ func TestTemplateChangeDetected(t *testing.T) {
 		t.Skip("patches/ is empty (run kgen render --update)")
 	}
 	dir := t.TempDir()
-	copyDir(t, realTemplates, dir)
+	e2e.CopyDir(t, realTemplates, dir)
 	tmpls, _ := filepath.Glob(filepath.Join(dir, "files", "kernel", "unwind", "*.tmpl"))
 	if len(tmpls) == 0 {
 		t.Skip("no owned-file template under files/kernel/unwind")
@@ -183,12 +183,7 @@ func TestTemplateChangeDetected(t *testing.T) {
 // git format-patch of the applied commits must give our bytes (except the
 // commit ids on the "From " lines: git am sets its own committer).
 func TestReal612GitAm(t *testing.T) {
-	tree, base := tree612(t)
-	fsys := realSeries(t)
-	res, err := Render(context.Background(), Options{Templates: fsys, Tree: tree, Base: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, tree := renderReal(t)
 	dir := t.TempDir()
 	if err := res.WriteSeries(filepath.Join(dir, "out")); err != nil {
 		t.Fatal(err)
@@ -282,7 +277,7 @@ func TestReal612GitAm(t *testing.T) {
 			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
 			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
 			var fixed bytes.Buffer
-			writeHeaders(&fixed, res.Patches[len(res.Patches)-1].Commit, c, res.prefix(0), res.Cover.Subject, false)
+			formatpatch.WriteHeaders(&fixed, res.Patches[len(res.Patches)-1].Commit, c, res.series().Prefix(0), res.Cover.Subject, false)
 			_, rest, _ := bytes.Cut(theirs, []byte("\n\n"))
 			theirs = append(fixed.Bytes(), rest...)
 		}

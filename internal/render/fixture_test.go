@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the fixture templates")
@@ -34,7 +36,7 @@ func TestGolden(t *testing.T) {
 func TestGoldenDetectsTemplateChange(t *testing.T) {
 	tree := fakeKernel(t)
 	dir := t.TempDir()
-	copyDir(t, "testdata/templates", dir)
+	e2e.CopyDir(t, "testdata/templates", dir)
 	p := filepath.Join(dir, "files/kernel/unwind/user.c.tmpl")
 	data, _ := os.ReadFile(p)
 	data = []byte(strings.Replace(string(data), " * Generic interfaces for unwinding user space", " * Generic interfaces for unwinding user stacks", 1))
@@ -59,22 +61,14 @@ func TestGoldenDetectsTemplateChange(t *testing.T) {
 func TestNothingToDo(t *testing.T) {
 	needGit(t)
 	dir := filepath.Join(t.TempDir(), "linux")
-	copyDir(t, "testdata/kernel", dir)
+	e2e.CopyDir(t, "testdata/kernel", dir)
 	os.MkdirAll(filepath.Join(dir, "kernel/unwind"), 0o755)
 	os.WriteFile(filepath.Join(dir, "kernel/unwind/deferred.c"), []byte("upstream\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "kernel/unwind/user.c"), []byte("upstream\n"), 0o644)
 	run(t, dir, baseEnv, "git", "init", "-q")
 	run(t, dir, baseEnv, "git", "add", ".")
 	run(t, dir, baseEnv, "git", "commit", "-qm", "Linux 7.2")
-	tdir := t.TempDir()
-	copyDir(t, "testdata/templates", tdir)
-	for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
-		p := filepath.Join(tdir, f)
-		data, _ := os.ReadFile(p)
-		s := strings.ReplaceAll(string(data), "    skip-if: unwind_upstream\n", "")
-		s = strings.ReplaceAll(s, "    message: |", "    skip-if: unwind_upstream\n    message: |")
-		os.WriteFile(p, []byte(s), 0o644)
-	}
+	tdir := e2e.UpstreamTemplates(t)
 	res, err := Render(context.Background(), Options{Templates: os.DirFS(tdir), Tree: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +83,7 @@ func TestNothingToDo(t *testing.T) {
 
 func TestNotGit(t *testing.T) {
 	dir := t.TempDir()
-	copyDir(t, "testdata/kernel", dir)
+	e2e.CopyDir(t, "testdata/kernel", dir)
 	_, err := Render(context.Background(), Options{Templates: os.DirFS("testdata/templates"), Tree: dir})
 	if !errors.Is(err, ErrNotGit) {
 		t.Fatalf("want ErrNotGit, got %v", err)
@@ -122,7 +116,7 @@ func TestTemplateErrors(t *testing.T) {
 		"edits/include/linux/sched.h.yaml": {"struct: task_struct", "struct: task_strct"},
 	} {
 		dir := t.TempDir()
-		copyDir(t, "testdata/templates", dir)
+		e2e.CopyDir(t, "testdata/templates", dir)
 		p := filepath.Join(dir, file)
 		data, _ := os.ReadFile(p)
 		os.WriteFile(p, []byte(strings.Replace(string(data), repl[0], repl[1], 1)), 0o644)
@@ -144,7 +138,7 @@ func TestPartialSkip(t *testing.T) {
 	abs, _ := filepath.Abs(golden[0])
 	run(t, tree, baseEnv, "git", "am", "-q", abs)
 	tdir := t.TempDir()
-	copyDir(t, "testdata/templates", tdir)
+	e2e.CopyDir(t, "testdata/templates", tdir)
 	p := filepath.Join(tdir, "series.yaml")
 	data, _ := os.ReadFile(p)
 	os.WriteFile(p, []byte(strings.Replace(string(data), "    date: \"2025-07-16T20:49:11-04:00\"\n", "    date: \"2025-07-16T20:49:11-04:00\"\n    skip-if: user_c\n", 1)), 0o644)

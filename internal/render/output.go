@@ -5,22 +5,33 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/kdefer/kdefer/internal/formatpatch"
 )
 
 // FileName is the format-patch file name of patch p: "0001-slug.patch".
 // From version 2 on it starts with "vN-" ("v2-0001-slug.patch").
-func (p *Patch) FileName() string { return fileName(p.Version, p.Index, p.Subject) }
+func (p *Patch) FileName() string { return formatpatch.FileName(p.Version, p.Index, p.Subject) }
 
 // CoverName is the cover letter's file name: "0000-cover-letter.patch",
 // "v2-0000-cover-letter.patch" from version 2 on.
-func (r *Result) CoverName() string { return fileName(r.Version, 0, "cover-letter") }
+func (r *Result) CoverName() string { return formatpatch.FileName(r.Version, 0, "cover-letter") }
 
 // Mail returns patch p as "git format-patch" writes it (one mbox message).
-func (r *Result) Mail(p *Patch) []byte { return r.mail(p) }
+func (r *Result) Mail(p *Patch) []byte { return r.series().Mail(p.Index) }
 
 // CoverLetter returns "0000-cover-letter.patch" as "git format-patch
 // --cover-letter --base=<Base>" writes it.
-func (r *Result) CoverLetter() []byte { return r.coverLetter() }
+func (r *Result) CoverLetter() []byte { return r.series().CoverLetter() }
+
+// series is the rendered series as package formatpatch reads it.
+func (r *Result) series() *formatpatch.Series {
+	s := &formatpatch.Series{Version: r.Version, Cover: r.Cover, Base: r.Base}
+	for _, p := range r.Patches {
+		s.Patches = append(s.Patches, formatpatch.Patch{Commit: p.Commit, Author: p.Author, Subject: p.Subject, Message: p.Message, Changes: p.Changes})
+	}
+	return s
+}
 
 // Files returns the whole series as file name -> bytes, cover letter
 // included (CoverName). Empty when no patch is rendered.
@@ -29,9 +40,10 @@ func (r *Result) Files() map[string][]byte {
 	if len(r.Patches) == 0 {
 		return m
 	}
-	m[r.CoverName()] = r.CoverLetter()
+	s := r.series()
+	m[r.CoverName()] = s.CoverLetter()
 	for i := range r.Patches {
-		m[r.Patches[i].FileName()] = r.Mail(&r.Patches[i])
+		m[r.Patches[i].FileName()] = s.Mail(r.Patches[i].Index)
 	}
 	return m
 }

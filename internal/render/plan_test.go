@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // requiresYAML is prepended to the fixture's series.yaml.
@@ -23,7 +25,7 @@ requires:
 func requiresTemplates(t *testing.T, skipAll bool) string {
 	t.Helper()
 	tdir := t.TempDir()
-	copyDir(t, "testdata/templates", tdir)
+	e2e.CopyDir(t, "testdata/templates", tdir)
 	for _, f := range []string{"series.yaml", "series.d/50-more.yaml"} {
 		p := filepath.Join(tdir, f)
 		data, _ := os.ReadFile(p)
@@ -45,7 +47,7 @@ func kernelWith(t *testing.T, change func(dir string)) string {
 	t.Helper()
 	needGit(t)
 	dir := filepath.Join(t.TempDir(), "linux")
-	copyDir(t, "testdata/kernel", dir)
+	e2e.CopyDir(t, "testdata/kernel", dir)
 	change(dir)
 	run(t, dir, baseEnv, "git", "init", "-q", "-b", "master")
 	run(t, dir, baseEnv, "git", "add", ".")

@@ -10,6 +10,8 @@
 // git computes, so WriteSeries produces the bytes "git format-patch
 // --cover-letter --base=<HEAD>" would write for those commits, and Build
 // can write the very same objects into a real repository (kgen apply).
+// The mails themselves (headers, diffs, diffstat, cover letter) are
+// package formatpatch's.
 //
 // The tree must be a git repository: rendering needs a base commit. A
 // plain directory is refused with a hint to run "kgen tree get VERSION
@@ -25,18 +27,17 @@ import (
 	"io/fs"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/series"
 )
 
 // GitVersion is the version string of the "-- " mail signature that
-// closes every patch (git format-patch writes the git version there).
-// It is fixed so that output does not depend on the host's git.
-const GitVersion = "2.39.5"
+// closes every patch (see package formatpatch).
+const GitVersion = formatpatch.GitVersion
 
 // Options says what to render.
 type Options struct {
@@ -66,18 +67,7 @@ type Options struct {
 }
 
 // FileChange is one file changed by one patch.
-type FileChange struct {
-	Path string
-	// Before and After are the contents; nil means the file is absent
-	// (created or deleted by the patch).
-	Before, After []byte
-	// OldMode and Mode are the file modes (0 when absent).
-	OldMode, Mode filemode.FileMode
-	// OldHash and Hash are the blob ids (ZeroHash when absent).
-	OldHash, Hash plumbing.Hash
-
-	diff *fileDiff // the diff section, computed once
-}
+type FileChange = formatpatch.FileChange
 
 // Patch is one rendered commit.
 type Patch struct {
@@ -105,14 +95,9 @@ type Skipped struct {
 	Evidence string `json:"evidence"`
 }
 
-// Cover is the cover letter.
-type Cover struct {
-	Subject string // without the "[PATCH 00/NN]" prefix
-	Author  object.Signature
-	// Body is the rendered body followed by the changelog of each
-	// version (newest first) and the sign-off; it ends in a newline.
-	Body string
-}
+// Cover is the cover letter. Its Body is the rendered body followed by
+// the changelog of each version (newest first) and the sign-off.
+type Cover = formatpatch.Cover
 
 // Result is a rendered series.
 type Result struct {

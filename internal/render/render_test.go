@@ -3,9 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,25 +12,19 @@ import (
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	git "github.com/go-git/go-git/v5"
+
+	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 )
 
 func needGit(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 }
 
 func run(t testing.TB, dir string, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return e2e.Run(t, dir, append([]string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"}, env...), args[0], args[1:]...)
 }
 
 var baseEnv = []string{
@@ -41,34 +33,13 @@ var baseEnv = []string{
 }
 
 // copyDir copies the fixture tree src into dst.
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // fakeKernel makes a git repository holding testdata/kernel with one
 // commit and returns its directory.
 func fakeKernel(t testing.TB) string {
 	t.Helper()
 	needGit(t)
 	dir := filepath.Join(t.TempDir(), "linux")
-	copyDir(t, "testdata/kernel", dir)
+	e2e.CopyDir(t, "testdata/kernel", dir)
 	run(t, dir, baseEnv, "git", "init", "-q", "-b", "master")
 	run(t, dir, baseEnv, "git", "add", ".")
 	run(t, dir, baseEnv, "git", "commit", "-q", "-m", "Linux 6.12.117 (fixture)")
@@ -151,7 +122,7 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
 			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
 			var fixed bytes.Buffer
-			writeHeaders(&fixed, ids[len(ids)-1], c, res.prefix(0), res.Cover.Subject, false)
+			formatpatch.WriteHeaders(&fixed, ids[len(ids)-1], c, res.series().Prefix(0), res.Cover.Subject, false)
 			_, rest, _ := bytes.Cut(theirs, []byte("\n\n"))
 			theirs = append(fixed.Bytes(), rest...)
 		}

@@ -3,13 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/splat"
 )
@@ -111,26 +109,7 @@ func TestJUnitValidates(t *testing.T) {
 			t.Errorf("junit lacks %q:\n%s", w, out)
 		}
 	}
-	ValidateJUnit(t, b.Bytes())
-}
-
-// ValidateJUnit checks XML against testdata/junit.xsd with xmllint.
-func ValidateJUnit(t *testing.T, data []byte) {
-	t.Helper()
-	xl, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("KDEFER_E2E") == "1" {
-			t.Fatal("xmllint not installed (apt-get install libxml2-utils)")
-		}
-		t.Skip("xmllint not installed (apt-get install libxml2-utils)")
-	}
-	f := filepath.Join(t.TempDir(), "junit.xml")
-	os.WriteFile(f, data, 0o644)
-	xsd, _ := filepath.Abs("testdata/junit.xsd")
-	out, err := exec.Command(xl, "--noout", "--schema", xsd, f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
-	}
+	e2e.ValidateJUnit(t, b.Bytes())
 }
 
 func TestRawKTAP(t *testing.T) {

@@ -20,7 +20,6 @@ package selftest_test
 // and KDEFER_MUTATION_BUILD_DIR (both are modified, deferred.c restored).
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -29,12 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/initramfs"
-	"github.com/kdefer/kdefer/internal/kbuild"
-	"github.com/kdefer/kdefer/internal/ktap"
-	"github.com/kdefer/kdefer/internal/qemu"
-	"github.com/kdefer/kdefer/internal/selftest"
 	"github.com/kdefer/kdefer/internal/testkit"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
@@ -51,37 +46,9 @@ var mutations = []struct {
 	{"twaf-no-alloc-dropped.patch", []string{"task_work_add_no_alloc"}},
 }
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("git -C %s %s: %v\n%s", dir, strings.Join(args, " "), err, out.String())
-	}
-	return strings.TrimSpace(out.String())
-}
-
-// suiteResults maps case name to status in the unwind_deferred suite.
-func suiteResults(doc *ktap.Document) map[string]*ktap.Test {
-	res := map[string]*ktap.Test{}
-	doc.Walk(func(suites []string, t *ktap.Test) {
-		if len(suites) > 0 && suites[len(suites)-1] == "unwind_deferred" {
-			res[t.Name] = t
-		}
-	})
-	return res
-}
-
 func TestMutationsCaught(t *testing.T) {
 	e2e.Need(t, "builds and boots mutated kernels")
-	// KDEFER_SERIES_TREE: a git tree of one's own whose HEAD carries the
-	// series; by default the shared test clone of Debian's 6.12.
-	tree := os.Getenv("KDEFER_SERIES_TREE")
-	if tree == "" {
-		tree = testkit.SeriesTree(t)
-	}
+	tree := testkit.MutationTree(t)
 	if _, err := os.Stat(filepath.Join(tree, "kernel/unwind/deferred.c")); err != nil {
 		t.Fatalf("%s does not carry the series (no kernel/unwind/deferred.c): run kgen apply first", tree)
 	}
@@ -90,7 +57,7 @@ func TestMutationsCaught(t *testing.T) {
 	if ref == "" {
 		ref = "HEAD"
 	}
-	head := git(t, tree, "rev-parse", ref+"^{commit}")
+	head := e2e.Git(t, tree, "rev-parse", ref+"^{commit}")
 	base := testkit.MutationDir(t)
 	copyDir := filepath.Join(base, "tree")
 	buildDir := filepath.Join(base, "build")
@@ -102,14 +69,10 @@ func TestMutationsCaught(t *testing.T) {
 			buildDir = b
 		}
 	}
-	if _, err := os.Stat(filepath.Join(copyDir, ".git")); err != nil {
-		git(t, tree, "worktree", "add", "--detach", copyDir, head)
-	} else {
-		git(t, copyDir, "checkout", "--detach", "--force", head)
-	}
+	testkit.Worktree(t, tree, copyDir, head)
 	// The patches change deferred.c or a hook of the series (exit.c):
 	// every tracked file is restored before each one and at the end.
-	defer git(t, copyDir, "checkout", "--", ".")
+	defer e2e.Git(t, copyDir, "checkout", "--", ".")
 
 	frag, err := filepath.Abs("../../Kconfig.frag")
 	if err != nil {
@@ -117,7 +80,7 @@ func TestMutationsCaught(t *testing.T) {
 	}
 	for _, m := range mutations {
 		t.Run(strings.TrimSuffix(m.patch, ".patch"), func(t *testing.T) {
-			git(t, copyDir, "checkout", "--", ".")
+			e2e.Git(t, copyDir, "checkout", "--", ".")
 			patch, err := qemutests.FS.ReadFile("mutations/" + m.patch)
 			if err != nil {
 				t.Fatal(err)
@@ -131,59 +94,19 @@ func TestMutationsCaught(t *testing.T) {
 					m.patch, copyDir, head, err, out)
 			}
 
-			res, err := kbuild.Build(ctx, kbuild.Options{
-				Src: copyDir, Dir: buildDir,
-				Fragment: frag, Targets: []string{"bzImage", "modules"},
-				Progress: t.Logf,
-			})
+			// kcheck boot's own path: build, self-tests, initramfs,
+			// QEMU, KTAP.
+			res, err := boot.Run(ctx, boot.Options{Tree: copyDir, BuildDir: buildDir, Fragment: frag,
+				Timeout: 10 * time.Minute, OutDir: filepath.Join(base, strings.TrimSuffix(m.patch, ".patch")), Progress: t.Logf})
 			if err != nil {
-				t.Fatalf("building the mutated kernel: %v", err)
+				t.Fatalf("booting the mutated kernel: %v", err)
 			}
-			arts, err := selftest.Build(ctx, selftest.Options{BuildDir: res.Dir,
-				Src: copyDir, Work: filepath.Join(base, "selftest")})
-			if err != nil {
-				t.Fatal(err)
+			t.Logf("boot: %s in %v, console %s", res.Boot.Outcome, res.Boot.Duration.Round(time.Second), res.Boot.ConsoleLog)
+			doc := res.Report.KTAP
+			if doc == nil || !doc.Found {
+				t.Fatalf("no KTAP in %s", res.Boot.ConsoleLog)
 			}
-			a := initramfs.New()
-			for _, art := range arts {
-				if err := a.AddFile(art.Name, art.Mode, art.Data); err != nil {
-					t.Fatal(err)
-				}
-			}
-			initrd := filepath.Join(base, "initrd.cpio")
-			if err := a.WriteFile(initrd); err != nil {
-				t.Fatal(err)
-			}
-			console := filepath.Join(base, strings.TrimSuffix(m.patch, ".patch")+".console.log")
-			out, err := qemu.Run(ctx, qemu.Options{Kernel: res.Image, Initrd: initrd,
-				Timeout: 10 * time.Minute, ConsoleLog: console})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("boot: %s in %v, console %s", out.Outcome, out.Duration.Round(time.Second), console)
-			log, err := os.ReadFile(console)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := ktap.Parse(bytes.NewReader(log))
-			if err != nil || !doc.Found {
-				t.Fatalf("no KTAP in %s: %v", console, err)
-			}
-			cases := suiteResults(doc)
-			for _, name := range m.fail {
-				c, ok := cases[name]
-				switch {
-				case !ok:
-					t.Errorf("%s: case %s not reported", m.patch, name)
-				case c.Status != ktap.Fail:
-					t.Errorf("%s: case %s is %v, want fail: the self-tests miss this bug", m.patch, name, c.Status)
-				default:
-					t.Logf("caught: %s fails under %s", name, m.patch)
-					for _, d := range c.Diagnostics {
-						t.Logf("    %s", d)
-					}
-				}
-			}
+			testkit.Caught(t, doc, "unwind_deferred", m.patch, m.fail)
 		})
 	}
 }

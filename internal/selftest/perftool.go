@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/perftool"
 	"github.com/kdefer/kdefer/internal/toolchain"
 )
@@ -39,12 +39,12 @@ func buildPerfTool(ctx context.Context, o Options, src string) []Artifact {
 	suite, err := buildUser(ctx, o, src, "perf-tool-selftest", DriverCFlags,
 		[]string{"perftool/perf-tool-selftest.c"}, nil)
 	if err != nil {
-		cli.Progress("selftest: the perftool suite is left out: %v", err)
+		o.progress("selftest: the perftool suite is left out: %v", err)
 		return nil
 	}
 	arts := []Artifact{{Name: PerfToolName, Mode: 0o755, Data: suite}}
 	why := func(reason string) []Artifact {
-		cli.Progress("selftest: the perftool suite will be skipped: %s", reason)
+		o.progress("selftest: the perftool suite will be skipped: %s", reason)
 		return append(arts, Artifact{Name: PerfToolWhy, Mode: 0o644, Data: []byte(reason + "\n")})
 	}
 	if os.Getenv("KDEFER_PERFTOOL") == "0" {
@@ -53,31 +53,31 @@ func buildPerfTool(ctx context.Context, o Options, src string) []Artifact {
 	wl, err := buildUser(ctx, o, src, "perf-workload", perftool.WorkloadCFlags,
 		[]string{"perftool/perf-workload.c"}, nil)
 	if err != nil {
-		return why("the workload did not build: " + firstLine(err.Error()))
+		return why("the workload did not build: " + lines.First(err.Error()))
 	}
 	if err := perftool.CheckFramePointers(filepath.Join(o.Work, "perf-workload"), perftool.WorkloadChain); err != nil {
-		return why("the workload lost a frame pointer: " + firstLine(err.Error()))
+		return why("the workload lost a frame pointer: " + lines.First(err.Error()))
 	}
 	tree, err := perftool.FindTree("", o.Src)
 	if err != nil {
-		return why(firstLine(err.Error()))
+		return why(lines.First(err.Error()))
 	}
-	res, err := perftool.Build(ctx, perftool.Options{Tree: tree, Progress: cli.Progress})
+	res, err := perftool.Build(ctx, perftool.Options{Tree: tree, Progress: o.Progress})
 	if err != nil {
-		return why("no static perf: " + firstLine(err.Error()))
+		return why("no static perf: " + lines.First(err.Error()))
 	}
 	bin, err := os.ReadFile(res.Binary)
 	if err != nil {
-		return why(firstLine(err.Error()))
+		return why(lines.First(err.Error()))
 	}
 	if res.Cached {
-		cli.Progress("selftest: perf %s from the cache (%s)", res.Version, res.Binary)
+		o.progress("selftest: perf %s from the cache (%s)", res.Version, res.Binary)
 	}
 	arts = append(arts,
 		Artifact{Name: PerfWorkloadName, Mode: 0o755, Data: wl},
 		Artifact{Name: PerfBinName, Mode: 0o755, Data: bin})
 	if sf, err := buildSFrameWorkload(ctx, o, src); err != nil {
-		cli.Progress("selftest: the perftool suite's sframe cases will be skipped: %v", err)
+		o.progress("selftest: the perftool suite's sframe cases will be skipped: %v", err)
 	} else {
 		arts = append(arts, Artifact{Name: PerfWorkloadSFrameName, Mode: 0o755, Data: sf})
 	}
@@ -87,10 +87,10 @@ func buildPerfTool(ctx context.Context, o Options, src string) []Artifact {
 // buildSFrameWorkload compiles the workload with the SFrame toolchain
 // (-O2 -fomit-frame-pointer -Wa,--gsframe, static).
 func buildSFrameWorkload(ctx context.Context, o Options, src string) ([]byte, error) {
-	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: cli.Progress})
+	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: o.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("no SFrame v2 toolchain: %w", err)
 	}
 	flags := append(append([]string{}, toolchain.SFrameFlags...), "-Wall")
-	return compileWith(ctx, tc, o.Work, src, "perf-workload-sframe", flags, []string{"perftool/perf-workload.c"})
+	return compileWith(ctx, o, tc, src, "perf-workload-sframe", flags, []string{"perftool/perf-workload.c"})
 }

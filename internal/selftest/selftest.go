@@ -16,12 +16,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
-	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/probe"
+	"github.com/kdefer/kdefer/internal/proc"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 	"github.com/kdefer/kdefer/templates"
 )
@@ -33,6 +33,14 @@ type Options struct {
 	Work     string // scratch directory for the module and driver builds
 	// CC is the C compiler for the user-space programs; "gcc" if empty.
 	CC string
+	// Progress reports the slow steps (nil: quiet).
+	Progress func(format string, args ...any)
+}
+
+func (o Options) progress(format string, args ...any) {
+	if o.Progress != nil {
+		o.Progress(format, args...)
+	}
 }
 
 // Artifact is one file to put into the initramfs.
@@ -102,8 +110,8 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 	c32, err := buildUser(ctx, o, src, "unwind-compat32", compat32Flags(ctx, o.CC),
 		[]string{"user/compat32.c"}, nil)
 	if err != nil {
-		why := firstLine(err.Error())
-		cli.Progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
+		why := lines.First(err.Error())
+		o.progress("selftest: no 32-bit helper, the compat case will be skipped: %s", why)
 		arts = append(arts, Artifact{Name: Compat32Why, Mode: 0o644,
 			Data: []byte("a 32-bit build failed on the build machine: " + why + "\n")})
 	} else {
@@ -195,7 +203,7 @@ func writeIfChanged(path string, data []byte) error {
 // headers (<asm/types.h>) live there and -m32 does not search it.
 func compat32Flags(ctx context.Context, cc string) []string {
 	flags := append([]string{}, Compat32CFlags...)
-	out, err := exec.CommandContext(ctx, cc, "-print-multiarch").Output()
+	out, err := proc.Command(ctx, cc, "-print-multiarch").Output()
 	if ma := strings.TrimSpace(string(out)); err == nil && ma != "" {
 		flags = append(flags, "-idirafter", filepath.Join("/usr/include", ma))
 	}
@@ -231,7 +239,7 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 	if _, err := os.Stat(filepath.Join(o.BuildDir, "Module.symvers")); err != nil {
 		// modules_prepare does not write Module.symvers; `make modules` does,
 		// and is cheap when the kernel itself is built.
-		cli.Progress("selftest: %s has no Module.symvers, running make modules", o.BuildDir)
+		o.progress("selftest: %s has no Module.symvers, running make modules", o.BuildDir)
 		args := []string{"-C", o.BuildDir, "modules"}
 		if o.Src != "" {
 			args = []string{"-C", o.Src, "O=" + o.BuildDir, "modules"}
@@ -240,7 +248,7 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	cli.Progress("selftest: building unwind_test.ko against %s", o.BuildDir)
+	o.progress("selftest: building unwind_test.ko against %s", o.BuildDir)
 	if err := runLogged(ctx, filepath.Join(o.Work, "module-build.log"), "make",
 		"-C", o.BuildDir, "M="+dir, "modules"); err != nil {
 		return nil, err
@@ -279,7 +287,7 @@ func buildUser(ctx context.Context, o Options, src, out string, flags, files, li
 		args = append(args, filepath.Join(src, f))
 	}
 	args = append(args, libs...)
-	cli.Progress("selftest: compiling %s", out)
+	o.progress("selftest: compiling %s", out)
 	if err := runLogged(ctx, bin+".log", o.CC, args...); err != nil {
 		return nil, err
 	}
@@ -295,15 +303,12 @@ func runLogged(ctx context.Context, logPath, name string, args ...string) error 
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	err := cmd.Run()
-	_ = os.WriteFile(logPath, buf.Bytes(), 0o644)
-	if err != nil {
+	log, err := proc.CombinedOutput(proc.Command(ctx, name, args...))
+	_ = os.WriteFile(logPath, log, 0o644)
+	var pe *proc.Error
+	if errors.As(err, &pe) {
 		return fmt.Errorf("selftest: %s %s failed (%v): %s (full log: %s)",
-			name, strings.Join(args, " "), err, firstError(buf.String()), logPath)
+			name, strings.Join(args, " "), pe.Err, firstError(string(log)), logPath)
 	}
 	return nil
 }
@@ -317,11 +322,4 @@ func firstError(log string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(log), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

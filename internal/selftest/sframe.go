@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/toolchain"
 )
 
@@ -31,15 +31,15 @@ var sframeSources = []string{"sframe/sframe-selftest.c", "module/unwind_test_uap
 // When no such toolchain can be had, it returns the reason as an
 // artifact instead and the suite is skipped in the guest.
 func buildSFrame(ctx context.Context, o Options, src string) Artifact {
-	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: cli.Progress})
+	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: o.Progress})
 	if err != nil {
-		cli.Progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
-		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + firstLine(err.Error()) + "\n")}
+		o.progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
+		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + lines.First(err.Error()) + "\n")}
 	}
-	bin, err := compileSFrame(ctx, tc, o.Work, src)
+	bin, err := compileSFrame(ctx, o, tc, src)
 	if err != nil {
-		cli.Progress("selftest: the sframe suite will be skipped: %v", err)
-		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(firstLine(err.Error()) + "\n")}
+		o.progress("selftest: the sframe suite will be skipped: %v", err)
+		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(lines.First(err.Error()) + "\n")}
 	}
 	return Artifact{Name: SFrameName, Mode: 0o755, Data: bin}
 }
@@ -47,14 +47,14 @@ func buildSFrame(ctx context.Context, o Options, src string) Artifact {
 // SFrameFlags are the flags of the SFrame suite.
 var SFrameFlags = append(append([]string{}, toolchain.SFrameFlags...), "-pthread", "-Wall")
 
-func compileSFrame(ctx context.Context, tc *toolchain.Toolchain, work, src string) ([]byte, error) {
-	return compileWith(ctx, tc, work, src, "sframe-selftest", SFrameFlags, sframeSources)
+func compileSFrame(ctx context.Context, o Options, tc *toolchain.Toolchain, src string) ([]byte, error) {
+	return compileWith(ctx, o, tc, src, "sframe-selftest", SFrameFlags, sframeSources)
 }
 
-// compileWith compiles sources (relative to src) into work/name with the
-// toolchain tc and flags, reusing the binary while the sources, flags and
-// toolchain stay the same.
-func compileWith(ctx context.Context, tc *toolchain.Toolchain, work, src, name string, flags, sources []string) ([]byte, error) {
+// compileWith compiles sources (relative to src) into o.Work/name with
+// the toolchain tc and flags, reusing the binary while the sources,
+// flags and toolchain stay the same.
+func compileWith(ctx context.Context, o Options, tc *toolchain.Toolchain, src, name string, flags, sources []string) ([]byte, error) {
 	srcs := map[string][]byte{}
 	h := sha256.New()
 	fmt.Fprintln(h, tc.GCCVersion, tc.ASVersion, flags)
@@ -67,13 +67,13 @@ func compileWith(ctx context.Context, tc *toolchain.Toolchain, work, src, name s
 		srcs[filepath.Base(f)] = data
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	bin := filepath.Join(work, name)
+	bin := filepath.Join(o.Work, name)
 	if old, err := os.ReadFile(bin + ".stamp"); err == nil && strings.TrimSpace(string(old)) == sum {
 		if data, err := os.ReadFile(bin); err == nil {
 			return data, nil
 		}
 	}
-	cli.Progress("selftest: compiling %s with %s (%s)", name, tc.Suite, tc.ASVersion)
+	o.progress("selftest: compiling %s with %s (%s)", name, tc.Suite, tc.ASVersion)
 	data, err := tc.Compile(ctx, name, flags, srcs, nil)
 	if err != nil {
 		return nil, err

@@ -277,23 +277,7 @@ func Load(fsys fs.FS) (*Series, error) {
 	}
 
 	// owned files
-	err = fs.WalkDir(fsys, "files", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == "files" && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() || path.Base(p) == ".keep" {
-			return nil
-		}
-		if !strings.HasSuffix(p, ".tmpl") {
-			return fmt.Errorf("%s: owned-file templates end in .tmpl", p)
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
+	err = walkSources(fsys, "files", ".tmpl", "owned-file templates", func(p string, data []byte) error {
 		t, err := parseTemplate(p, string(data))
 		if err != nil {
 			return err
@@ -310,23 +294,7 @@ func Load(fsys fs.FS) (*Series, error) {
 	for _, f := range s.Files {
 		owned[f.Path] = true
 	}
-	err = fs.WalkDir(fsys, "edits", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == "edits" && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() || path.Base(p) == ".keep" {
-			return nil
-		}
-		if !strings.HasSuffix(p, ".yaml") {
-			return fmt.Errorf("%s: edit files end in .yaml", p)
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
+	err = walkSources(fsys, "edits", ".yaml", "edit files", func(p string, data []byte) error {
 		ef := &Edits{Path: strings.TrimSuffix(strings.TrimPrefix(p, "edits/"), ".yaml"), Source: p}
 		ef.Owned = owned[ef.Path]
 		if err := decodeStrict(p, data, &ef.Edits); err != nil {
@@ -455,4 +423,29 @@ func (s *Series) loadVersion(top seriesFile) error {
 	}
 	s.Changelog = top.Changelog
 	return nil
+}
+
+// walkSources calls fn with the path and content of every file below dir
+// in fsys but .keep files (none when dir does not exist); what names the
+// files in the error for one that does not end in ext.
+func walkSources(fsys fs.FS, dir, ext, what string, fn func(p string, data []byte) error) error {
+	return fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || path.Base(p) == ".keep" {
+			return nil
+		}
+		if !strings.HasSuffix(p, ext) {
+			return fmt.Errorf("%s: %s end in %s", p, what, ext)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return fn(p, data)
+	})
 }

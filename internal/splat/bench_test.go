@@ -10,18 +10,10 @@ import (
 // BenchmarkScanLogs scans every testdata log once per iteration and
 // reports logs per second.
 func BenchmarkScanLogs(b *testing.B) {
-	var logs [][]byte
+	logs := testdataLogs(b)
 	var size int64
-	for _, pat := range []string{"testdata/*.log", "testdata/*/*.log"} {
-		files, _ := filepath.Glob(pat)
-		for _, f := range files {
-			d, err := os.ReadFile(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			logs = append(logs, d)
-			size += int64(len(d))
-		}
+	for _, d := range logs {
+		size += int64(len(d))
 	}
 	b.SetBytes(size)
 	b.ResetTimer()
@@ -31,6 +23,23 @@ func BenchmarkScanLogs(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(logs)*b.N)/b.Elapsed().Seconds(), "logs/s")
+}
+
+// testdataLogs reads every log of testdata and its subdirectories.
+func testdataLogs(tb testing.TB) [][]byte {
+	tb.Helper()
+	var logs [][]byte
+	for _, pat := range []string{"testdata/*.log", "testdata/*/*.log"} {
+		files, _ := filepath.Glob(pat)
+		for _, f := range files {
+			d, err := os.ReadFile(f)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			logs = append(logs, d)
+		}
+	}
+	return logs
 }
 
 // bigLog is about 10 MB of console: the real clean boot repeated, with

@@ -96,7 +96,7 @@ func TestFamilies(t *testing.T) {
 // before the scanner first read them. A report may cause others after
 // it (scheduling while atomic leaves a preemption imbalance that
 // do_one_initcall WARNs about): only the first finding is checked.
-var guestLogs = []struct{ file, kind, title string }{
+var guestLogs = []logCase{
 	{"guest/bad-unlock.log", KindLockdep, "bad unlock balance in unbalanced_unlock"},
 	{"guest/divide.log", KindOops, "divide error in trigger_init"},
 	{"guest/double-free.log", KindKASAN, "KASAN: double-free in trigger_init"},
@@ -154,26 +154,9 @@ var guestLogs = []struct{ file, kind, title string }{
 }
 
 func TestGuestLogs(t *testing.T) {
-	files, _ := filepath.Glob("testdata/guest/*.log")
-	files73, _ := filepath.Glob("testdata/guest-7.3/*.log")
-	if len(files)+len(files73) != len(guestLogs) {
-		t.Errorf("%d logs in testdata/guest and guest-7.3, %d in the table", len(files)+len(files73), len(guestLogs))
-	}
-	for _, c := range guestLogs {
-		b, err := os.ReadFile(filepath.Join("testdata", c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := ScanBytes(b)
-		if len(got) == 0 {
-			t.Errorf("%s: no finding", c.file)
-			continue
-		}
-		if got[0].Kind != c.kind || got[0].Title != c.title {
-			t.Errorf("%s: %s: %q, want %s: %q", c.file, got[0].Kind, got[0].Title, c.kind, c.title)
-		}
+	checkLogs(t, []string{"guest", "guest-7.3"}, guestLogs, func(t *testing.T, file string, got []Finding) {
 		if !strings.Contains(strings.Join(got[0].Lines, "\n"), got[0].Header) {
-			t.Errorf("%s: the quoted lines lack the header", c.file)
+			t.Errorf("%s: the quoted lines lack the header", file)
 		}
-	}
+	})
 }

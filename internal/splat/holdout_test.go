@@ -3,6 +3,7 @@ package splat
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 // and title fixed before the scanner first read them; the first run
 // over them is the figure in testdata/README.md. They are part of the
 // corpus since.
-var holdoutLogs = []struct{ file, kind, title string }{
+var holdoutLogs = []logCase{
 	{"holdout/refcount-warn.log", KindWarning, "refcount bug in bpf_link_put_direct"},
 	{"holdout/kasan-null-old.log", KindKASAN, "KASAN: null-ptr-deref Read in xfrm_policy_lookup_bytype"},
 	{"holdout/lockdep-circular-old.log", KindLockdep, "possible deadlock in pipe_lock"},
@@ -32,22 +33,43 @@ var holdoutLogs = []struct{ file, kind, title string }{
 }
 
 func TestHoldout(t *testing.T) {
-	files, _ := filepath.Glob("testdata/holdout/*.log")
-	if len(files) != len(holdoutLogs) {
-		t.Errorf("%d logs in testdata/holdout, %d in the table", len(files), len(holdoutLogs))
+	checkLogs(t, []string{"holdout"}, holdoutLogs, func(t *testing.T, file string, got []Finding) {
+		if len(got) > 1 {
+			t.Errorf("%s: %d findings, want 1", file, len(got))
+		}
+	})
+}
+
+// logCase is a log in testdata and the kind and title of its first
+// finding.
+type logCase struct{ file, kind, title string }
+
+// checkLogs checks that testdata/dir has exactly the logs of table, and
+// that each one's first finding has its kind and title; more checks
+// whatever more the table's test asks of a log's findings.
+func checkLogs(t *testing.T, dirs []string, table []logCase, more func(t *testing.T, file string, got []Finding)) {
+	t.Helper()
+	n := 0
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.log"))
+		n += len(files)
 	}
-	for _, c := range holdoutLogs {
+	if n != len(table) {
+		t.Errorf("%d logs in testdata/%s, %d in the table", n, strings.Join(dirs, " and "), len(table))
+	}
+	for _, c := range table {
 		b, err := os.ReadFile(filepath.Join("testdata", c.file))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := ScanBytes(b)
-		if len(got) != 1 {
-			t.Errorf("%s: %d findings, want 1", c.file, len(got))
+		if len(got) == 0 {
+			t.Errorf("%s: no finding", c.file)
 			continue
 		}
 		if got[0].Kind != c.kind || got[0].Title != c.title {
 			t.Errorf("%s: %s: %q, want %s: %q", c.file, got[0].Kind, got[0].Title, c.kind, c.title)
 		}
+		more(t, c.file, got)
 	}
 }

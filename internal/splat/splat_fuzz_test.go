@@ -1,8 +1,6 @@
 package splat
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,18 +15,11 @@ import (
 //
 // A short run: go test -run='^$' -fuzz=FuzzScan -fuzztime=10s ./internal/splat
 func FuzzScan(f *testing.F) {
-	for _, pat := range []string{"testdata/*.log", "testdata/*/*.log"} {
-		files, _ := filepath.Glob(pat)
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			if len(b) > 8<<10 {
-				b = b[len(b)-8<<10:] // the reports are at the end
-			}
-			f.Add(b)
+	for _, b := range testdataLogs(f) {
+		if len(b) > 8<<10 {
+			b = b[len(b)-8<<10:] // the reports are at the end
 		}
+		f.Add(b)
 	}
 	f.Add([]byte("[   44.38][    C4]  BUG: KCSAN: data-race in a / b\n"))
 	f.Add([]byte("login: [ 1.0] Kernel panic - not syncing: Fatal exception\n"))

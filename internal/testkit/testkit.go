@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/flock"
@@ -27,6 +26,7 @@ import (
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/templates"
 )
@@ -73,18 +73,18 @@ func SeriesTree(t testing.TB) string {
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
 		os.RemoveAll(dir)
 		t.Logf("cloning %s into %s", base, dir)
-		run(t, "", "git", "clone", "-q", "--shared", base, dir)
+		e2e.Git(t, "", "clone", "-q", "--shared", base, dir)
 	}
 	got, _ := os.ReadFile(stamp)
-	clean := runOut(t, dir, "git", "status", "--porcelain", "--untracked-files=no") == ""
+	clean := e2e.Git(t, dir, "status", "--porcelain", "--untracked-files=no") == ""
 	if string(got) == want && clean {
 		return dir
 	}
 	t.Logf("applying the series (%d patches, %s) in %s", len(files), want, dir)
 	os.Remove(stamp)
-	baseHead := runOut(t, base, "git", "rev-parse", "HEAD")
-	run(t, dir, "git", "am", "--abort")
-	run(t, dir, "git", "checkout", "-q", "-f", "-B", "series", baseHead)
+	baseHead := e2e.Git(t, base, "rev-parse", "HEAD")
+	exec.Command("git", "-C", dir, "am", "--abort").Run() // none may be in progress
+	e2e.Git(t, dir, "checkout", "-q", "-f", "-B", "series", baseHead)
 	args := append([]string{"-c", "user.name=kdefer test", "-c", "user.email=test@kdefer.invalid", "am", "-q"}, files...)
 	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
 		exec.Command("git", "-C", dir, "am", "--abort").Run()
@@ -137,6 +137,55 @@ func MutationDir(t testing.TB) string {
 	return d
 }
 
+// MutationTree is the tree the mutation tests mutate copies of:
+// KDEFER_SERIES_TREE (a git tree of one's own whose HEAD carries the
+// series), by default SeriesTree.
+func MutationTree(t testing.TB) string {
+	t.Helper()
+	if tree := os.Getenv("KDEFER_SERIES_TREE"); tree != "" {
+		return tree
+	}
+	return SeriesTree(t)
+}
+
+// Worktree makes dir a detached git worktree of tree at commit: added on
+// first use, checked out there (forced) later.
+func Worktree(t testing.TB, tree, dir, commit string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		e2e.Git(t, tree, "worktree", "add", "--detach", dir, commit)
+	} else {
+		e2e.Git(t, dir, "checkout", "--detach", "--force", commit)
+	}
+}
+
+// Caught checks that every case of fail in suite of doc failed under
+// the mutation patch (a case that passes is a bug the self-tests miss),
+// and logs the diagnostics of each case caught.
+func Caught(t testing.TB, doc *ktap.Document, suite, patch string, fail []string) {
+	t.Helper()
+	cases := map[string]*ktap.Test{}
+	doc.Walk(func(suites []string, c *ktap.Test) {
+		if len(suites) > 0 && suites[len(suites)-1] == suite {
+			cases[c.Name] = c
+		}
+	})
+	for _, name := range fail {
+		c, ok := cases[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: %s case %s not reported", patch, suite, name)
+		case c.Status != ktap.Fail:
+			t.Errorf("%s: %s case %s is %v, want fail: the self-tests miss this bug", patch, suite, name, c.Status)
+		default:
+			t.Logf("caught: %s fails under %s", name, patch)
+			for _, d := range c.Diagnostics {
+				t.Logf("    %s", d)
+			}
+		}
+	}
+}
+
 // lock takes an exclusive flock on path and returns its release.
 func lock(t testing.TB, path string) func() {
 	t.Helper()
@@ -145,25 +194,4 @@ func lock(t testing.TB, path string) func() {
 		t.Fatalf("locking %s: %v", path, err)
 	}
 	return unlock
-}
-
-func run(t testing.TB, dir string, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil && !(len(args) > 1 && args[0] == "am" && args[1] == "--abort") {
-		t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, out)
-	}
-}
-
-func runOut(t testing.TB, dir string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s (in %s): %v", name, strings.Join(args, " "), dir, err)
-	}
-	return strings.TrimSpace(string(out))
 }

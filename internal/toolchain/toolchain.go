@@ -17,7 +17,6 @@
 package toolchain
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,10 +25,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/lines"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // DefaultSuite is the Debian suite whose gcc and binutils are used.
@@ -86,7 +87,8 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("toolchain: creating %s: %w", dir, err)
 	}
-	unlock, err := lock(ctx, filepath.Join(dir, ".lock"), o.Progress)
+	lockPath := filepath.Join(dir, ".lock")
+	unlock, err := flock.Lock(ctx, lockPath, func() { o.Progress("toolchain: waiting for another run holding %s", lockPath) })
 	if err != nil {
 		return nil, err
 	}
@@ -112,16 +114,15 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 	}
 	start := time.Now()
 	o.Progress("toolchain: debootstrap %s (%s) from %s into %s", o.Suite, strings.Join(Packages, ","), mirror, root)
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase",
-		"--include="+strings.Join(Packages, ","), o.Suite, tmp, mirror)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Run(); err != nil {
+	log, err := proc.CombinedOutput(proc.Command(ctx, "debootstrap", "--variant=minbase",
+		"--include="+strings.Join(Packages, ","), o.Suite, tmp, mirror))
+	var pe *proc.Error
+	if errors.As(err, &pe) {
 		logPath := root + ".debootstrap.log"
-		_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+		_ = os.WriteFile(logPath, log, 0o644)
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("toolchain: debootstrap %s from %s failed (%v): %s (full log: %s)",
-			o.Suite, mirror, err, lastLine(log.String()), logPath)
+			o.Suite, mirror, pe.Err, lines.Last(string(log), 1), logPath)
 	}
 	tc, err := Inspect(ctx, tmp, o.Suite)
 	if err != nil {
@@ -146,11 +147,11 @@ func Inspect(ctx context.Context, root, suite string) (*Toolchain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("toolchain: gcc in %s: %w (remove the directory to rebuild it)", root, err)
 	}
-	tc.GCCVersion = firstLine(out)
+	tc.GCCVersion = lines.First(out)
 	if out, err = chroot(ctx, root, "as", "--version"); err != nil {
 		return nil, fmt.Errorf("toolchain: as in %s: %w", root, err)
 	}
-	tc.ASVersion = firstLine(out)
+	tc.ASVersion = lines.First(out)
 	probe := filepath.Join(root, "tmp", "kdefer-sframe-probe")
 	if err := os.MkdirAll(probe, 0o755); err != nil {
 		return nil, fmt.Errorf("toolchain: %w", err)
@@ -184,7 +185,7 @@ var sframeVersionRE = regexp.MustCompile(`Version:\s*SFRAME_VERSION_(\d+)`)
 func ParseSFrameVersion(readelf string) (int, error) {
 	m := sframeVersionRE.FindStringSubmatch(readelf)
 	if m == nil {
-		return 0, fmt.Errorf("no SFrame version in readelf --sframe output: %q", firstLine(readelf))
+		return 0, fmt.Errorf("no SFrame version in readelf --sframe output: %q", lines.First(readelf))
 	}
 	var v int
 	fmt.Sscan(m[1], &v)
@@ -226,14 +227,14 @@ func (tc *Toolchain) Compile(ctx context.Context, name string, flags []string, s
 }
 
 func chroot(ctx context.Context, root, prog string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "chroot", append([]string{root, prog}, args...)...)
+	cmd := proc.Command(ctx, "chroot", append([]string{root, prog}, args...)...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), err, lastLine(out.String()))
+	out, err := proc.CombinedOutput(cmd)
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		return string(out), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), pe.Err, lines.Last(string(out), 1))
 	}
-	return out.String(), nil
+	return string(out), nil
 }
 
 // machineMirror returns the URI of the machine's first Debian archive
@@ -254,51 +255,7 @@ func machineMirror(etcApt string) (string, error) {
 	return "", fmt.Errorf("toolchain: no Debian archive in the apt sources under %s; pass a mirror", etcApt)
 }
 
-func lock(ctx context.Context, name string, progress func(string, ...any)) (func(), error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("toolchain: opening the lock file: %w", err)
-	}
-	said := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("toolchain: locking %s: %w", name, err)
-		}
-		if !said {
-			progress("toolchain: waiting for another run holding %s", name)
-			said = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/lines"
 )
 
 // The host's own binutils is the fixture: Debian 12's as writes version 1,
 // which ParseSFrameVersion must read as 1 (and Inspect must refuse).
 func TestParseSFrameVersionHostAssembler(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc on the host")
-	}
+	e2e.Tool(t, "gcc")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "p.c")
 	os.WriteFile(src, []byte("int f(int x) { return x + 1; }\n"), 0o644)
@@ -34,7 +33,7 @@ func TestParseSFrameVersionHostAssembler(t *testing.T) {
 		t.Fatal(err)
 	}
 	asv, _ := exec.Command("as", "--version").Output()
-	t.Logf("host %s writes SFrame v%d", firstLine(string(asv)), v)
+	t.Logf("host %s writes SFrame v%d", lines.First(string(asv)), v)
 	if v < 1 || v > 3 {
 		t.Fatalf("version %d is not a known SFrame version", v)
 	}

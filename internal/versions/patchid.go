@@ -3,11 +3,12 @@ package versions
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -19,13 +20,11 @@ type PatchID struct{ ID, Commit string }
 // patchIDs runs git patch-id --stable on input: mbox text or "git log -p"
 // output. The result is in input order.
 func patchIDs(ctx context.Context, input []byte) ([]PatchID, error) {
-	c := exec.CommandContext(ctx, "git", "patch-id", "--stable")
+	c := proc.Command(ctx, "git", "patch-id", "--stable")
 	c.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	out, err := c.Output()
+	out, err := proc.Output(c)
 	if err != nil {
-		return nil, fmt.Errorf("git patch-id: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
 	var ids []PatchID
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -86,12 +85,10 @@ func CommitIDs(ctx context.Context, tree string, commits []string) (map[string]s
 		return m, nil
 	}
 	args := append([]string{"-C", tree, "log", "--no-walk=unsorted", "-p", "--no-renames", "--no-color", "--no-ext-diff", "--format=commit %H"}, commits...)
-	c := exec.CommandContext(ctx, "git", args...)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	out, err := c.Output()
-	if err != nil {
-		return nil, fmt.Errorf("git log -p in %s: %v: %s", tree, err, strings.TrimSpace(stderr.String()))
+	out, err := proc.Output(proc.Command(ctx, "git", args...))
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("git log -p in %s: %v: %s", tree, pe.Err, pe.Stderr)
 	}
 	ids, err := patchIDs(ctx, out)
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/render"
 )
 
@@ -153,7 +153,7 @@ type Scratch struct {
 
 // NewScratch makes a scratch repository for tree (remove it with Close).
 func NewScratch(ctx context.Context, tree string) (*Scratch, error) {
-	out, err := exec.CommandContext(ctx, "git", "-C", tree, "rev-parse", "--path-format=absolute", "--git-common-dir").Output()
+	out, err := proc.Command(ctx, "git", "-C", tree, "rev-parse", "--path-format=absolute", "--git-common-dir").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a git repository (git rev-parse: %w)", tree, err)
 	}
@@ -178,20 +178,16 @@ func NewScratch(ctx context.Context, tree string) (*Scratch, error) {
 func (s *Scratch) Close() error { return os.RemoveAll(s.Dir) }
 
 func (s *Scratch) git(ctx context.Context, env []string, stdin string, args ...string) (string, error) {
-	c := exec.CommandContext(ctx, "git", args...)
+	c := proc.Command(ctx, "git", args...)
 	c.Env = append(append(os.Environ(), "GIT_DIR="+s.Dir, "GIT_INDEX_FILE="+filepath.Join(s.Dir, "kgen-index"), "LC_ALL=C"), env...)
 	if stdin != "" {
 		c.Stdin = strings.NewReader(stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	out, err := proc.Output(c)
+	if err != nil && ctx.Err() != nil {
+		return "", ctx.Err()
 	}
-	return stdout.String(), nil
+	return string(out), err
 }
 
 // ApplyKept commits the patches of k onto base in the scratch repository,
@@ -269,7 +265,7 @@ func (s *Scratch) RangeDiff(ctx context.Context, oldBase, oldTip, newBase, newTi
 
 // Resolve resolves rev (a commit id, branch or tag) in the kernel tree.
 func (s *Scratch) Resolve(ctx context.Context, rev string) (plumbing.Hash, error) {
-	c := exec.CommandContext(ctx, "git", "-C", s.tree, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
+	c := proc.Command(ctx, "git", "-C", s.tree, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
 	out, err := c.Output()
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("%s: no commit %q", s.tree, rev)

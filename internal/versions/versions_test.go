@@ -3,34 +3,27 @@ package versions
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
+// git runs git in dir as a fixed author at a fixed date.
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	c := exec.Command("git", args...)
-	c.Dir = dir
-	c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ann", "GIT_AUTHOR_EMAIL=ann@kernel.test", "GIT_COMMITTER_NAME=Ann",
-		"GIT_COMMITTER_EMAIL=ann@kernel.test", "GIT_AUTHOR_DATE=2025-07-16T20:49:10Z", "GIT_COMMITTER_DATE=2025-07-16T20:49:10Z")
-	out, err := c.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(e2e.Run(t, dir, []string{"GIT_AUTHOR_NAME=Ann", "GIT_AUTHOR_EMAIL=ann@kernel.test", "GIT_COMMITTER_NAME=Ann",
+		"GIT_COMMITTER_EMAIL=ann@kernel.test", "GIT_AUTHOR_DATE=2025-07-16T20:49:10Z", "GIT_COMMITTER_DATE=2025-07-16T20:49:10Z"}, "git", args...))
 }
 
 // A version kept as format-patch files is committed back by ApplyKept with
 // the same trees as the original commits, and real git range-diff sees the
 // one patch that changed in the next version.
 func TestKeepApplyRangeDiff(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	e2e.Tool(t, "git")
 	repo := t.TempDir()
 	git(t, repo, "init", "-q", "-b", "main")
 	os.WriteFile(filepath.Join(repo, "a.c"), []byte("int a;\n"), 0o644)

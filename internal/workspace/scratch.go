@@ -1,12 +1,10 @@
 package workspace
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/kdefer/kdefer/internal/apply"
 	"github.com/kdefer/kdefer/internal/flock"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // Scratch is a private work tree of a kernel tree, where the series is
@@ -173,12 +172,8 @@ func (s *Scratch) Apply(ctx context.Context, patch string) error {
 }
 
 func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd := proc.Command(ctx, "git", args...)
 	cmd.Dir = dir
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s (in %s): %v: %s", strings.Join(args, " "), dir, err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(out.String()), nil
+	out, err := proc.Output(cmd)
+	return strings.TrimSpace(string(out)), err
 }

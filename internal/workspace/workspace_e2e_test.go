@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,9 +15,7 @@ import (
 func TestE2EFindBase(t *testing.T) {
 	tree := e2e.Tree(t, "6.12")
 	clone := filepath.Join(t.TempDir(), "linux")
-	if out, err := exec.Command("git", "clone", "-q", "--shared", tree, clone).CombinedOutput(); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	e2e.Git(t, "", "clone", "-q", "--shared", tree, clone)
 	ctx := context.Background()
 	base, n, err := FindBase(ctx, clone, templates.FS)
 	if err != nil || n != 0 {

@@ -1,4 +1,4 @@
-package bisect
+package stepbuild
 
 import (
 	"context"
@@ -58,6 +58,28 @@ func BenchmarkBuildEach(b *testing.B) {
 	}
 }
 
+// firstBreak builds the series of the templates in dir after every
+// patch, feature on, and returns the first break, which must be an error
+// in file naming symbol at the patch named patch (and that patch's index).
+func firstBreak(t *testing.T, dir, patch, file, symbol string) (*Result, int) {
+	t.Helper()
+	s, r := buildEach(t, dir, DefaultConfigs()[:1])
+	want := -1
+	for _, p := range s.Patches {
+		if p.Name == patch {
+			want = p.Index
+		}
+	}
+	if len(r.Breaks) == 0 {
+		t.Fatal("no break reported")
+	}
+	br := r.Breaks[0]
+	if br.Patch != want || br.Kind != "error" || !strings.Contains(br.Message, symbol) || br.File != file {
+		t.Fatalf("break %+v, want an error in %s naming %s at patch %d (%s)", br, file, symbol, want, patch)
+	}
+	return r, want
+}
+
 // A copy of the series where one patch calls a function that is only
 // introduced two patches later is reported at that patch, with the
 // compiler's message.
@@ -66,7 +88,6 @@ func TestBuildEachCallFromTheFuture(t *testing.T) {
 		t.Skip("builds the series after every patch (minutes): set KDEFER_E2E=1")
 	}
 	dir := e2e.CopyTemplates(t, "../../templates")
-	// kernel/exit.c starts calling unwind_deferred_task_exit() in
 	// "used-bit", two patches before "task-exit" introduces it.
 	b, err := os.ReadFile(filepath.Join(dir, "edits/kernel/exit.c.yaml"))
 	if err != nil {
@@ -76,21 +97,7 @@ func TestBuildEachCallFromTheFuture(t *testing.T) {
 		t.Fatalf("edits/kernel/exit.c.yaml changed shape:\n%s", b)
 	}
 	os.WriteFile(filepath.Join(dir, "edits/kernel/exit.c.yaml"), []byte(strings.ReplaceAll(string(b), "- from: task-exit", "- from: used-bit")), 0o644)
-	on := DefaultConfigs()[:1]
-	s, r := buildEach(t, dir, on)
-	want := -1
-	for _, p := range s.Patches {
-		if p.Name == "used-bit" {
-			want = p.Index
-		}
-	}
-	if len(r.Breaks) == 0 {
-		t.Fatal("no break reported")
-	}
-	br := r.Breaks[0]
-	if br.Patch != want || br.Kind != "error" || !strings.Contains(br.Message, "unwind_deferred_task_exit") || br.File != "kernel/exit.c" {
-		t.Fatalf("break %+v, want an error in kernel/exit.c naming unwind_deferred_task_exit at patch %d (used-bit)", br, want)
-	}
+	firstBreak(t, dir, "used-bit", "kernel/exit.c", "unwind_deferred_task_exit")
 }
 
 // Nothing selects CONFIG_UNWIND_USER before the x86 patch, so without
@@ -112,21 +119,7 @@ func TestBuildEachCompilesDeferredWhereItIsAdded(t *testing.T) {
 		t.Fatalf("%s changed shape: no %q", p, anchor)
 	}
 	os.WriteFile(p, []byte(strings.Replace(string(b), anchor, anchor+"\nstatic int kdefer_broken = kdefer_undeclared;", 1)), 0o644)
-	on := DefaultConfigs()[:1]
-	s, r := buildEach(t, dir, on)
-	want := -1
-	for _, p := range s.Patches {
-		if p.Name == "deferred" {
-			want = p.Index
-		}
-	}
-	if len(r.Breaks) == 0 {
-		t.Fatal("no break reported")
-	}
-	br := r.Breaks[0]
-	if br.Patch != want || br.Kind != "error" || !strings.Contains(br.Message, "kdefer_undeclared") || br.File != "kernel/unwind/deferred.c" {
-		t.Fatalf("break %+v, want the error in kernel/unwind/deferred.c at patch %d (deferred)", br, want)
-	}
+	r, want := firstBreak(t, dir, "deferred", "kernel/unwind/deferred.c", "kdefer_undeclared")
 	for i := 2; i < want; i++ {
 		if st := r.At("on", i); st == nil || len(st.Forced) == 0 {
 			t.Errorf("patch %d: nothing compiled alone (%+v); kernel/unwind/deferred.o exists from patch 2", i, st)

@@ -1,4 +1,4 @@
-package render
+package formatpatch
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // gitDiffHunks runs real "git diff --no-index" and returns its hunks
@@ -34,7 +36,7 @@ func gitDiffHunks(t *testing.T, dir string, a, b []byte) string {
 // which exercises the record cleanup, the split heuristics and the
 // indent heuristic.
 func TestDiffMatchesGit(t *testing.T) {
-	needGit(t)
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(1))
 	pool := []string{"", "", "{", "}", "\treturn 0;", "\treturn ret;", "\tint ret;", "\tif (ret)", "\t\tgoto out;",

@@ -1,4 +1,4 @@
-// Package bisect builds a series after every patch, incrementally in one
+// Package stepbuild builds a series after every patch, incrementally in one
 // build directory per configuration, with the feature on and with it off,
 // and reports the first patch that breaks the build or adds a W=1
 // warning in a file the series touches, with the compiler's message.
@@ -25,7 +25,7 @@
 //
 // With Options.Full, every step builds vmlinux in full instead (exact,
 // slow).
-package bisect
+package stepbuild
 
 import (
 	"context"

@@ -1,4 +1,9 @@
-package render
+// Package formatpatch writes a series of commits as "git format-patch"
+// does, byte for byte: the mail headers and file names, the diff
+// sections (with a port of git's diff engine, diff.go), the diffstat and
+// the cover letter with its shortlog and base-commit. It knows nothing of
+// templates or trees: package render gives it the commits it built.
+package formatpatch
 
 import (
 	"bytes"
@@ -19,12 +24,66 @@ import (
 // depend on whether the base repository was ever repacked).
 const Abbrev = 12
 
-// mailWrap is git's MAIL_DEFAULT_WRAP (diffstat width, shortlog wrap).
-const mailWrap = 72
+// GitVersion is the version string of the "-- " mail signature that
+// closes every patch (git format-patch writes the git version there).
+// It is fixed so that output does not depend on the host's git.
+const GitVersion = "2.39.5"
 
-// fileName is git format-patch's file name for patch i (0: the cover
+// MailWrap is git's MAIL_DEFAULT_WRAP (diffstat width, shortlog wrap).
+const MailWrap = 72
+
+// FileChange is one file changed by one commit.
+type FileChange struct {
+	Path string
+	// Before and After are the contents; nil means the file is absent
+	// (created or deleted by the patch).
+	Before, After []byte
+	// OldMode and Mode are the file modes (0 when absent).
+	OldMode, Mode filemode.FileMode
+	// OldHash and Hash are the blob ids (ZeroHash when absent).
+	OldHash, Hash plumbing.Hash
+
+	diff *fileDiff // the diff section, computed once
+}
+
+// PrepareDiff computes the diff section of c now and keeps it, so that
+// writing the mails later does not compute it again.
+func (c *FileChange) PrepareDiff() {
+	var buf bytes.Buffer
+	st := computeFileDiff(&buf, *c)
+	c.diff = &fileDiff{buf.Bytes(), st}
+}
+
+// Patch is what format-patch reads of one commit.
+type Patch struct {
+	Commit  plumbing.Hash
+	Author  object.Signature
+	Subject string
+	// Message is the full commit message: subject, blank line, body,
+	// trailers, ending in a newline.
+	Message string
+	Changes []FileChange // sorted by path
+}
+
+// Cover is the cover letter.
+type Cover struct {
+	Subject string // without the "[PATCH 00/NN]" prefix
+	Author  object.Signature
+	Body    string // ends in a newline
+}
+
+// Series is "git format-patch -v Version --cover-letter --base=Base" of
+// Patches.
+type Series struct {
+	Version int
+	Patches []Patch
+	Cover   Cover
+	Base    plumbing.Hash
+}
+
+// FileName is git format-patch's file name for patch i (0: the cover
 // letter's "cover-letter"), with "vN-" in front from version 2 on.
-func fileName(version, i int, subject string) string {
+func FileName(version, i int, subject string) string {
 	var b strings.Builder
 	if version > 1 {
 		fmt.Fprintf(&b, "v%d-", version)
@@ -78,7 +137,7 @@ func isAlnum(c byte) bool {
 // terminal escapes: words are kept whole, lines wrapped at width, the
 // first line indented indent1 (negative: that many columns already
 // used), the others indent2.
-func wrapText(buf *bytes.Buffer, text string, indent1, indent2, width int) {
+func WrapText(buf *bytes.Buffer, text string, indent1, indent2, width int) {
 	bol, pos := 0, 0
 	w, indent := indent1, indent1
 	space := -1
@@ -184,7 +243,9 @@ func formatIdent(name, email string) string {
 
 const rfc2822 = "Mon, 2 Jan 2006 15:04:05 -0700"
 
-func (r *Result) prefix(i int) string {
+// Prefix is the subject prefix of patch i (0: the cover letter):
+// "[PATCH 03/19] ", "[PATCH v2 03/19] ".
+func (r *Series) Prefix(i int) string {
 	n := len(r.Patches)
 	wd := len(fmt.Sprint(n))
 	v := ""
@@ -194,7 +255,10 @@ func (r *Result) prefix(i int) string {
 	return fmt.Sprintf("[PATCH %s%0*d/%d] ", v, wd, i, n)
 }
 
-func writeHeaders(b *bytes.Buffer, commit plumbing.Hash, author object.Signature, prefix, subject string, eightBit bool) {
+// WriteHeaders writes the mail headers of a patch or cover letter: the
+// "From <commit>" line, From:, Date:, the wrapped Subject: with prefix,
+// and the MIME headers when eightBit.
+func WriteHeaders(b *bytes.Buffer, commit plumbing.Hash, author object.Signature, prefix, subject string, eightBit bool) {
 	fmt.Fprintf(b, "From %s Mon Sep 17 00:00:00 2001\n", commit)
 	from := formatIdent(author.Name, author.Email)
 	name, addr, _ := strings.Cut(from, " <")
@@ -208,7 +272,7 @@ func writeHeaders(b *bytes.Buffer, commit plumbing.Hash, author object.Signature
 	fmt.Fprintf(b, "Date: %s\n", author.When.Format(rfc2822))
 	head := "Subject: " + prefix
 	b.WriteString(head)
-	wrapText(b, subject, -len(head), 1, 78)
+	WrapText(b, subject, -len(head), 1, 78)
 	b.WriteByte('\n')
 	if eightBit {
 		b.WriteString("MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n")
@@ -218,9 +282,12 @@ func writeHeaders(b *bytes.Buffer, commit plumbing.Hash, author object.Signature
 
 const signature = "-- \n" + GitVersion + "\n\n"
 
-func (r *Result) mail(p *Patch) []byte {
+// Mail returns patch i (1-based) as "git format-patch" writes it (one
+// mbox message).
+func (r *Series) Mail(i int) []byte {
+	p := &r.Patches[i-1]
 	var b bytes.Buffer
-	writeHeaders(&b, p.Commit, p.Author, r.prefix(p.Index), p.Subject, hasNonASCII(p.Message) || hasNonASCII(p.Author.Name))
+	WriteHeaders(&b, p.Commit, p.Author, r.Prefix(i), p.Subject, hasNonASCII(p.Message) || hasNonASCII(p.Author.Name))
 	_, body, _ := strings.Cut(p.Message, "\n")
 	body = strings.TrimLeft(body, "\n")
 	b.WriteString(body)
@@ -310,7 +377,7 @@ func writeDiffstat(b *bytes.Buffer, stats []fileStat) {
 			maxChange = c
 		}
 	}
-	width := mailWrap
+	width := MailWrap
 	numberWidth := len(fmt.Sprint(maxChange))
 	if width < 16+6+numberWidth {
 		width = 16 + 6 + numberWidth
@@ -407,13 +474,15 @@ func writeDiffstat(b *bytes.Buffer, stats []fileStat) {
 	}
 }
 
-func (r *Result) coverLetter() []byte {
+// CoverLetter returns "0000-cover-letter.patch" as "git format-patch
+// --cover-letter --base=<Base>" writes it (nil without patches).
+func (r *Series) CoverLetter() []byte {
 	var b bytes.Buffer
 	if len(r.Patches) == 0 {
 		return nil
 	}
 	last := r.Patches[len(r.Patches)-1]
-	writeHeaders(&b, last.Commit, r.Cover.Author, r.prefix(0), r.Cover.Subject, hasNonASCII(r.Cover.Body) || hasNonASCII(r.Cover.Author.Name))
+	WriteHeaders(&b, last.Commit, r.Cover.Author, r.Prefix(0), r.Cover.Subject, hasNonASCII(r.Cover.Body) || hasNonASCII(r.Cover.Author.Name))
 	b.WriteString(r.Cover.Body)
 	b.WriteByte('\n')
 	// shortlog, by author name, patches in order
@@ -429,7 +498,7 @@ func (r *Result) coverLetter() []byte {
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s (%d):\n", n, len(byAuthor[n]))
 		for _, s := range byAuthor[n] {
-			wrapText(&b, s, 2, 4, mailWrap)
+			WrapText(&b, s, 2, 4, MailWrap)
 			b.WriteByte('\n')
 		}
 		b.WriteByte('\n')
