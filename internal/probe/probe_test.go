@@ -157,6 +157,7 @@ var realTrees = []struct {
 		"mm_vma_c":                       "false",
 		"perf_callchain_init_nr":         "true",
 		"prctl_riscv_icache_flush":       "false",
+		"linux_unaligned_h":              "false",
 	}},
 	{"6.12", "6.12.", map[string]string{
 		"twaf_no_alloc":                  "true", // task_work.h: TWAF_NO_ALLOC = 0x0100,
@@ -182,6 +183,7 @@ var realTrees = []struct {
 		"mm_vma_c":                       "true",
 		"perf_callchain_init_nr":         "false",
 		"prctl_riscv_icache_flush":       "true",
+		"linux_unaligned_h":              "true",
 	}},
 	{"7", "7.", map[string]string{
 		"twaf_no_alloc":                  "false", // kasan_record_aux_stack() never allocates: the flag is gone,
@@ -207,6 +209,7 @@ var realTrees = []struct {
 		"mm_vma_c":                       "true",
 		"perf_callchain_init_nr":         "false",
 		"prctl_riscv_icache_flush":       "true",
+		"linux_unaligned_h":              "true",
 	}},
 }
 
