@@ -158,6 +158,7 @@ var realTrees = []struct {
 		"perf_callchain_init_nr":         "true",
 		"prctl_riscv_icache_flush":       "false",
 		"linux_unaligned_h":              "false",
+		"perf_event_ctxp_array":          "true",
 	}},
 	{"6.12", "6.12.", map[string]string{
 		"twaf_no_alloc":                  "true", // task_work.h: TWAF_NO_ALLOC = 0x0100,
@@ -184,6 +185,7 @@ var realTrees = []struct {
 		"perf_callchain_init_nr":         "false",
 		"prctl_riscv_icache_flush":       "true",
 		"linux_unaligned_h":              "true",
+		"perf_event_ctxp_array":          "false",
 	}},
 	{"7", "7.", map[string]string{
 		"twaf_no_alloc":                  "false", // kasan_record_aux_stack() never allocates: the flag is gone,
@@ -210,6 +212,7 @@ var realTrees = []struct {
 		"perf_callchain_init_nr":         "false",
 		"prctl_riscv_icache_flush":       "true",
 		"linux_unaligned_h":              "true",
+		"perf_event_ctxp_array":          "false",
 	}},
 }
 
