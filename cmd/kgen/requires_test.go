@@ -11,8 +11,10 @@ import (
 )
 
 // requiresFixture returns a copy of the fixture templates whose
-// series.yaml requires TWA_NMI_CURRENT, and a fixture kernel (a git
-// repository) without it.
+// series.yaml requires the generic entry code, as the real series does
+// (no patch of the series can supply it, unlike TWA_NMI_CURRENT, which
+// the prerequisite patch backports), and a fixture kernel (a git
+// repository) without kernel/entry/common.c.
 func requiresFixture(t *testing.T) (templates, tree string) {
 	t.Helper()
 	templates = filepath.Join(t.TempDir(), "templates")
@@ -21,12 +23,14 @@ func requiresFixture(t *testing.T) (templates, tree string) {
 	}
 	p := filepath.Join(templates, "series.yaml")
 	data, _ := os.ReadFile(p)
-	os.WriteFile(p, append([]byte("supported: \"Linux 6.12 and later\"\nrequires:\n  - probe: twa_nmi_current\n    missing: \"TWA_NMI_CURRENT is missing\"\n"), data...), 0o644)
+	os.WriteFile(p, append([]byte("supported: \"Linux 6.1 and later, with the generic entry code\"\nrequires:\n  - probe: generic_entry\n    missing: \"the generic entry code (kernel/entry/common.c) is missing\"\n"), data...), 0o644)
+	p = filepath.Join(templates, "probes.yaml")
+	data, _ = os.ReadFile(p)
+	os.WriteFile(p, append(data, []byte("- name: generic_entry\n  desc: the generic entry code exists\n  file: kernel/entry/common.c\n  exists: true\n")...), 0o644)
 	tree = applyFixture(t)
-	h := filepath.Join(tree, "include/linux/task_work.h")
-	data, _ = os.ReadFile(h)
-	os.WriteFile(h, []byte(strings.Replace(string(data), "\tTWA_NMI_CURRENT,\n", "", 1)), 0o644)
-	gitOut(t, tree, "commit", "-qam", "an older kernel")
+	if _, err := os.Stat(filepath.Join(tree, "kernel/entry/common.c")); !os.IsNotExist(err) {
+		t.Fatalf("the fixture kernel has kernel/entry/common.c (%v)", err)
+	}
 	return templates, tree
 }
 
@@ -36,8 +40,8 @@ func requiresFixture(t *testing.T) (templates, tree string) {
 func TestUnsupportedTree(t *testing.T) {
 	templates, tree := requiresFixture(t)
 	before := treeState(t, tree)
-	want := []string{"Linux 6.12.117 is not supported: TWA_NMI_CURRENT is missing; the series supports Linux 6.12 and later",
-		"requires twa_nmi_current; probe twa_nmi_current is no: include/linux/task_work.h: no match", "nothing written"}
+	want := []string{"Linux 6.12.117 is not supported: the generic entry code (kernel/entry/common.c) is missing; the series supports Linux 6.1 and later, with the generic entry code",
+		"requires generic_entry; probe generic_entry is no: kernel/entry/common.c: absent", "nothing written"}
 	out := filepath.Join(t.TempDir(), "series")
 	for _, args := range [][]string{
 		{"render", "--templates", templates, "--tree", tree, "-o", out},
@@ -71,7 +75,7 @@ func TestProbeVerdict(t *testing.T) {
 		}
 	})
 	for _, w := range []string{"series (3 patches): not supported: kgen render and kgen apply refuse this tree (exit 17)",
-		"Linux 6.12.117 is not supported: TWA_NMI_CURRENT is missing"} {
+		"Linux 6.12.117 is not supported: the generic entry code (kernel/entry/common.c) is missing"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("kgen probe output lacks %q:\n%s", w, out)
 		}

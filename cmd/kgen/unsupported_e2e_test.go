@@ -7,17 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/apply"
-
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/series"
 	"github.com/kdefer/kdefer/templates"
 )
 
-// The trees the series does not apply to: Debian's 7.x (which carries the
+// Trees other than the reference base: Debian's 7.x (which carries the
 // infrastructure and perf's deferred callchains upstream) and Debian's
-// 6.1 (which lacks prerequisites). Both come from kerneltree.Get (the
-// kdefer cache); KDEFER_E2E=1 is needed.
+// 6.1 (which gets a prerequisite patch first). Both come from
+// kerneltree.Get (the kdefer cache); KDEFER_E2E=1 is needed.
 
 func e2eTree(t *testing.T, version string) string {
 	t.Helper()
@@ -144,40 +142,69 @@ func TestE2EUpstream7(t *testing.T) {
 	gitOut(t, dir, "fsck", "--no-dangling", "--connectivity-only")
 }
 
-// TestE2EUnsupported61: Debian's 6.1 lacks prerequisites of the series;
-// kgen render and kgen apply refuse it up front with exit 17, naming
-// them, and write nothing.
-func TestE2EUnsupported61(t *testing.T) {
+// TestE2E61: Debian's 6.1 lacks TWA_NMI_CURRENT and has
+// exit_to_user_mode_prepare() in kernel/entry/common.c. The series
+// renders there with the prerequisite patch that backports
+// TWA_NMI_CURRENT first and the entry hook in kernel/entry/common.c, and
+// kgen apply commits every patch; kgen probe calls the tree supported.
+func TestE2E61(t *testing.T) {
 	dir := sparseClone(t, e2eTree(t, "6.1"))
-	before := treeState(t, dir)
-	want := []string{"is not supported: exit_to_user_mode_prepare() is in kernel/entry/common.c and TWA_NMI_CURRENT is missing; the series supports Linux 6.12 and later",
-		"requires !entry_hook_in_common_c; probe entry_hook_in_common_c is yes: kernel/entry/common.c:",
-		"requires twa_nmi_current; probe twa_nmi_current is no: include/linux/task_work.h: no match",
-		"nothing written"}
+	ser, err := series.Load(templates.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(ser.Patches)
+	if ser.Patches[0].Name != "twa-nmi-current" {
+		t.Fatalf("the series starts with %s, want the prerequisite twa-nmi-current", ser.Patches[0].Name)
+	}
+	base := strings.TrimSpace(gitOut(t, dir, "rev-parse", "HEAD"))
+
+	code, out, errs := kgenOut(t, "probe", dir)
+	if want := fmt.Sprintf("the whole series (%d patches) would be applied", n); code != 0 || !strings.Contains(out, want) || strings.Contains(out, "not supported") {
+		t.Errorf("kgen probe: exit %d, want 0 and %q:\n%s%s", code, want, out, errs)
+	}
 	outDir := filepath.Join(t.TempDir(), "x")
-	for _, args := range [][]string{
-		{"render", "--tree", dir, "-o", outDir},
-		{"apply", dir},
-		{"apply", dir, "--dry-run"},
-	} {
-		code, _, errs := kgenOut(t, args...)
-		if code != apply.ExitNoProbe || !strings.HasPrefix(errs, "kgen "+args[0]+": Linux 6.1.") {
-			t.Errorf("kgen %v: exit %d, want %d with \"Linux 6.1.\" first:\n%s", args, code, apply.ExitNoProbe, errs)
+	code, out, errs = kgenOut(t, "render", "--tree", dir, "-o", outDir)
+	if code != 0 {
+		t.Fatalf("kgen render: exit %d:\n%s%s", code, out, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(outDir, "*.patch"))
+	if len(files) != n+1 {
+		t.Fatalf("kgen render wrote %d files, want %d patches and a cover letter", len(files), n)
+	}
+	firstName, _ := filepath.Glob(filepath.Join(outDir, "v2-0001-task_work-*.patch"))
+	if len(firstName) != 1 {
+		t.Fatalf("no single patch 1 of the prerequisite: %v", firstName)
+	}
+	first, err := os.ReadFile(firstName[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"+\tTWA_NMI_CURRENT,", "+\tTWAF_NO_ALLOC = 0x0100,", "+\tcase TWA_NMI_CURRENT:", "irq_work_queue(this_cpu_ptr(", "kasan_record_aux_stack_noalloc(work);"} {
+		if !strings.Contains(string(first), w) {
+			t.Errorf("the prerequisite patch lacks %q", w)
 		}
-		for _, w := range want {
-			if !strings.Contains(errs, w) {
-				t.Errorf("kgen %v: message lacks %q:\n%s", args, w, errs)
-			}
+	}
+
+	code, out, errs = kgenOut(t, "apply", dir)
+	if code != 0 {
+		t.Fatalf("kgen apply: exit %d:\n%s%s", code, out, errs)
+	}
+	subjects := strings.Split(strings.TrimSpace(gitOut(t, dir, "log", "--reverse", "--format=%s", base+"..HEAD")), "\n")
+	if len(subjects) != n {
+		t.Fatalf("kgen apply made %d commits, want %d: %q", len(subjects), n, subjects)
+	}
+	for i, p := range ser.Patches {
+		if !strings.Contains(subjects[i], p.Subject) {
+			t.Errorf("commit %d is %q, want the subject of %s (%q)", i+1, subjects[i], p.Name, p.Subject)
 		}
 	}
-	if _, err := os.Stat(outDir); !os.IsNotExist(err) {
-		t.Errorf("kgen render created %s", outDir)
+	common := gitOut(t, dir, "show", "HEAD:kernel/entry/common.c")
+	if !strings.Contains(common, "#include <linux/unwind_deferred.h>") || !strings.Contains(common, "\tunwind_reset_info();") {
+		t.Errorf("kernel/entry/common.c lacks the entry hook")
 	}
-	code, out, _ := kgenOut(t, "probe", dir)
-	if code != 0 || !strings.Contains(out, "not supported: kgen render and kgen apply refuse this tree (exit 17)") {
-		t.Errorf("kgen probe: exit %d:\n%s", code, out)
+	if st := gitOut(t, dir, "status", "--porcelain"); st != "" {
+		t.Errorf("git status after kgen apply:\n%s", st)
 	}
-	if after := treeState(t, dir); after != before {
-		t.Fatalf("the tree changed:\n%s\n%s", before, after)
-	}
+	gitOut(t, dir, "fsck", "--no-dangling", "--connectivity-only")
 }

@@ -24,7 +24,8 @@ type kbuild struct {
 	progress    func(string, ...any)
 }
 
-var reSavedCmd = regexp.MustCompile(`(?m)^savedcmd_\S+ := (.*)$`)
+// savedcmd_ since Linux 6.2, cmd_ before (6.1).
+var reSavedCmd = regexp.MustCompile(`(?m)^(?:saved)?cmd_\S+ := (.*)$`)
 
 // ensureConfig gives the build directory a configuration when it has
 // none: tinyconfig with CONFIG_64BIT=y (tinyconfig alone is 32-bit on

@@ -154,6 +154,11 @@ var realTrees = []struct {
 		"x86_fp_unwind_user":             "false",
 		"task_struct_in_sched_h":         "true",
 		"kzalloc_obj":                    "false", // 6.1.192: no kzalloc_obj in slab.h
+		"mm_vma_c":                       "false",
+		"perf_callchain_init_nr":         "true",
+		"prctl_riscv_icache_flush":       "false",
+		"linux_unaligned_h":              "false",
+		"perf_event_ctxp_array":          "true",
 	}},
 	{"6.12", "6.12.", map[string]string{
 		"twaf_no_alloc":                  "true", // task_work.h: TWAF_NO_ALLOC = 0x0100,
@@ -176,6 +181,11 @@ var realTrees = []struct {
 		"x86_fp_unwind_user":             "false",
 		"task_struct_in_sched_h":         "true",
 		"kzalloc_obj":                    "true", // 6.12.117 has it (6.12.95 does not)
+		"mm_vma_c":                       "true",
+		"perf_callchain_init_nr":         "false",
+		"prctl_riscv_icache_flush":       "true",
+		"linux_unaligned_h":              "true",
+		"perf_event_ctxp_array":          "false",
 	}},
 	{"7", "7.", map[string]string{
 		"twaf_no_alloc":                  "false", // kasan_record_aux_stack() never allocates: the flag is gone,
@@ -198,6 +208,11 @@ var realTrees = []struct {
 		"x86_fp_unwind_user":             "true", // select HAVE_UNWIND_USER_FP if X86_64
 		"task_struct_in_sched_h":         "true",
 		"kzalloc_obj":                    "true",
+		"mm_vma_c":                       "true",
+		"perf_callchain_init_nr":         "false",
+		"prctl_riscv_icache_flush":       "true",
+		"linux_unaligned_h":              "true",
+		"perf_event_ctxp_array":          "false",
 	}},
 }
 

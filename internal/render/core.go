@@ -267,6 +267,15 @@ edits:
 		bi, err := src.stat(ef.Path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
+				// a file of another layout (mm/vma.c on 6.12, mm/mmap.c
+				// before) whose every edit is for the other layout
+				none, cerr := rd.noneInEffect(ef)
+				if cerr != nil {
+					return nil, cerr
+				}
+				if none {
+					continue
+				}
 				first := "?"
 				if len(ef.Edits) > 0 {
 					first = ef.Edits[0].From
@@ -538,4 +547,26 @@ type CarriedError struct {
 
 func (e *CarriedError) Error() string {
 	return fmt.Sprintf("patch %s: %s: the tree already has this file, which the series creates; the tree seems to carry the series (or part of it) already — add a skip-if probe for it", e.Patch, e.Path)
+}
+
+// noneInEffect reports whether every edit of ef has a when: condition that
+// is false on this tree: such an edit file is for trees of another layout
+// and may name a file this tree does not have.
+func (rd *renderer) noneInEffect(ef *series.Edits) (bool, error) {
+	if len(ef.Edits) == 0 {
+		return false, nil
+	}
+	for i, e := range ef.Edits {
+		if e.When == "" {
+			return false, nil
+		}
+		ok, err := rd.probes.Cond(e.When)
+		if err != nil {
+			return false, fmt.Errorf("%s: edit %d (from %s): when: %v", ef.Source, i+1, e.From, err)
+		}
+		if ok {
+			return false, nil
+		}
+	}
+	return true, nil
 }
