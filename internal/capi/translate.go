@@ -21,7 +21,9 @@ var (
 	reSeg         = regexp.MustCompile(`\b__seg_[gf]s\b`)
 	// __typeof__(struct x *) and friends: unwrap type names that are
 	// unambiguously types (a keyword, or a trailing '*').
-	reTypeofKw = regexp.MustCompile(`\b(?:__typeof__|__typeof|typeof)\(\s*((?:(?:struct|union|enum|unsigned|signed|const|volatile)\s+)+[A-Za-z_][A-Za-z0-9_]*(?:\s+(?:int|long|char|short))*(?:\s*\*)*|[A-Za-z_][A-Za-z0-9_]*(?:\s*\*)+)\s*\)`)
+	// A pointer may carry qualifiers ("struct task_struct * const", Linux
+	// 7.3's const_current_task once __seg_gs is gone).
+	reTypeofKw = regexp.MustCompile(`\b(?:__typeof__|__typeof|typeof)\(\s*((?:(?:struct|union|enum|unsigned|signed|const|volatile)\s+)+[A-Za-z_][A-Za-z0-9_]*(?:\s+(?:int|long|char|short))*(?:\s*\*(?:\s*(?:const|volatile)\b)*)*|[A-Za-z_][A-Za-z0-9_]*(?:\s*\*(?:\s*(?:const|volatile)\b)*)+)\s*\)`)
 	// On the lines where the checker reports TypeSpecifierTypeofType,
 	// also unwrap a lone identifier (a typedef name there).
 	reTypeofIdent = regexp.MustCompile(`\b(?:__typeof__|__typeof|typeof)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)`)
