@@ -3,7 +3,7 @@
  * perf-workload: the profiled program of the perftool suite. It spins in a
  * known user call chain main -> wl_a -> wl_b -> wl_c -> wl_leaf for the
  * given number of milliseconds (default 1500). wl_leaf alternates a busy
- * loop with read(2) of 256 KiB from /dev/zero issued from its own inline
+ * loop with read(2) of 2 MiB from /dev/zero issued from its own inline
  * `syscall`, so the user IP of a sample taken inside the syscall is in
  * wl_leaf and several samples of one syscall share one deferred cookie.
  *
@@ -21,7 +21,7 @@
 
 #define NOINLINE __attribute__((noinline, noclone))
 
-static char buf[256 << 10];
+static char buf[2 << 20];
 static int zero_fd = -1;
 volatile unsigned long sink;
 
