@@ -119,20 +119,8 @@ func Compare(ours, upstream map[string]string, devs []Deviation) *Table {
 	for _, d := range devs {
 		byCase[d.Case] = d
 	}
-	names := map[string]bool{}
-	for k := range ours {
-		names[k] = true
-	}
-	for k := range upstream {
-		names[k] = true
-	}
-	var keys []string
-	for k := range names {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	t := &Table{}
-	for _, k := range keys {
+	for _, k := range names(ours, upstream) {
 		r := Row{Case: k, Ours: or(ours[k]), Upstream: or(upstream[k])}
 		d, documented := byCase[k]
 		switch {
@@ -206,4 +194,20 @@ func (t *Table) Write(w io.Writer, oursName, upstreamName string) {
 	}
 	fmt.Fprintf(w, "conformance: %d cases, %d the same, %d documented deviations, %d undocumented, %d documented but not seen: %s\n",
 		len(t.Rows), same, dev, t.Undocumented, t.NotSeen, verdict)
+}
+
+// names returns the keys of both maps, sorted, each once.
+func names[V any](a, b map[string]V) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range []map[string]V{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

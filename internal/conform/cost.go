@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
 	"strconv"
 
 	"github.com/kdefer/kdefer/internal/ktap"
@@ -45,15 +44,8 @@ type CostRow struct {
 
 // CompareCosts sets the figures of both kernels side by side, by name.
 func CompareCosts(ours, upstream map[string]float64) []CostRow {
-	names := map[string]bool{}
-	for k := range ours {
-		names[k] = true
-	}
-	for k := range upstream {
-		names[k] = true
-	}
 	var rows []CostRow
-	for k := range names {
+	for _, k := range names(ours, upstream) {
 		r := CostRow{Name: k, Ours: ours[k], Upstream: upstream[k]}
 		_, okO := ours[k]
 		_, okU := upstream[k]
@@ -62,7 +54,6 @@ func CompareCosts(ours, upstream map[string]float64) []CostRow {
 		}
 		rows = append(rows, r)
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	return rows
 }
 
