@@ -226,6 +226,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if rep.Splats == nil {
 		rep.Splats = []splat.Finding{}
 	}
+	if err := excuseUpstream(o.Tree, rep); err != nil {
+		return fail(err)
+	}
 	if qr.Outcome != qemu.PowerOff && qr.Outcome != qemu.Reboot {
 		rep.ConsoleTail = qemu.Tail(qr.ConsoleLog, 25)
 		if strings.TrimSpace(rep.ConsoleTail) == "" {
