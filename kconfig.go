@@ -17,28 +17,27 @@ import (
 var KconfigFrag string
 
 // optional are boot options of features that only some trees have: each
-// is added to the fragment where the tree's Kconfig defines its symbol,
-// so that one fragment serves every base (kbuild refuses a fragment
-// option that the final configuration lacks).
-var optional = []struct {
-	line, file string
-	def        *regexp.Regexp
-}{
+// is added to the fragment (as CONFIG_SYM=y) where the tree's Kconfig file
+// defines its symbol, so that one fragment serves every base (kbuild
+// refuses a fragment option that the final configuration lacks).
+var optional = []struct{ sym, file string }{
 	// The SFrame unwinder (issue 14's patches): off on a tree without
 	// them, native 7.x included.
-	{"CONFIG_UNWIND_USER_SFRAME=y", "arch/Kconfig", regexp.MustCompile(`(?m)^config UNWIND_USER_SFRAME$`)},
+	{"UNWIND_USER_SFRAME", "arch/Kconfig"},
 }
 
 // renamed are fragment options whose symbol a newer tree renamed: where
 // file no longer defines the old symbol and defines the new one, the
 // fragment asks for the new one.
-var renamed = []struct {
-	old, new, file string
-	def            *regexp.Regexp
-}{
+var renamed = []struct{ old, new, file string }{
 	// Linux 7.3 folded PROC_SYSCTL into SYSCTL (fs/proc/Kconfig), which
 	// tinyconfig turns off like any other prompt.
-	{"CONFIG_PROC_SYSCTL=y", "CONFIG_SYSCTL=y", "fs/proc/Kconfig", regexp.MustCompile(`(?m)^config PROC_SYSCTL$`)},
+	{"PROC_SYSCTL", "SYSCTL", "fs/proc/Kconfig"},
+}
+
+// defines reports whether Kconfig text b has a "config SYM" entry.
+func defines(b []byte, sym string) bool {
+	return regexp.MustCompile(`(?m)^config ` + regexp.QuoteMeta(sym) + `$`).Match(b)
 }
 
 // FragmentFor returns KconfigFrag for tree: the optional options that
@@ -47,14 +46,14 @@ func FragmentFor(tree string) string {
 	frag := KconfigFrag
 	for _, r := range renamed {
 		b, err := os.ReadFile(filepath.Join(tree, r.file))
-		newSym := regexp.MustCompile(`(?m)^config ` + regexp.QuoteMeta(strings.TrimSuffix(strings.TrimPrefix(r.new, "CONFIG_"), "=y")) + `$`)
-		if err == nil && !r.def.Match(b) && newSym.Match(b) {
-			frag = strings.Replace(frag, "\n"+r.old+"\n", "\n# "+r.file+" renamed "+r.old+"\n"+r.new+"\n", 1)
+		if err == nil && !defines(b, r.old) && defines(b, r.new) {
+			old, new := "CONFIG_"+r.old+"=y", "CONFIG_"+r.new+"=y"
+			frag = strings.Replace(frag, "\n"+old+"\n", "\n# "+r.file+" renamed "+old+"\n"+new+"\n", 1)
 		}
 	}
 	for _, o := range optional {
-		if b, err := os.ReadFile(filepath.Join(tree, o.file)); err == nil && o.def.Match(b) {
-			frag += "\n# " + o.file + " defines it\n" + o.line + "\n"
+		if b, err := os.ReadFile(filepath.Join(tree, o.file)); err == nil && defines(b, o.sym) {
+			frag += "\n# " + o.file + " defines it\nCONFIG_" + o.sym + "=y\n"
 		}
 	}
 	return frag

@@ -4,32 +4,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/ktap"
+	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/report"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
-
-var reVersion = regexp.MustCompile(`(?m)^VERSION\s*=\s*(\d+)\s*$`)
 
 // infraUpstream reports whether tree runs upstream's deferred unwinding
 // rather than the series': Linux 7.0 and later carry it (kgen skips every
 // infrastructure patch there), and kernel/unwind/deferred.c is present.
 func infraUpstream(tree string) bool {
-	mk, err := os.ReadFile(filepath.Join(tree, "Makefile"))
-	if err != nil {
-		return false
-	}
-	m := reVersion.FindSubmatch(mk)
-	if m == nil {
-		return false
-	}
-	v, _ := strconv.Atoi(string(m[1]))
-	if v < 7 {
+	v, err := probe.ReadVersion(probe.Dir(tree))
+	if err != nil || v.Major < 7 {
 		return false
 	}
 	_, err = os.Stat(filepath.Join(tree, "kernel", "unwind", "deferred.c"))

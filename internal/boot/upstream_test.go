@@ -14,7 +14,7 @@ func fakeTree(t *testing.T, version string) string {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "kernel", "unwind"), 0o755)
-	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("# SPDX\nVERSION = "+version+"\nPATCHLEVEL = 3\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("# SPDX\nVERSION = "+version+"\nPATCHLEVEL = 3\nSUBLEVEL = 4\nEXTRAVERSION =\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "kernel", "unwind", "deferred.c"), []byte("// upstream\n"), 0o644)
 	return dir
 }

@@ -34,23 +34,28 @@ func Costs(d *ktap.Document) map[string]float64 {
 	return out
 }
 
-// CostRow is one figure on both kernels. Ratio is ours/upstream, 0 when
-// either side lacks the figure or upstream's is 0.
+// CostRow is one figure on both kernels; a side that did not report it
+// is nil. Ratio is ours/upstream, 0 when either side lacks the figure or
+// upstream's is 0.
 type CostRow struct {
 	Name           string
-	Ours, Upstream float64
+	Ours, Upstream *float64
 	Ratio          float64
 }
 
 // CompareCosts sets the figures of both kernels side by side, by name.
 func CompareCosts(ours, upstream map[string]float64) []CostRow {
+	get := func(m map[string]float64, k string) *float64 {
+		if v, ok := m[k]; ok {
+			return &v
+		}
+		return nil
+	}
 	var rows []CostRow
 	for _, k := range names(ours, upstream) {
-		r := CostRow{Name: k, Ours: ours[k], Upstream: upstream[k]}
-		_, okO := ours[k]
-		_, okU := upstream[k]
-		if okO && okU && r.Upstream > 0 {
-			r.Ratio = r.Ours / r.Upstream
+		r := CostRow{Name: k, Ours: get(ours, k), Upstream: get(upstream, k)}
+		if r.Ours != nil && r.Upstream != nil && *r.Upstream > 0 {
+			r.Ratio = *r.Ours / *r.Upstream
 		}
 		rows = append(rows, r)
 	}
@@ -64,15 +69,19 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 		fmt.Fprintln(w, "cost figures: none reported (the cost_figures case did not run on either kernel)")
 		return 0
 	}
-	over := 0
-	fmt.Fprintf(w, "%-20s  %12s  %12s  %s\n", "figure", oursName, upstreamName, "ratio")
-	for _, r := range rows {
-		num := func(v float64, ok bool) string {
-			if !ok {
-				return "-"
-			}
-			return strconv.FormatFloat(v, 'f', 0, 64) + " ns"
+	num := func(v *float64) string {
+		if v == nil {
+			return "-"
 		}
+		return strconv.FormatFloat(*v, 'f', 0, 64) + " ns"
+	}
+	wn := len("figure")
+	for _, r := range rows {
+		wn = max(wn, len(r.Name))
+	}
+	over := 0
+	fmt.Fprintf(w, "%-*s  %12s  %12s  %s\n", wn, "figure", oursName, upstreamName, "ratio")
+	for _, r := range rows {
 		ratio := "-"
 		if r.Ratio > 0 {
 			ratio = strconv.FormatFloat(r.Ratio, 'f', 2, 64)
@@ -81,7 +90,7 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 				over++
 			}
 		}
-		fmt.Fprintf(w, "%-20s  %12s  %12s  %s\n", r.Name, num(r.Ours, r.Ours > 0 || r.Ratio > 0), num(r.Upstream, r.Upstream > 0 || r.Ratio > 0), ratio)
+		fmt.Fprintf(w, "%-*s  %12s  %12s  %s\n", wn, r.Name, num(r.Ours), num(r.Upstream), ratio)
 	}
 	fmt.Fprintf(w, "cost: %d figures, %d above %.2f times upstream's\n", len(rows), over, MaxCostRatio)
 	return over

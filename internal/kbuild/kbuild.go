@@ -618,13 +618,12 @@ func (m *monitor) line(l string) {
 		return
 	}
 	if w := reWarn.FindStringSubmatch(l); w != nil {
+		// Lines come through srcRelative: a file of the tree is named
+		// relative to it, or absolutely when the build directory is
+		// outside the tree; anything else is kept as printed.
 		file := filepath.Clean(w[1])
-		if rel, err := filepath.Rel(m.src, file); err == nil && !strings.HasPrefix(rel, "..") {
+		if rel, err := filepath.Rel(m.src, file); err == nil && filepath.IsAbs(file) && !strings.HasPrefix(rel, "..") {
 			file = rel
-		} else if strings.HasPrefix(w[1], "../") {
-			// make -C src O=dir prints paths relative to the source tree
-			// when it can; anything else is kept as printed.
-			file = w[1]
 		}
 		ln, _ := strconv.Atoi(w[2])
 		col, _ := strconv.Atoi(w[3])

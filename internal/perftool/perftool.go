@@ -35,6 +35,8 @@ import (
 	"github.com/kdefer/kdefer/internal/cachedir"
 	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/probe"
+	"github.com/kdefer/kdefer/internal/proc"
 )
 
 // MakeFlags build a minimal static perf: libelf (user symbols), zlib and
@@ -101,31 +103,6 @@ func FindTree(cacheDir string, prefer ...string) (string, error) {
 	return "", errors.New("no kernel tree with a perf tool that knows deferred callchains (Linux 7.x) in the cache: run `kgen tree get 7`")
 }
 
-// TreeVersion reads VERSION.PATCHLEVEL.SUBLEVEL from the tree's Makefile.
-func TreeVersion(tree string) (string, error) {
-	f, err := os.Open(filepath.Join(tree, "Makefile"))
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	vals := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for n := 0; sc.Scan() && n < 20; n++ {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok {
-			vals[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	if vals["VERSION"] == "" || vals["PATCHLEVEL"] == "" {
-		return "", fmt.Errorf("%s/Makefile has no VERSION/PATCHLEVEL", tree)
-	}
-	v := vals["VERSION"] + "." + vals["PATCHLEVEL"]
-	if s := vals["SUBLEVEL"]; s != "" {
-		v += "." + s
-	}
-	return v + vals["EXTRAVERSION"], nil
-}
-
 // Key is the cache key of a build: the tree version, the flags and the
 // compiler.
 func Key(version, cc string) string {
@@ -135,7 +112,7 @@ func Key(version, cc string) string {
 }
 
 func ccVersion(ctx context.Context) string {
-	out, err := exec.CommandContext(ctx, "gcc", "--version").Output()
+	out, err := proc.Output(proc.Command(ctx, "gcc", "--version"))
 	if err != nil {
 		return "gcc?"
 	}
@@ -162,13 +139,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	ver, err := TreeVersion(o.Tree)
+	v, err := probe.ReadVersion(probe.Dir(o.Tree))
 	if err != nil {
-		return nil, fmt.Errorf("perftool: %w", err)
+		return nil, fmt.Errorf("perftool: %s: %w", o.Tree, err)
 	}
+	ver := v.String()
 	dir := filepath.Join(o.CacheDir, "perf", ver+"-"+Key(ver, ccVersion(ctx)))
 	res := &Result{Dir: dir, Version: ver, Binary: filepath.Join(dir, "perf")}
-	if isStatic(res.Binary) == nil {
+	if IsStatic(res.Binary) == nil {
 		res.Cached = true
 		return res, nil
 	}
@@ -182,7 +160,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("perftool: %w", err)
 	}
 	defer unlock()
-	if isStatic(res.Binary) == nil {
+	if IsStatic(res.Binary) == nil {
 		res.Cached = true
 		return res, nil
 	}
@@ -207,7 +185,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Duration = time.Since(start)
 	built := filepath.Join(out, "perf")
-	if err := isStatic(built); err != nil {
+	if err := IsStatic(built); err != nil {
 		return nil, fmt.Errorf("perftool: %w (build log: %s)", err, logPath)
 	}
 	data, err := os.ReadFile(built)
@@ -240,7 +218,8 @@ func runMake(ctx context.Context, logPath string, args []string, progress func(s
 		args = append([]string{"make"}, args...)
 		name = "nice"
 	}
-	cmd := exec.CommandContext(ctx, name, args...)
+	// Its own process group: an interrupt ends make and every compiler.
+	cmd := proc.Command(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -318,10 +297,10 @@ func firstError(lines []string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// isStatic returns nil when path is an ELF executable without a program
+// IsStatic returns nil when path is an ELF executable without a program
 // interpreter and without dynamic section (what `file` calls "statically
 // linked").
-func isStatic(path string) error {
+func IsStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return err
@@ -340,6 +319,3 @@ func isStatic(path string) error {
 	}
 	return nil
 }
-
-// IsStatic is isStatic for callers outside the package (the workload).
-func IsStatic(path string) error { return isStatic(path) }

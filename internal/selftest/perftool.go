@@ -2,13 +2,11 @@ package selftest
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/perftool"
-	"github.com/kdefer/kdefer/internal/toolchain"
 )
 
 // Names of the perftool suite's files inside the initramfs.
@@ -21,8 +19,9 @@ const (
 	// PerfWorkloadName is the profiled program with a known call chain.
 	PerfWorkloadName = "bin/perf-workload"
 	// PerfWorkloadSFrameName is the same program built -O2 without frame
-	// pointers and with an SFrame section (the SFrame toolchain); the
-	// suite's sframe cases record it. Same base name, so the same comm.
+	// pointers and with an SFrame section (buildSFrame, the SFrame
+	// toolchain); the suite's sframe cases record it. Same base name, so
+	// the same comm.
 	PerfWorkloadSFrameName = "bin/sframe/perf-workload"
 	// PerfToolWhy holds the reason when perf could not be built; the
 	// suite then skips itself with it.
@@ -73,24 +72,7 @@ func buildPerfTool(ctx context.Context, o Options, src string) []Artifact {
 	if res.Cached {
 		o.progress("selftest: perf %s from the cache (%s)", res.Version, res.Binary)
 	}
-	arts = append(arts,
+	return append(arts,
 		Artifact{Name: PerfWorkloadName, Mode: 0o755, Data: wl},
 		Artifact{Name: PerfBinName, Mode: 0o755, Data: bin})
-	if sf, err := buildSFrameWorkload(ctx, o, src); err != nil {
-		o.progress("selftest: the perftool suite's sframe cases will be skipped: %v", err)
-	} else {
-		arts = append(arts, Artifact{Name: PerfWorkloadSFrameName, Mode: 0o755, Data: sf})
-	}
-	return arts
-}
-
-// buildSFrameWorkload compiles the workload with the SFrame toolchain
-// (-O2 -fomit-frame-pointer -Wa,--gsframe, static).
-func buildSFrameWorkload(ctx context.Context, o Options, src string) ([]byte, error) {
-	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: o.Progress})
-	if err != nil {
-		return nil, fmt.Errorf("no SFrame v2 toolchain: %w", err)
-	}
-	flags := append(append([]string{}, toolchain.SFrameFlags...), "-Wall")
-	return compileWith(ctx, o, tc, src, "perf-workload-sframe", flags, []string{"perftool/perf-workload.c"})
 }

@@ -124,7 +124,7 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 		return nil, err
 	}
 	arts = append(arts, Artifact{Name: PerfName, Mode: 0o755, Data: perf})
-	arts = append(arts, buildSFrame(ctx, o, src))
+	arts = append(arts, buildSFrame(ctx, o, src)...)
 	arts = append(arts, buildPerfTool(ctx, o, src)...)
 	return arts, nil
 }

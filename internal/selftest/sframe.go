@@ -25,23 +25,32 @@ const (
 // sframeSources are compiled together into the SFrame suite.
 var sframeSources = []string{"sframe/sframe-selftest.c", "module/unwind_test_uapi.h"}
 
-// buildSFrame compiles the SFrame suite with the toolchain of package
-// toolchain (a Debian root whose assembler writes SFrame version 2, set
-// up on first use): -O2 without frame pointers, with --gsframe, static.
-// When no such toolchain can be had, it returns the reason as an
-// artifact instead and the suite is skipped in the guest.
-func buildSFrame(ctx context.Context, o Options, src string) Artifact {
+// buildSFrame compiles, with the toolchain of package toolchain (a
+// Debian root whose assembler writes SFrame version 2, set up on first
+// use), the SFrame suite and the perftool suite's SFrame workload: -O2
+// without frame pointers, with --gsframe, static. When no such toolchain
+// can be had, it returns the suite's reason instead and both are left
+// out (the suite and the perftool suite's sframe cases skip).
+func buildSFrame(ctx context.Context, o Options, src string) []Artifact {
 	tc, err := toolchain.Ensure(ctx, toolchain.Options{Progress: o.Progress})
 	if err != nil {
-		o.progress("selftest: no SFrame v2 toolchain, the sframe suite will be skipped: %v", err)
-		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + lines.First(err.Error()) + "\n")}
+		o.progress("selftest: no SFrame v2 toolchain, the sframe suite and the perftool suite's sframe cases will be skipped: %v", err)
+		return []Artifact{{Name: SFrameWhy, Mode: 0o644, Data: []byte("no SFrame v2 toolchain on the build machine: " + lines.First(err.Error()) + "\n")}}
 	}
-	bin, err := compileSFrame(ctx, o, tc, src)
-	if err != nil {
+	var arts []Artifact
+	if bin, err := compileSFrame(ctx, o, tc, src); err != nil {
 		o.progress("selftest: the sframe suite will be skipped: %v", err)
-		return Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(lines.First(err.Error()) + "\n")}
+		arts = append(arts, Artifact{Name: SFrameWhy, Mode: 0o644, Data: []byte(lines.First(err.Error()) + "\n")})
+	} else {
+		arts = append(arts, Artifact{Name: SFrameName, Mode: 0o755, Data: bin})
 	}
-	return Artifact{Name: SFrameName, Mode: 0o755, Data: bin}
+	flags := append(append([]string{}, toolchain.SFrameFlags...), "-Wall")
+	if wl, err := compileWith(ctx, o, tc, src, "perf-workload-sframe", flags, []string{"perftool/perf-workload.c"}); err != nil {
+		o.progress("selftest: the perftool suite's sframe cases will be skipped: %v", err)
+	} else {
+		arts = append(arts, Artifact{Name: PerfWorkloadSFrameName, Mode: 0o755, Data: wl})
+	}
+	return arts
 }
 
 // SFrameFlags are the flags of the SFrame suite.

@@ -41,6 +41,9 @@
 /* the same program built -O2 -fomit-frame-pointer with an SFrame section */
 #define WORKLOAD_SFRAME "/bin/sframe/perf-workload"
 #define WORKLOAD_COMM "perf-workload"
+#ifndef PR_REMOVE_SFRAME
+#define PR_REMOVE_SFRAME 0x53460002 /* the series' kernel/unwind/sframe.c */
+#endif
 #define WHY "/etc/perf-tool-selftest.why"
 #define WORKLOAD_MS "3000"
 
@@ -698,8 +701,7 @@ static const char *sframe_unavailable(void)
 {
 	if (access(WORKLOAD_SFRAME, X_OK))
 		return WORKLOAD_SFRAME " is not in the initramfs (no SFrame toolchain on the build machine)";
-	/* 0x53460002: PR_REMOVE_SFRAME of the series (kernel/unwind/sframe.c) */
-	if (prctl(0x53460002, 0, 0, 0, 0) && (errno == EINVAL || errno == EOPNOTSUPP))
+	if (prctl(PR_REMOVE_SFRAME, 0, 0, 0, 0) && (errno == EINVAL || errno == EOPNOTSUPP))
 		return errno == EINVAL ? "the kernel has no SFrame unwinder (no PR_REMOVE_SFRAME)" :
 					 "CONFIG_UNWIND_USER_SFRAME is off";
 	return NULL;
