@@ -85,6 +85,15 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* CPU time of the calling thread */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 /* The program's own SFrame section, from its program headers */
 static unsigned long sf_start, sf_end;
 
@@ -986,8 +995,9 @@ static int wl_whole(const uint64_t *ips, uint64_t nr)
 }
 
 /*
- * Sample the workload for @ms with task-clock, deferred user callchains;
- * count the samples whose deferred record carries the whole chain.
+ * Sample the workload for @ms of CPU time with task-clock, deferred user
+ * callchains; count the samples whose deferred record carries the whole
+ * chain.
  */
 static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 			     long *nodefer, long *other, char *why, size_t whylen)
@@ -995,7 +1005,7 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 	struct perf_event_attr attr;
 	long pg = sysconf(_SC_PAGESIZE);
 	struct ring r = { .fd = -1 };
-	uint64_t end, off = 0;
+	uint64_t end, cap, off = 0;
 	uint64_t *flags;
 	void *p;
 
@@ -1026,9 +1036,16 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 	r.meta = p;
 	r.data = (unsigned char *)p + pg;
 
+	/*
+	 * The window is @ms of this thread's CPU time, not of wall time: on a
+	 * loaded host the guest gets less CPU per second, and a wall-clock
+	 * window would then hold too few samples to judge. A wall-clock cap
+	 * (twenty times @ms) still ends a guest that is starved for good.
+	 */
 	ioctl(r.fd, PERF_EVENT_IOC_ENABLE, 0);
-	end = now_ns() + ms * 1000000ULL;
-	while (now_ns() < end) {
+	end = thread_cpu_ns() + ms * 1000000ULL;
+	cap = now_ns() + 20 * ms * 1000000ULL;
+	while (thread_cpu_ns() < end && now_ns() < cap) {
 		wl_sink += wl_level(1);
 		ring_drain(&r);
 	}
