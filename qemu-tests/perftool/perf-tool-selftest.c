@@ -46,6 +46,8 @@
 #endif
 #define WHY "/etc/perf-tool-selftest.why"
 #define WORKLOAD_MS "3000"
+#define WORKLOAD_MS_LONG "12000"
+static const char *workload_ms = WORKLOAD_MS;
 
 /* The workload's user chain, innermost first. */
 static const char *const chain[] = { "wl_leaf", "wl_c", "wl_b", "wl_a", "main" };
@@ -573,14 +575,14 @@ static int record_and_read(const char *tag, const char *workload, const char *cg
 		rec[n++] = "-a";
 	rec[n++] = "--";
 	rec[n++] = (char *)workload;
-	rec[n++] = WORKLOAD_MS;
+	rec[n++] = (char *)workload_ms;
 	rec[n] = NULL;
 
 	memset(sc, 0, sizeof(*sc));
 	memset(dc, 0, sizeof(*dc));
 	*read_rc = 0;
 	line_out("# %s: perf record -e cpu-clock -F 2000 --call-graph %s -N%s -- %s %s",
-		 tag, cg, syswide ? " -a" : "", workload, WORKLOAD_MS);
+		 tag, cg, syswide ? " -a" : "", workload, workload_ms);
 	rc = run(rec, rlog, 120, &ms);
 	if (rc != 0) {
 		tail_log(rlog, 15);
@@ -632,6 +634,28 @@ static int record_and_read(const char *tag, const char *workload, const char *cg
 	return 0;
 }
 
+/*
+ * record_and_read(), and once more with a workload four times as long
+ * when the chain holds too few samples to judge: how many samples a
+ * second of the workload gives depends on how much CPU the host leaves
+ * the guest, and the verdict must not.
+ */
+static int record_enough(const char *tag, const char *workload, const char *cg,
+			 int syswide, struct script_counts *sc,
+			 struct dump_counts *dc, int *read_rc)
+{
+	int rc = record_and_read(tag, workload, cg, syswide, sc, dc, read_rc);
+
+	if (rc || (*read_rc & 0xff) || sc->wl_in_chain >= MIN_WORKLOAD_SAMPLES)
+		return rc;
+	line_out("# %s: %ld workload samples in the chain, fewer than %d (a loaded host); once more with a %s ms workload",
+		 tag, sc->wl_in_chain, MIN_WORKLOAD_SAMPLES, WORKLOAD_MS_LONG);
+	workload_ms = WORKLOAD_MS_LONG;
+	rc = record_and_read(tag, workload, cg, syswide, sc, dc, read_rc);
+	workload_ms = WORKLOAD_MS;
+	return rc;
+}
+
 static void run_mode(const struct mode *m, struct mode_result *res)
 {
 	struct script_counts sc;
@@ -639,7 +663,7 @@ static void run_mode(const struct mode *m, struct mode_result *res)
 	char name[64];
 	int rc, rrc;
 
-	rc = record_and_read(m->name, m->workload, "fp,defer", m->syswide, &sc, &dc, &rrc);
+	rc = record_enough(m->name, m->workload, "fp,defer", m->syswide, &sc, &dc, &rrc);
 	snprintf(name, sizeof(name), "%s_record", m->name);
 	if (rc != 0) {
 		result(0, name, "perf record exited with %d", rc);
@@ -731,7 +755,7 @@ static void run_sframe(void)
 		return;
 	}
 	run_mode(&m, &sf);
-	rc = record_and_read("sframe_fp_only", WORKLOAD_SFRAME, "fp", 0, &sc, &dc, &rrc);
+	rc = record_enough("sframe_fp_only", WORKLOAD_SFRAME, "fp", 0, &sc, &dc, &rrc);
 	if (rc || (rrc & 0xff) || !sf.recorded) {
 		result(0, "sframe_beats_fp_only", "perf record/script --call-graph fp failed (%d, %d)", rc, rrc);
 		return;

@@ -85,15 +85,6 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* CPU time of the calling thread */
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* The program's own SFrame section, from its program headers */
 static unsigned long sf_start, sf_end;
 
@@ -994,18 +985,36 @@ static int wl_whole(const uint64_t *ips, uint64_t nr)
 	return 1;
 }
 
+/* Count the samples that ring_drain() added since the last call */
+static void ring_count(struct ring *r, uint64_t *scanned, long *samples)
+{
+	while (*scanned + sizeof(struct perf_event_header) <= r->len) {
+		struct perf_event_header *h = (void *)(r->copy + *scanned);
+
+		if (h->size < sizeof(*h) || *scanned + h->size > r->len)
+			break;
+		*samples += h->type == PERF_RECORD_SAMPLE;
+		*scanned += h->size;
+	}
+}
+
 /*
- * Sample the workload for @ms of CPU time with task-clock, deferred user
- * callchains; count the samples whose deferred record carries the whole
- * chain.
+ * Sample the workload with task-clock, deferred user callchains, for at
+ * least @ms and until @want samples are in; count the samples whose
+ * deferred record carries the whole chain. The count, not the span, ends
+ * the window: on a loaded host the guest's clock runs on while its vCPU
+ * waits, so a second of it (of wall or of CPU time alike) holds fewer
+ * samples. A cap of twenty times @ms ends a guest starved for good.
  */
-static int perf_whole_chains(unsigned int ms, long *whole, long *total,
-			     long *nodefer, long *other, char *why, size_t whylen)
+static int perf_whole_chains(unsigned int ms, long want, long *whole,
+			     long *total, long *nodefer, long *other, char *why,
+			     size_t whylen)
 {
 	struct perf_event_attr attr;
 	long pg = sysconf(_SC_PAGESIZE);
 	struct ring r = { .fd = -1 };
-	uint64_t end, cap, off = 0;
+	uint64_t start, end, cap, off = 0, scanned = 0;
+	long samples = 0;
 	uint64_t *flags;
 	void *p;
 
@@ -1036,19 +1045,15 @@ static int perf_whole_chains(unsigned int ms, long *whole, long *total,
 	r.meta = p;
 	r.data = (unsigned char *)p + pg;
 
-	/*
-	 * The window is @ms of this thread's CPU time, not of wall time: on a
-	 * loaded host the guest gets less CPU per second, and a wall-clock
-	 * window would then hold too few samples to judge. A wall-clock cap
-	 * (twenty times @ms) still ends a guest that is starved for good.
-	 */
 	ioctl(r.fd, PERF_EVENT_IOC_ENABLE, 0);
-	end = thread_cpu_ns() + ms * 1000000ULL;
-	cap = now_ns() + 20 * ms * 1000000ULL;
-	while (thread_cpu_ns() < end && now_ns() < cap) {
+	start = now_ns();
+	end = start + ms * 1000000ULL;
+	cap = start + 20 * ms * 1000000ULL;
+	do {
 		wl_sink += wl_level(1);
 		ring_drain(&r);
-	}
+		ring_count(&r, &scanned, &samples);
+	} while (now_ns() < cap && (now_ns() < end || samples < want));
 	ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
 	ring_drain(&r);
 
@@ -1113,12 +1118,12 @@ static void t_perf(void)
 	char why[200] = "";
 	int ok;
 
-	if (perf_whole_chains(3000, &w_sf, &t_sf, &n_sf, &o_sf, why, sizeof(why))) {
+	if (perf_whole_chains(3000, 300, &w_sf, &t_sf, &n_sf, &o_sf, why, sizeof(why))) {
 		ktap(1, "perf_whole_chains", why);
 		return;
 	}
 	remove_sframe(sf_start);
-	perf_whole_chains(1500, &w_fp, &t_fp, &n_fp, &o_fp, why, sizeof(why));
+	perf_whole_chains(1500, 100, &w_fp, &t_fp, &n_fp, &o_fp, why, sizeof(why));
 	add_sframe(sf_start, sf_end, 0, 0);
 	diag("perf task-clock samples with the workload's whole chain (%d levels): SFrame %ld of %ld (%.2f%%), frame pointers only %ld of %ld (%.2f%%); samples without a deferred marker: %ld / %ld; samples outside the workload's code (not counted): %ld / %ld",
 	     WL_DEPTH, w_sf, t_sf, t_sf ? 100.0 * w_sf / t_sf : 0.0,
