@@ -603,7 +603,7 @@ func TestE2ESigintWhileRendering(t *testing.T) {
 	dir := treeCopy(t)
 	before := snap(t, dir)
 	cmd := exec.Command(builtKgen(t), "apply", dir)
-	cmd.Env = append(os.Environ(), "KGEN_TRACE=1")
+	cmd.Env = append(os.Environ(), "KGEN_TEST_RENDER_PAUSE_MS=3000")
 	stderr, _ := cmd.StderrPipe()
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -613,8 +613,8 @@ func TestE2ESigintWhileRendering(t *testing.T) {
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		out.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "history walk") {
-			// Rendering starts now.
+		if strings.Contains(sc.Text(), "kgen-test: paused at render") {
+			// In the middle of the rendering (probes done, templates not).
 			cmd.Process.Signal(syscall.SIGINT)
 			break
 		}

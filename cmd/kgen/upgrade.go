@@ -375,10 +375,6 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 		fmt.Printf("dry run: would create branch %s at %s, %s and update %d files; nothing written\n", name, tip.String()[:12], old, len(plan.Changes))
 		return nil
 	}
-	if ms := os.Getenv("KGEN_TEST_PAUSE_MS"); ms != "" {
-		d, _ := time.ParseDuration(ms + "ms")
-		gitapply.Hook = func(string) error { time.Sleep(d); return nil }
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

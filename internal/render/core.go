@@ -113,6 +113,10 @@ type fileStates struct {
 	hash0  plumbing.Hash
 }
 
+// Hook, when set, is called at named points of a rendering (kgen's
+// end-to-end tests use it to interrupt one while it runs).
+var Hook func(point string)
+
 func render(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Templates == nil {
 		return nil, errors.New("render: no templates")
@@ -172,6 +176,9 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, sk := range plan.Skipped {
 		rd.skipped[sk.Name] = true
+	}
+	if Hook != nil {
+		Hook("render")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
