@@ -28,8 +28,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -173,7 +175,7 @@ func Check(ctx context.Context, opt Options, files []string) (*Report, error) {
 	}
 	c := &checker{k: k, tree: tree, rep: &Report{}, cache: cache}
 	for _, o := range opt.ConfigOff {
-		if o = "CONFIG_" + strings.TrimPrefix(o, "CONFIG_"); !contains(c.opts, o) {
+		if o = "CONFIG_" + strings.TrimPrefix(o, "CONFIG_"); !slices.Contains(c.opts, o) {
 			c.opts = append(c.opts, o)
 		}
 	}
@@ -226,7 +228,7 @@ func Check(ctx context.Context, opt Options, files []string) (*Report, error) {
 			return nil, err
 		}
 		for _, h := range more {
-			if !contains(headers, h) {
+			if !slices.Contains(headers, h) {
 				headers = append(headers, h)
 			}
 		}
@@ -405,7 +407,7 @@ func (c *checker) checkHeader(ctx context.Context, h string) error {
 	off := uOff.funcs(aOff, inH)
 	offBy := byName(off)
 	onBy := byName(on)
-	for _, name := range sortedKeys(onBy) {
+	for _, name := range slices.Sorted(maps.Keys(onBy)) {
 		p := onBy[name][0]
 		s, ok := offBy[name]
 		if !ok {
@@ -448,7 +450,7 @@ func (c *checker) checkUnit(ctx context.Context, u string) ([]string, error) {
 	}
 	all := un.funcs(ast, func(string) bool { return true })
 	by := byName(all)
-	for _, name := range sortedKeys(by) {
+	for _, name := range slices.Sorted(maps.Keys(by)) {
 		var defs, decls []*Func
 		for _, f := range by[name] {
 			switch {
@@ -522,7 +524,7 @@ func (c *checker) literal(f *Func) bool {
 // sameView compares the declarations of each function within one view.
 func (c *checker) sameView(fs []*Func) {
 	by := byName(fs)
-	for _, name := range sortedKeys(by) {
+	for _, name := range slices.Sorted(maps.Keys(by)) {
 		ds := by[name]
 		for _, d := range ds[1:] {
 			c.compare(ds[0], d, "declaration", "redeclaration")
@@ -587,22 +589,4 @@ func byName(fs []*Func) map[string][]*Func {
 		m[f.Name] = append(m[f.Name], f)
 	}
 	return m
-}
-
-func sortedKeys(m map[string][]*Func) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

@@ -2,8 +2,10 @@ package selftest
 
 import (
 	"context"
+	"maps"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,7 +28,7 @@ func TestPerfToolSkippedWithAReason(t *testing.T) {
 		got[a.Name] = string(a.Data)
 	}
 	if _, ok := got[PerfToolName]; !ok {
-		t.Fatalf("no suite program: %v", keys(got))
+		t.Fatalf("no suite program: %v", slices.Sorted(maps.Keys(got)))
 	}
 	if _, ok := got[PerfBinName]; ok {
 		t.Fatal("perf shipped although KDEFER_PERFTOOL=0")
@@ -34,12 +36,4 @@ func TestPerfToolSkippedWithAReason(t *testing.T) {
 	if why := got[PerfToolWhy]; !strings.Contains(why, "KDEFER_PERFTOOL=0") {
 		t.Fatalf("reason %q", why)
 	}
-}
-
-func keys(m map[string]string) []string {
-	var k []string
-	for n := range m {
-		k = append(k, n)
-	}
-	return k
 }

@@ -31,9 +31,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -187,7 +189,7 @@ func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, 
 	if err != nil {
 		return err
 	}
-	objs := objects(sc.Dir, cfg, keys(touched), nil)
+	objs := objects(sc.Dir, cfg, slices.Sorted(maps.Keys(touched)), nil)
 	seen := map[wkey]bool{}
 	t := time.Now()
 	if opt.Full {
@@ -225,7 +227,7 @@ func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, 
 		// The targets come from the configuration before the patch; a
 		// patch that edits Kconfig may change it, so the targets are
 		// computed again afterwards and the new ones built too.
-		objs := objects(sc.Dir, cfg, keys(touched), nil)
+		objs := objects(sc.Dir, cfg, slices.Sorted(maps.Keys(touched)), nil)
 		if opt.Full || p.Index == len(s.Patches) {
 			objs = append(objs, "vmlinux")
 		}
@@ -243,8 +245,8 @@ func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, 
 		if err == nil {
 			cfg, _ = readConfig(res.Config)
 			var more []string
-			for _, o := range objects(sc.Dir, cfg, keys(touched), nil) {
-				if !contains(objs, o) {
+			for _, o := range objects(sc.Dir, cfg, slices.Sorted(maps.Keys(touched)), nil) {
+				if !slices.Contains(objs, o) {
 					more = append(more, o)
 				}
 			}
@@ -259,7 +261,7 @@ func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, 
 		}
 		if err == nil && len(c.Force) > 0 {
 			var forced []kbuild.Warning
-			st.Forced, forced, err = buildForced(sc.Dir, cfg, c.Force, keys(touched), func(targets []string) (*kbuild.Result, error) {
+			st.Forced, forced, err = buildForced(sc.Dir, cfg, c.Force, slices.Sorted(maps.Keys(touched)), func(targets []string) (*kbuild.Result, error) {
 				return build(p.Index, targets)
 			})
 			warns = append(warns, forced...)
@@ -268,7 +270,7 @@ func runConfig(ctx context.Context, s *workspace.Series, opt Options, c Config, 
 			}
 		}
 		st.Objects = len(objs)
-		objects(sc.Dir, cfg, keys(touched), &st.NotBuilt)
+		objects(sc.Dir, cfg, slices.Sorted(maps.Keys(touched)), &st.NotBuilt)
 		st.Duration = time.Since(t)
 		if err != nil {
 			st.Status, st.Message = "error", buildMessage(err, sc.Dir)
@@ -471,22 +473,4 @@ func readConfig(path string) (map[string]string, error) {
 		return nil, err
 	}
 	return c.Values, nil
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
