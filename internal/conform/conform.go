@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -124,7 +125,7 @@ func Compare(ours, upstream map[string]string, devs []Deviation) *Table {
 		r := Row{Case: k, Ours: or(ours[k]), Upstream: or(upstream[k])}
 		d, documented := byCase[k]
 		switch {
-		case r.Ours == r.Upstream && documented && !(has(d.Ours, r.Ours) && has(d.Upstream, r.Upstream)):
+		case r.Ours == r.Upstream && documented && !(slices.Contains(d.Ours, r.Ours) && slices.Contains(d.Upstream, r.Upstream)):
 			r.Verdict, r.Reason = "same, deviation not seen", d.Reason
 			t.NotSeen++
 		case r.Ours == r.Upstream:
@@ -132,7 +133,7 @@ func Compare(ours, upstream map[string]string, devs []Deviation) *Table {
 			if documented {
 				r.Reason = d.Reason
 			}
-		case documented && has(d.Ours, r.Ours) && has(d.Upstream, r.Upstream):
+		case documented && slices.Contains(d.Ours, r.Ours) && slices.Contains(d.Upstream, r.Upstream):
 			r.Verdict, r.Reason = "deviation", d.Reason
 		case documented:
 			r.Verdict = "UNDOCUMENTED"
@@ -154,15 +155,6 @@ func or(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Write prints the table: case × kernel, the verdict and the reason.
