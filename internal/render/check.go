@@ -77,8 +77,11 @@ func firstDifference(have, want []byte) string {
 	// with any change; show the first other difference, which says what
 	// changed, and fall back to the ids.
 	for _, skipIDs := range []bool{true, false} {
-		if d := diffFrom(hl, wl, skipIDs); d != "" {
-			return d
+		i, h, w, ok := firstDiffLine(hl, wl, func(i int, h, w string) bool {
+			return skipIDs && isIDLine(i, h) && isIDLine(i, w)
+		})
+		if ok {
+			return fmt.Sprintf("first difference at line %d:\n      file:     %q\n      rendered: %q", i+1, strings.TrimSuffix(h, "\n"), strings.TrimSuffix(w, "\n"))
 		}
 	}
 	return "differs"
@@ -88,20 +91,25 @@ func isIDLine(i int, l string) bool {
 	return i == 0 && strings.HasPrefix(l, "From ") || strings.HasPrefix(l, "index ") || strings.HasPrefix(l, "base-commit: ")
 }
 
-func diffFrom(hl, wl []string, skipIDs bool) string {
-	for i := 0; i < len(hl) || i < len(wl); i++ {
-		var h, w string
-		if i < len(hl) {
-			h = hl[i]
+// firstDiffLine returns the index of the first line at which a and b
+// differ and the two lines there ("" past the end of one; a missing line
+// differs from an empty one). ignore, when not nil, excuses a
+// difference. ok is false when no difference is left.
+func firstDiffLine(a, b []string, ignore func(i int, x, y string) bool) (i int, x, y string, ok bool) {
+	for i = 0; i < len(a) || i < len(b); i++ {
+		x, y = "", ""
+		if i < len(a) {
+			x = a[i]
 		}
-		if i < len(wl) {
-			w = wl[i]
+		if i < len(b) {
+			y = b[i]
 		}
-		if h != w && !(skipIDs && isIDLine(i, h) && isIDLine(i, w)) {
-			return fmt.Sprintf("first difference at line %d:\n      file:     %q\n      rendered: %q", i+1, strings.TrimSuffix(h, "\n"), strings.TrimSuffix(w, "\n"))
+		differ := x != y || (i < len(a)) != (i < len(b))
+		if differ && (ignore == nil || !ignore(i, x, y)) {
+			return i, x, y, true
 		}
 	}
-	return ""
+	return 0, "", "", false
 }
 
 // RecordedBase returns the "base-commit:" of the cover letter in dir

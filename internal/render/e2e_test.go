@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,7 +16,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -258,35 +256,7 @@ func TestReal612GitAm(t *testing.T) {
 			t.Errorf("%s: work tree after git am differs from kgen's final state", path)
 		}
 	}
-	gitOut := filepath.Join(dir, "git")
-	c := res.Cover.Author
-	env := []string{"GIT_COMMITTER_NAME=" + c.Name, "GIT_COMMITTER_EMAIL=" + c.Email, "GIT_COMMITTER_DATE=" + c.When.Format(time.RFC3339)}
-	fp := []string{"-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter", "--base=" + res.Base.String(), "-o", gitOut}
-	if res.Version > 1 {
-		fp = append(fp, fmt.Sprintf("-v%d", res.Version))
-	}
-	run(t, clone, env, append([]string{"git"}, append(fp, res.Base.String()+"..HEAD")...)...)
-	ours := res.Files()
-	for name, mine := range ours {
-		theirs, err := os.ReadFile(filepath.Join(gitOut, name))
-		if err != nil {
-			t.Errorf("git did not write %s", name)
-			continue
-		}
-		if name == res.CoverName() {
-			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
-			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
-			var fixed bytes.Buffer
-			formatpatch.WriteHeaders(&fixed, res.Patches[len(res.Patches)-1].Commit, c, res.series().Prefix(0), res.Cover.Subject, false)
-			_, rest, _ := bytes.Cut(theirs, []byte("\n\n"))
-			theirs = append(fixed.Bytes(), rest...)
-		}
-		_, m1, _ := bytes.Cut(mine, []byte("\n"))
-		_, t1, _ := bytes.Cut(theirs, []byte("\n"))
-		if d := firstDiff(m1, t1); d != "" {
-			t.Errorf("%s differs from git format-patch (after the From line): %s", name, d)
-		}
-	}
+	checkFormatPatch(t, res, clone, "HEAD", true)
 }
 
 // BenchmarkRender renders the whole real series for the 6.12 tree.

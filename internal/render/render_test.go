@@ -3,12 +3,13 @@ package render
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	git "github.com/go-git/go-git/v5"
@@ -32,7 +33,6 @@ var baseEnv = []string{
 	"GIT_COMMITTER_NAME=Base", "GIT_COMMITTER_EMAIL=base@example.org", "GIT_COMMITTER_DATE=2024-11-17T10:00:00+00:00",
 }
 
-// copyDir copies the fixture tree src into dst.
 // fakeKernel makes a git repository holding testdata/kernel with one
 // commit and returns its directory.
 func fakeKernel(t testing.TB) string {
@@ -101,52 +101,65 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 	last := ids[len(ids)-1].String()
 	run(t, tree, nil, "git", "update-ref", "refs/heads/series", last)
 	run(t, tree, nil, "git", "fsck", "--strict", "--no-dangling")
+	checkFormatPatch(t, res, tree, "series", false)
+}
+
+// checkFormatPatch runs real git format-patch over res.Base..tip in the
+// repository dir as kgen renders (12-digit ids, the cover letter and the
+// base, -vN from version 2 on, the cover's author as committer) and
+// compares every file with ours, the cover letter once git's
+// placeholders are filled with our subject and blurb. skipFrom leaves
+// the first line ("From <commit>") out, for commits that git am made
+// again.
+func checkFormatPatch(t testing.TB, res *Result, dir, tip string, skipFrom bool) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "git")
 	c := res.Cover.Author
-	env := []string{"GIT_COMMITTER_NAME=" + c.Name, "GIT_COMMITTER_EMAIL=" + c.Email, "GIT_COMMITTER_DATE=" + c.When.Format("2006-01-02T15:04:05-07:00")}
-	run(t, tree, env, "git", "-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter", "--base="+res.Base.String(), "-o", out, res.Base.String()+"..series")
+	env := []string{"GIT_COMMITTER_NAME=" + c.Name, "GIT_COMMITTER_EMAIL=" + c.Email, "GIT_COMMITTER_DATE=" + c.When.Format(time.RFC3339)}
+	args := []string{"git", "-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter", "--base=" + res.Base.String(), "-o", out}
+	if res.Version > 1 {
+		args = append(args, fmt.Sprintf("-v%d", res.Version))
+	}
+	run(t, dir, env, append(args, res.Base.String()+".."+tip)...)
 	ours := res.Files()
 	entries, _ := os.ReadDir(out)
-	if len(entries) != len(ours) {
-		t.Fatalf("git wrote %d files, we %d", len(entries), len(ours))
-	}
 	for _, e := range entries {
-		theirs, _ := os.ReadFile(filepath.Join(out, e.Name()))
-		mine, ok := ours[e.Name()]
-		if !ok {
+		if _, ok := ours[e.Name()]; !ok {
 			t.Errorf("git wrote %s, we did not", e.Name())
+		}
+	}
+	for name, mine := range ours {
+		theirs, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Errorf("git did not write %s", name)
 			continue
 		}
-		if e.Name() == "0000-cover-letter.patch" {
+		if name == res.CoverName() {
 			// the only allowed difference: git leaves placeholders
 			theirs = bytes.Replace(theirs, []byte("*** SUBJECT HERE ***"), []byte(res.Cover.Subject), 1)
 			theirs = bytes.Replace(theirs, []byte("*** BLURB HERE ***\n"), []byte(res.Cover.Body), 1)
 			var fixed bytes.Buffer
-			formatpatch.WriteHeaders(&fixed, ids[len(ids)-1], c, res.series().Prefix(0), res.Cover.Subject, false)
+			formatpatch.WriteHeaders(&fixed, res.Patches[len(res.Patches)-1].Commit, c, res.series().Prefix(0), res.Cover.Subject, false)
 			_, rest, _ := bytes.Cut(theirs, []byte("\n\n"))
 			theirs = append(fixed.Bytes(), rest...)
 		}
+		if skipFrom {
+			_, mine, _ = bytes.Cut(mine, []byte("\n"))
+			_, theirs, _ = bytes.Cut(theirs, []byte("\n"))
+		}
 		if d := firstDiff(mine, theirs); d != "" {
-			t.Errorf("%s differs from git format-patch: %s", e.Name(), d)
+			t.Errorf("%s differs from git format-patch: %s", name, d)
 		}
 	}
 }
 
+// firstDiff says where a (ours) and b (git's) first differ, "" if nowhere.
 func firstDiff(a, b []byte) string {
-	la, lb := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
-	for i := 0; i < len(la) || i < len(lb); i++ {
-		var x, y string
-		if i < len(la) {
-			x = la[i]
-		}
-		if i < len(lb) {
-			y = lb[i]
-		}
-		if x != y || (i >= len(la)) != (i >= len(lb)) {
-			return "line " + strconv.Itoa(i+1) + ":\n  ours: " + x + "\n  git:  " + y
-		}
+	i, x, y, ok := firstDiffLine(strings.Split(string(a), "\n"), strings.Split(string(b), "\n"), nil)
+	if !ok {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("line %d:\n  ours: %s\n  git:  %s", i+1, x, y)
 }
 
 // TestGitAm applies our patches with real git am and compares the trees
