@@ -159,6 +159,58 @@ func snap(t testing.TB, dir string) snapshot {
 	}
 }
 
+// carries says whether s holds what want holds (the branch, the tree,
+// the index, the files and the refs) with a clean status; the commit ids
+// may differ, their committer date being the run's.
+func (s snapshot) carries(want snapshot) bool {
+	return s.branch == want.branch && s.tree == want.tree && s.index == want.index && s.files == want.files && s.status == "" && s.refs == want.refs
+}
+
+// backAt says whether s is back at want: the same HEAD, index, files
+// and refs, and a clean status.
+func (s snapshot) backAt(want snapshot) bool {
+	return s.head == want.head && s.index == want.index && s.files == want.files && s.status == "" && s.refs == want.refs
+}
+
+// killRounds is how many runs a kill test interrupts: def, or
+// KDEFER_KILL_ROUNDS.
+func killRounds(def int) int {
+	if v, err := strconv.Atoi(os.Getenv("KDEFER_KILL_ROUNDS")); err == nil {
+		return v
+	}
+	return def
+}
+
+// killRound says how round i of a kill test interrupts a run that takes
+// full when nothing stops it: SIGKILL in even rounds, SIGINT in odd
+// ones; one round in three at any moment, the others in the last
+// tenths/10 of the run, where the transaction is.
+func killRound(rng *rand.Rand, i int, full time.Duration, tenths int64) (syscall.Signal, time.Duration) {
+	sig := syscall.SIGKILL
+	if i%2 == 1 {
+		sig = syscall.SIGINT
+	}
+	if i%3 == 0 {
+		return sig, time.Duration(rng.Int63n(int64(full)))
+	}
+	return sig, full*time.Duration(10-tenths)/10 + time.Duration(rng.Int63n(int64(full)*tenths/10))
+}
+
+// killAt starts cmd, sends it sig after delay and returns its exit code
+// and what it wrote.
+func killAt(t testing.TB, cmd *exec.Cmd, sig os.Signal, delay time.Duration) (int, string) {
+	t.Helper()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%v: %v", cmd.Args, err)
+	}
+	time.Sleep(delay)
+	cmd.Process.Signal(sig)
+	cmd.Wait()
+	return cmd.ProcessState.ExitCode(), out.String()
+}
+
 // baseBranch is the branch the golden copy has checked out.
 func baseBranch(t testing.TB, dir string) string {
 	return strings.TrimSpace(run(t, dir, "git", "symbolic-ref", "--short", "HEAD"))
@@ -252,13 +304,10 @@ func TestE2EKill(t *testing.T) {
 	run(t, dir, bin, "apply", dir)
 	applied := snap(t, dir)
 	run(t, dir, bin, "drop", dir, "--to", mb)
-	if s := snap(t, dir); s.head != base.head || s.index != base.index || s.files != base.files || s.status != "" {
+	if s := snap(t, dir); !s.backAt(base) {
 		t.Fatalf("drop did not restore the base: %+v", s)
 	}
-	rounds := 24
-	if v, err := strconv.Atoi(os.Getenv("KDEFER_KILL_ROUNDS")); err == nil {
-		rounds = v
-	}
+	rounds := killRounds(24)
 	// How long does a run take here (with the pauses)?
 	start := time.Now()
 	cmd := exec.Command(bin, "apply", dir)
@@ -272,32 +321,15 @@ func TestE2EKill(t *testing.T) {
 	t.Logf("a paused run takes %v; %d rounds", full, rounds)
 	var nBase, nApplied, nRecovered int
 	for i := 0; i < rounds; i++ {
-		sig := syscall.SIGKILL
-		if i%2 == 1 {
-			sig = syscall.SIGINT
-		}
-		// One round in three anywhere; the others in the last 40% of a
-		// run, where the transaction is.
-		delay := time.Duration(rng.Int63n(int64(full)))
-		if i%3 != 0 {
-			delay = full*6/10 + time.Duration(rng.Int63n(int64(full*4/10)))
-		}
+		sig, delay := killRound(rng, i, full, 4)
 		cmd := exec.Command(bin, "apply", dir)
 		cmd.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(delay)
-		cmd.Process.Signal(sig)
-		cmd.Wait()
-		code := cmd.ProcessState.ExitCode()
+		code, out := killAt(t, cmd, sig, delay)
 		if sig == syscall.SIGINT {
 			// No recovery needed: untouched or complete, right now.
 			s := snap(t, dir)
 			if s != base && s.branch != applied.branch {
-				t.Fatalf("round %d: SIGINT after %v (exit %d) left a partial state:\n%+v\n%s", i, delay, code, s, out.String())
+				t.Fatalf("round %d: SIGINT after %v (exit %d) left a partial state:\n%+v\n%s", i, delay, code, s, out)
 			}
 			if _, err := os.Stat(filepath.Join(dir, ".git", "kgen-journal")); err == nil {
 				t.Fatalf("round %d: SIGINT left a journal", i)
@@ -313,14 +345,14 @@ func TestE2EKill(t *testing.T) {
 		switch {
 		case s == base:
 			nBase++
-		case s.branch == applied.branch && s.tree == applied.tree && s.index == applied.index && s.files == applied.files && s.status == "" && s.refs == applied.refs:
+		case s.carries(applied):
 			nApplied++
 			run(t, dir, bin, "drop", dir, "--to", mb)
-			if b := snap(t, dir); b.head != base.head || b.index != base.index || b.files != base.files || b.status != "" || b.refs != base.refs {
+			if b := snap(t, dir); !b.backAt(base) {
 				t.Fatalf("round %d: drop did not restore: %+v", i, b)
 			}
 		default:
-			t.Fatalf("round %d: %v after %v (exit %d) left a partial state:\nbase    %+v\napplied %+v\nnow     %+v\nkgen: %s\nstatus: %s", i, sig, delay, code, base, applied, s, out.String(), so)
+			t.Fatalf("round %d: %v after %v (exit %d) left a partial state:\nbase    %+v\napplied %+v\nnow     %+v\nkgen: %s\nstatus: %s", i, sig, delay, code, base, applied, s, out, so)
 		}
 		if _, err := os.Stat(filepath.Join(dir, ".git", "index.lock")); err == nil {
 			t.Fatalf("round %d: index.lock left after recovery", i)
