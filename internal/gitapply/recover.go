@@ -320,19 +320,9 @@ func resplice(r *Repo, j *journal, keep bool) error {
 		return err
 	}
 	p := filepath.Join(r.GitDir, "index")
-	f, err := lockFile(p)
-	if err != nil {
+	locked, err := writeLocked(p, b, nil)
+	if !locked {
 		return &LockError{p + ".lock"}
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(p+".lock", p)
-	}
-	if err != nil {
-		os.Remove(p + ".lock")
 	}
 	return err
 }

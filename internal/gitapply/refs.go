@@ -196,6 +196,33 @@ func lockFile(path string) (*os.File, error) {
 	return os.OpenFile(path+".lock", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 }
 
+// writeLocked writes data to path as git does: into path.lock, created
+// exclusively, then renamed over path. check, when not nil, runs with the
+// lock held before the rename; its error leaves path as it was. On any
+// error the lock file is removed. locked is false when path.lock could
+// not be created (another git holds it, or the directory is not
+// writable): err then says why.
+func writeLocked(path string, data []byte, check func() error) (locked bool, err error) {
+	f, err := lockFile(path)
+	if err != nil {
+		return false, err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && check != nil {
+		err = check()
+	}
+	if err == nil {
+		err = os.Rename(path+".lock", path)
+	}
+	if err != nil {
+		os.Remove(path + ".lock")
+	}
+	return true, err
+}
+
 // removeEmptyDirs removes dir and the empty directories below it, as
 // git does before it writes a ref where an empty directory was left.
 func removeEmptyDirs(dir string) {
@@ -221,23 +248,14 @@ func (r *Repo) writeRef(name plumbing.ReferenceName, h plumbing.Hash) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := lockFile(p)
-	if err != nil {
-		return fmt.Errorf("locking %s: %v", name, err)
-	}
-	_, err = f.WriteString(h.String() + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if _, serr := os.Lstat(p); serr == nil {
-			err = fmt.Errorf("%s appeared meanwhile", name)
-		} else {
-			err = os.Rename(p+".lock", p)
+	locked, err := writeLocked(p, []byte(h.String()+"\n"), func() error {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s appeared meanwhile", name)
 		}
-	}
-	if err != nil {
-		os.Remove(p + ".lock")
+		return nil
+	})
+	if !locked {
+		return fmt.Errorf("locking %s: %w", name, err)
 	}
 	return err
 }
@@ -285,19 +303,9 @@ func (r *Repo) deleteRef(name plumbing.ReferenceName, h plumbing.Hash) error {
 	if !found {
 		return nil
 	}
-	f, err := lockFile(pr)
-	if err != nil {
-		return fmt.Errorf("locking packed-refs: %v", err)
-	}
-	_, err = f.Write(out.Bytes())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(pr+".lock", pr)
-	}
-	if err != nil {
-		os.Remove(pr + ".lock")
+	locked, err := writeLocked(pr, out.Bytes(), nil)
+	if !locked {
+		return fmt.Errorf("locking packed-refs: %w", err)
 	}
 	return err
 }
