@@ -3,7 +3,6 @@ package render
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,18 +76,9 @@ func (t treeSource) stat(p string) (*blobInfo, error) {
 	if !e.Mode.IsFile() {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 	}
-	b, err := object.GetBlob(t.s, e.Hash)
+	data, err := gitobj.BlobBytes(t.s, e.Hash)
 	if err != nil {
-		return nil, fmt.Errorf("%s: blob %s: %v", p, e.Hash, err)
-	}
-	r, err := b.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading blob: %v", p, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return &blobInfo{data, e.Mode, e.Hash}, nil
 }
