@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
 // ObjectStore reads a repository's objects by need, the way git does:
@@ -507,12 +509,7 @@ func (s *ObjectStore) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Has
 	if s.HasEncodedObject(h) == nil {
 		return h, nil
 	}
-	rd, err := obj.Reader()
-	if err != nil {
-		return h, err
-	}
-	defer rd.Close()
-	data, err := io.ReadAll(rd)
+	data, err := gitobj.ReadObject(obj)
 	if err != nil {
 		return h, err
 	}

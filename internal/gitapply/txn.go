@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -141,19 +140,6 @@ func stateFor(mode filemode.FileMode, data []byte) string {
 	return k + plumbing.ComputeHash(plumbing.BlobObject, data).String()
 }
 
-func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
-	o, err := s.EncodedObject(plumbing.BlobObject, h)
-	if err != nil {
-		return nil, fmt.Errorf("blob %s: %v", h, err)
-	}
-	rd, err := o.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	return io.ReadAll(rd)
-}
-
 // Prepare computes the changed paths and checks, as git checkout and git
 // am would, that the switch may run: no git operation in progress, the
 // branch name free and clean of directory/file conflicts, the branch
@@ -220,7 +206,7 @@ func Prepare(r *Repo, objs storer.EncodedObjectStorer, sw Switch) (*Plan, error)
 		}
 		pp := pathPlan{before: before, oldEntry: !c.OldHash.IsZero()}
 		if !c.NewHash.IsZero() {
-			blob, err := blobBytes(objs, c.NewHash)
+			blob, err := gitobj.BlobBytes(objs, c.NewHash)
 			if err != nil {
 				return nil, err
 			}
@@ -296,7 +282,7 @@ func (ck *checker) clean(c Change) (bool, string, error) {
 	cv := ck.attrs.convFor(c.Path)
 	var indexBlob []byte
 	if cv.auto() && bytes.Contains(data, []byte("\r\n")) {
-		if indexBlob, err = blobBytes(ck.objs, c.OldHash); err != nil {
+		if indexBlob, err = gitobj.BlobBytes(ck.objs, c.OldHash); err != nil {
 			return false, st, err
 		}
 	}
