@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +11,6 @@ import (
 	"github.com/kdefer/kdefer/internal/ci"
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/kerneltree"
-	"github.com/kdefer/kdefer/templates"
 )
 
 var reVersion = regexp.MustCompile(`^\d+(\.\d+){0,2}$`)
@@ -21,7 +19,7 @@ func init() {
 	var sf seriesFlags
 	var junitOut, outDir string
 	var jsonOut bool
-	var quick, noBoot, full bool
+	var st stageFlags
 	app.Register(&cli.Command{
 		Name:    "ci",
 		Summary: "the whole CI job: probe, render, apply, lint, build --each, boot; summary, KCIDB JSON, JUnit",
@@ -54,9 +52,7 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			fs.BoolVar(&jsonOut, "json", false, "print KCIDB-shaped JSON results on stdout (the summary goes to stderr)")
 			fs.StringVar(&junitOut, "junit", "", "write JUnit XML results to FILE")
 			fs.StringVar(&outDir, "results", "", "write summary.txt, kcidb.json and junit.xml into DIR")
-			fs.BoolVar(&quick, "quick", false, "skip build --each (the boot still builds the whole series)")
-			fs.BoolVar(&noBoot, "no-boot", false, "skip the QEMU boot and self-tests")
-			fs.BoolVar(&full, "full", false, "build --each builds vmlinux in full after every patch")
+			st.register(fs)
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -66,12 +62,11 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			if err != nil {
 				return err
 			}
-			opt := ci.Options{Tree: tree, TreeName: name, Patches: sf.patches, Quick: quick, NoBoot: noBoot, Full: full, Progress: cli.Progress}
-			var tfs iofs.FS = templates.FS
-			if sf.templates != "" {
-				tfs = os.DirFS(sf.templates)
+			tfs, err := sf.fs()
+			if err != nil {
+				return err
 			}
-			opt.Templates = tfs
+			opt := ci.Options{Tree: tree, TreeName: name, Templates: tfs, Patches: sf.patches, Quick: st.quick, NoBoot: st.noBoot, Full: st.full, Progress: cli.Progress}
 			r, err := ci.Run(ctx, opt)
 			if err != nil {
 				return err
@@ -82,6 +77,15 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			return jobExit(r.ExitCode(), "the series failed a check (see the summary)", "a stage did not run (see the summary)")
 		},
 	})
+}
+
+// stageFlags choose the stages of the CI job, for ci and matrix.
+type stageFlags struct{ quick, noBoot, full bool }
+
+func (st *stageFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&st.quick, "quick", false, "skip build --each (the boot still builds the whole series)")
+	fs.BoolVar(&st.noBoot, "no-boot", false, "skip the QEMU boot and self-tests")
+	fs.BoolVar(&st.full, "full", false, "build --each builds vmlinux in full after every patch")
 }
 
 // writeCIResults prints the summary (or, with asJSON, the KCIDB JSON

@@ -32,13 +32,17 @@ func (sf *seriesFlags) register(fs *flag.FlagSet) {
 
 // fs returns the templates the series is rendered from.
 func (sf *seriesFlags) fs() (fs.FS, error) {
-	if sf.templates == "" {
-		return templates.FS, nil
+	return templatesFS(sf.templates)
+}
+
+// templatesFS returns the --templates directory dir, or the embedded
+// series when dir is "".
+func templatesFS(dir string) (fs.FS, error) {
+	tfs, err := templates.Dir(dir)
+	if err != nil {
+		return nil, cli.Errorf(cli.ExitHarness, "--templates: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(sf.templates, "series.yaml")); err != nil {
-		return nil, cli.Errorf(cli.ExitHarness, "--templates %s: no series.yaml there", sf.templates)
-	}
-	return os.DirFS(sf.templates), nil
+	return tfs, nil
 }
 
 // openScratch opens tree's scratch clone at sf.base and, for a rendered

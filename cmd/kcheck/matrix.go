@@ -5,14 +5,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/matrix"
-	"github.com/kdefer/kdefer/templates"
 )
 
 // defaultBases are the Debian bases of the matrix: bookworm's 6.1,
@@ -22,7 +20,7 @@ var defaultBases = []string{"6.1", "6.12.95", "6.12", "7.2", "7.3"}
 
 func init() {
 	var tdir, out, join string
-	var quick, noBoot, full bool
+	var st stageFlags
 	app.Register(&cli.Command{
 		Name:    "matrix",
 		Summary: "kcheck ci on every Debian base: one table base x stage; JSON, JUnit, HTML",
@@ -50,9 +48,7 @@ failed, 2 a stage could not run or a base is apply.Unsupported.`,
 			fs.StringVar(&tdir, "templates", "", "template directory (default: the series built into kcheck)")
 			fs.StringVar(&out, "out", "", "write matrix.json, matrix.junit.xml and matrix.html into this directory")
 			fs.StringVar(&join, "join", "", "join these matrix.json files (comma-separated; a shell glob works too) instead of running")
-			fs.BoolVar(&quick, "quick", false, "skip build --each")
-			fs.BoolVar(&noBoot, "no-boot", false, "skip the QEMU boot and self-tests")
-			fs.BoolVar(&full, "full", false, "build --each builds vmlinux in full after every patch")
+			st.register(fs)
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			var m *matrix.Matrix
@@ -67,11 +63,11 @@ failed, 2 a stage could not run or a base is apply.Unsupported.`,
 				if len(bases) == 0 {
 					bases = defaultBases
 				}
-				var tfs iofs.FS = templates.FS
-				if tdir != "" {
-					tfs = os.DirFS(tdir)
+				tfs, err := templatesFS(tdir)
+				if err != nil {
+					return err
 				}
-				mo := matrix.Options{Bases: bases, Templates: tfs, Quick: quick, NoBoot: noBoot, Full: full, Progress: cli.Progress}
+				mo := matrix.Options{Bases: bases, Templates: tfs, Quick: st.quick, NoBoot: st.noBoot, Full: st.full, Progress: cli.Progress}
 				if out != "" && len(bases) > 1 {
 					mo.Done = func(m *matrix.Matrix) {
 						if err := writeMatrix(m, out); err != nil {

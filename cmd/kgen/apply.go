@@ -103,7 +103,11 @@ written as git checkout writes them (CRLF where configured).
 				return cli.Errorf(cli.ExitHarness, "give exactly one TREE")
 			}
 			mo.parsed(fs)
-			return runApply(ctx, applyOpts{tree: args[0], branch: *branch, base: *baseRev, dryRun: *dryRun, init: *initTree, templates: templatesFS(*tdir), maintainerOpts: mo})
+			tfs, err := templatesFS(*tdir)
+			if err != nil {
+				return err
+			}
+			return runApply(ctx, applyOpts{tree: args[0], branch: *branch, base: *baseRev, dryRun: *dryRun, init: *initTree, templates: tfs, maintainerOpts: mo})
 		},
 	})
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/kdefer/kdefer/templates"
 )
 
-// templatesFS returns the --templates directory or the embedded series.
-func templatesFS(dir string) fs.FS {
-	if dir != "" {
-		return os.DirFS(dir)
+// templatesFS returns the --templates directory dir, or the embedded
+// series when dir is "".
+func templatesFS(dir string) (fs.FS, error) {
+	tfs, err := templates.Dir(dir)
+	if err != nil {
+		return nil, cli.Errorf(cli.ExitHarness, "--templates: %w", err)
 	}
-	return templates.FS
+	return tfs, nil
 }
 
 func init() {
@@ -55,7 +57,10 @@ Exit codes: 0 answered (also for a tree the series does not support);
 			if len(args) != 1 {
 				return cli.Errorf(cli.ExitHarness, "want exactly one TREE, got %d arguments", len(args))
 			}
-			tfs := templatesFS(*tdir)
+			tfs, err := templatesFS(*tdir)
+			if err != nil {
+				return err
+			}
 			data, err := fs.ReadFile(tfs, "probes.yaml")
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "templates: %v", err)

@@ -103,7 +103,11 @@ place it — nothing written.`,
 					base = h
 				}
 			}
-			opts := render.Options{Templates: templatesFS(*tdir), Tree: t, Base: base}
+			tfs, err := templatesFS(*tdir)
+			if err != nil {
+				return err
+			}
+			opts := render.Options{Templates: tfs, Tree: t, Base: base}
 			if !*check && !*update || *ident != "" {
 				if opts.Identity, err = identity(ctx, *ident, t); err != nil {
 					return err

@@ -75,7 +75,10 @@ func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%v", err)
 	}
-	tfs := templatesFS(tdir)
+	tfs, err := templatesFS(tdir)
+	if err != nil {
+		return err
+	}
 	subjects, ser, err := apply.SeriesSubjects(tfs)
 	if err != nil {
 		return err

@@ -44,7 +44,11 @@ with different bytes.`,
 			if len(args) > 0 {
 				return cli.Errorf(cli.ExitHarness, "unexpected arguments %q", args)
 			}
-			s, err := series.Load(templatesFS(*tdir))
+			tfs, err := templatesFS(*tdir)
+			if err != nil {
+				return err
+			}
+			s, err := series.Load(tfs)
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "%v", err)
 			}
@@ -155,7 +159,11 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 			base = h
 		}
 	}
-	opts := render.Options{Templates: templatesFS(o.templates), Tree: t, Base: base}
+	tfs, err := templatesFS(o.templates)
+	if err != nil {
+		return err
+	}
+	opts := render.Options{Templates: tfs, Tree: t, Base: base}
 	if o.identity != "" {
 		if opts.Identity, err = series.ParseIdentity(o.identity); err != nil {
 			return cli.Errorf(cli.ExitHarness, "--identity: %v", err)
