@@ -24,22 +24,33 @@ type Scope struct {
 	Between  []string `yaml:"between"`
 }
 
+// scopeKinds are the kinds of the named scopes, in the order of
+// Scope's fields (and of Scope.names).
+var scopeKinds = [...]string{"function", "struct", "union", "enum", "kconfig", "make-var"}
+
+// names returns the fields of the named scopes, in the order of
+// scopeKinds.
+func (s *Scope) names() [len(scopeKinds)]*string {
+	return [...]*string{&s.Function, &s.Struct, &s.Union, &s.Enum, &s.Kconfig, &s.MakeVar}
+}
+
+// named returns the kind and the name of the first named scope s sets;
+// kind is "" when s sets none (the file, or between markers).
+func (s Scope) named() (kind, name string) {
+	for i, p := range s.names() {
+		if *p != "" {
+			return scopeKinds[i], *p
+		}
+	}
+	return "", ""
+}
+
 // String describes the scope ("function copy_process", "file").
 func (s Scope) String() string {
-	switch {
-	case s.Function != "":
-		return "function " + s.Function
-	case s.Struct != "":
-		return "struct " + s.Struct
-	case s.Union != "":
-		return "union " + s.Union
-	case s.Enum != "":
-		return "enum " + s.Enum
-	case s.Kconfig != "":
-		return "kconfig " + s.Kconfig
-	case s.MakeVar != "":
-		return "make-var " + s.MakeVar
-	case len(s.Between) > 0:
+	if kind, name := s.named(); kind != "" {
+		return kind + " " + name
+	}
+	if len(s.Between) > 0 {
 		return fmt.Sprintf("between %q and %q", s.Between[0], s.Between[len(s.Between)-1])
 	}
 	return "file"
@@ -47,8 +58,8 @@ func (s Scope) String() string {
 
 func (s Scope) count() int {
 	n := 0
-	for _, v := range []string{s.Function, s.Struct, s.Union, s.Enum, s.Kconfig, s.MakeVar} {
-		if v != "" {
+	for _, p := range s.names() {
+		if *p != "" {
 			n++
 		}
 	}
@@ -311,9 +322,9 @@ func findScope(lines []string, s Scope) (lo, hi int, body span, err error) {
 	if s.count() == 0 {
 		return 0, len(lines), span{0, len(lines)}, nil
 	}
-	for _, n := range []string{s.Function, s.Struct, s.Union, s.Enum, s.Kconfig, s.MakeVar} {
-		if !utf8.ValidString(n) {
-			return 0, 0, span{}, &Error{Scope: fmt.Sprintf("%q", n), What: "scope name is not valid UTF-8"}
+	for _, p := range s.names() {
+		if !utf8.ValidString(*p) {
+			return 0, 0, span{}, &Error{Scope: fmt.Sprintf("%q", *p), What: "scope name is not valid UTF-8"}
 		}
 	}
 	var starts []int
@@ -333,12 +344,7 @@ func findScope(lines []string, s Scope) (lo, hi int, body span, err error) {
 			}
 		}
 	case s.Struct != "", s.Union != "", s.Enum != "":
-		kw, name := "struct", s.Struct
-		if s.Union != "" {
-			kw, name = "union", s.Union
-		} else if s.Enum != "" {
-			kw, name = "enum", s.Enum
-		}
+		kw, name := s.named()
 		re := regexp.MustCompile(`^(typedef\s+)?` + kw + `\s+` + regexp.QuoteMeta(name) + `\s*\{`)
 		for i, l := range lines {
 			if re.MatchString(l) {
@@ -368,7 +374,7 @@ func findScope(lines []string, s Scope) (lo, hi int, body span, err error) {
 		}
 	}
 	if len(starts) == 0 {
-		target := s.Function + s.Struct + s.Union + s.Enum + s.Kconfig + s.MakeVar
+		_, target := s.named()
 		if s.Between != nil {
 			target = s.Between[0]
 		}

@@ -14,20 +14,11 @@ var fuzzMatches = []string{"", "exact", "prefix", "regex"}
 // fuzzEdit builds an edit from fuzzer choices.
 func fuzzEdit(op, match, scope uint8, name, anchor, text string) *Edit {
 	e := &Edit{Op: fuzzOps[int(op)%len(fuzzOps)], Match: fuzzMatches[int(match)%len(fuzzMatches)], Anchor: anchor, Text: text}
-	switch scope % 8 {
-	case 1:
-		e.Scope.Function = name
-	case 2:
-		e.Scope.Struct = name
-	case 3:
-		e.Scope.Union = name
-	case 4:
-		e.Scope.Enum = name
-	case 5:
-		e.Scope.Kconfig = name
-	case 6:
-		e.Scope.MakeVar = name
-	case 7:
+	// 0: the file, 1-6: a named scope, 7: between two markers
+	switch k := int(scope % 8); {
+	case k >= 1 && k <= len(scopeKinds):
+		*e.Scope.names()[k-1] = name
+	case k == 7:
 		a, b, _ := strings.Cut(name, "|")
 		e.Scope.Between = []string{a, b}
 	}
