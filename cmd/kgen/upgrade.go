@@ -104,10 +104,7 @@ func knownVersions(ctx context.Context, dir string, res *render.Result) (map[str
 // by subject, or by patch id against the known versions. It returns them
 // tip first, the walked commits, and the patch id of every walked commit.
 func carried(ctx context.Context, r *gitapply.Repo, tree string, tip plumbing.Hash, ser *series.Series, known map[string][]string) ([]*object.Commit, []*object.Commit, map[string]string, error) {
-	subjects := map[string]bool{}
-	for _, p := range ser.Patches {
-		subjects[p.Subject] = true
-	}
+	subjects := ser.Subjects()
 	_, walked, err := gitapply.FindSeries(r.S, tip, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
 		return nil, nil, nil, err

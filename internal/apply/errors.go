@@ -153,11 +153,7 @@ func SeriesSubjects(t fs.FS) (map[string]bool, *series.Series, error) {
 	if err != nil {
 		return nil, nil, cli.Errorf(cli.ExitHarness, "%v", err)
 	}
-	m := map[string]bool{}
-	for _, p := range s.Patches {
-		m[p.Subject] = true
-	}
-	return m, s, nil
+	return s.Subjects(), s, nil
 }
 
 // RenderErr maps a renderer error to an exit code.

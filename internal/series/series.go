@@ -122,6 +122,16 @@ func (s *Series) Index(name string) int {
 	return -1
 }
 
+// Subjects returns the set of the patches' subjects, by which a tree's
+// history is searched for the series (gitapply.FindSeries).
+func (s *Series) Subjects() map[string]bool {
+	m := make(map[string]bool, len(s.Patches))
+	for _, p := range s.Patches {
+		m[p.Subject] = true
+	}
+	return m
+}
+
 // Funcs are the functions available to templates besides the context.
 var Funcs = template.FuncMap{}
 

@@ -36,9 +36,7 @@ func FindBase(ctx context.Context, tree string, templates fs.FS) (base string, a
 	subjects := map[string]bool{}
 	if templates != nil {
 		if s, err := series.Load(templates); err == nil {
-			for _, p := range s.Patches {
-				subjects[p.Subject] = true
-			}
+			subjects = s.Subjects()
 		}
 	}
 	r, err := gitapply.Open(tree)
