@@ -113,13 +113,19 @@ func writeCIResults(r *ci.Result, asJSON bool, junitPath, dir string) error {
 		}
 	}
 	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		return writeFiles(dir, map[string][]byte{"summary.txt": sum.Bytes(), "kcidb.json": append(kcidb, '\n'), "junit.xml": junit})
+	}
+	return nil
+}
+
+// writeFiles writes each of files (name: content) into dir, creating it.
+func writeFiles(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return err
-		}
-		for name, b := range map[string][]byte{"summary.txt": sum.Bytes(), "kcidb.json": append(kcidb, '\n'), "junit.xml": junit} {
-			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/cli"
@@ -91,9 +90,6 @@ failed, 2 a stage could not run or a base is apply.Unsupported.`,
 }
 
 func writeMatrix(m *matrix.Matrix, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	j, err := m.JSON()
 	if err != nil {
 		return err
@@ -106,10 +102,8 @@ func writeMatrix(m *matrix.Matrix, dir string) error {
 	if err := m.HTML(&h); err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{"matrix.json": append(j, '\n'), "matrix.junit.xml": x, "matrix.html": h.Bytes()} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return err
-		}
+	if err := writeFiles(dir, map[string][]byte{"matrix.json": append(j, '\n'), "matrix.junit.xml": x, "matrix.html": h.Bytes()}); err != nil {
+		return err
 	}
 	fmt.Printf("results: %s/matrix.{json,junit.xml,html}\n", dir)
 	return nil
