@@ -336,9 +336,8 @@ func TestE2EKill(t *testing.T) {
 			}
 		}
 		// kgen recover recovers a SIGKILLed transaction.
-		st := exec.Command(bin, "recover", dir)
-		so, _ := st.CombinedOutput()
-		if strings.Contains(string(so), "interrupted kgen") {
+		_, so := kgen(t, dir, nil, "recover", dir)
+		if strings.Contains(so, "interrupted kgen") {
 			nRecovered++
 		}
 		s := snap(t, dir)

@@ -134,9 +134,7 @@ func TestE2EUpgradeKill(t *testing.T) {
 	for i := 0; i < rounds; i++ {
 		sig, delay := killRound(rng, i, full, 5)
 		_, out := killAt(t, upgrade("KGEN_TEST_PAUSE_MS=40"), sig, delay)
-		st := exec.Command(bin, "recover", dir)
-		st.Dir = "../.."
-		so, _ := st.CombinedOutput()
+		_, so := kgen(t, dir, nil, "recover", dir)
 		s := snap(t, dir)
 		switch {
 		case s == old:
