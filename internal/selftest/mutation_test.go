@@ -20,30 +20,22 @@ package selftest_test
 // and KDEFER_MUTATION_BUILD_DIR (both are modified, deferred.c restored).
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/testkit"
-	qemutests "github.com/kdefer/kdefer/qemu-tests"
+	"github.com/kdefer/kdefer/internal/testkit/mutation"
 )
 
 // mutations lists each patch with the cases it must make fail.
-var mutations = []struct {
-	patch string
-	fail  []string
-}{
-	{"nmi-callback-skipped.patch", []string{"nmi_request", "cookie_same_within_entry"}},
-	{"cookie-reused.patch", []string{"cookie_new_each_entry"}},
-	{"exit-hook-dropped.patch", []string{"exit_with_request_pending"}},
-	{"cookie-order-7.2.patch", []string{"reset_window_nmi_request"}},
-	{"twaf-no-alloc-dropped.patch", []string{"task_work_add_no_alloc"}},
+var mutations = []mutation.Mutation{
+	{Patch: "mutations/nmi-callback-skipped.patch", Fail: []string{"nmi_request", "cookie_same_within_entry"}},
+	{Patch: "mutations/cookie-reused.patch", Fail: []string{"cookie_new_each_entry"}},
+	{Patch: "mutations/exit-hook-dropped.patch", Fail: []string{"exit_with_request_pending"}},
+	{Patch: "mutations/cookie-order-7.2.patch", Fail: []string{"reset_window_nmi_request"}},
+	{Patch: "mutations/twaf-no-alloc-dropped.patch", Fail: []string{"task_work_add_no_alloc"}},
 }
 
 func TestMutationsCaught(t *testing.T) {
@@ -52,61 +44,5 @@ func TestMutationsCaught(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tree, "kernel/unwind/deferred.c")); err != nil {
 		t.Fatalf("%s does not carry the series (no kernel/unwind/deferred.c): run kgen apply first", tree)
 	}
-	ctx := context.Background()
-	ref := os.Getenv("KDEFER_SERIES_REF") // default HEAD
-	if ref == "" {
-		ref = "HEAD"
-	}
-	head := e2e.Git(t, tree, "rev-parse", ref+"^{commit}")
-	base := testkit.MutationDir(t)
-	copyDir := filepath.Join(base, "tree")
-	buildDir := filepath.Join(base, "build")
-	// A scratch worktree and build directory of one's own may be given to
-	// save the first full build; they are modified (and restored).
-	if d := os.Getenv("KDEFER_MUTATION_WORKTREE"); d != "" {
-		copyDir = d
-		if b := os.Getenv("KDEFER_MUTATION_BUILD_DIR"); b != "" {
-			buildDir = b
-		}
-	}
-	testkit.Worktree(t, tree, copyDir, head)
-	// The patches change deferred.c or a hook of the series (exit.c):
-	// every tracked file is restored before each one and at the end.
-	defer e2e.Git(t, copyDir, "checkout", "--", ".")
-
-	frag, err := filepath.Abs("../../Kconfig.frag")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range mutations {
-		t.Run(strings.TrimSuffix(m.patch, ".patch"), func(t *testing.T) {
-			e2e.Git(t, copyDir, "checkout", "--", ".")
-			patch, err := qemutests.FS.ReadFile("mutations/" + m.patch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pf := filepath.Join(base, m.patch)
-			if err := os.WriteFile(pf, patch, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command("git", "-C", copyDir, "apply", pf).CombinedOutput(); err != nil {
-				t.Fatalf("%s does not apply to %s at %s (%v): %s\nthe series changed the file it mutates: regenerate the patch (see qemu-tests/README.md)",
-					m.patch, copyDir, head, err, out)
-			}
-
-			// kcheck boot's own path: build, self-tests, initramfs,
-			// QEMU, KTAP.
-			res, err := boot.Run(ctx, boot.Options{Tree: copyDir, BuildDir: buildDir, Fragment: frag,
-				Timeout: 10 * time.Minute, OutDir: filepath.Join(base, strings.TrimSuffix(m.patch, ".patch")), Progress: t.Logf})
-			if err != nil {
-				t.Fatalf("booting the mutated kernel: %v", err)
-			}
-			t.Logf("boot: %s in %v, console %s", res.Boot.Outcome, res.Boot.Duration.Round(time.Second), res.Boot.ConsoleLog)
-			doc := res.Report.KTAP
-			if doc == nil || !doc.Found {
-				t.Fatalf("no KTAP in %s", res.Boot.ConsoleLog)
-			}
-			testkit.Caught(t, doc, "unwind_deferred", m.patch, m.fail)
-		})
-	}
+	mutation.Caught(t, tree, "unwind_deferred", mutations)
 }
