@@ -689,6 +689,52 @@ static void run_sampling(struct ring *r, int n, unsigned int ms)
 	run_sampling_until(r, n, ms, 0, ms);
 }
 
+/*
+ * How long sample_thread samples: at least ms, and on until the ring
+ * holds want samples or cap_ms have passed (run_sampling_until). start and
+ * until are set to when sampling began and ended, until less settle ns.
+ */
+struct window {
+	unsigned int ms, cap_ms;
+	size_t want;
+	uint64_t settle;
+	uint64_t start, until;
+};
+
+/*
+ * Runs fn on a thread of its own (w) until it spins, samples that thread
+ * with attr for the window win, then sets *stop, joins the thread and
+ * collects the records of r into rec. Returns 0, or the negative errno of
+ * the event's open (the thread stopped again).
+ */
+static int sample_thread(struct worker *w, void *(*fn)(void *),
+			 volatile int *stop, struct perf_event_attr *attr,
+			 struct window *win, struct ring *r,
+			 struct records *rec)
+{
+	int err;
+
+	*stop = 0;
+	w->spinning = 0;
+	pthread_create(&w->thread, NULL, fn, w);
+	while (!w->spinning)
+		sleep_ms(1);
+	err = ring_open(r, attr, w->tid, -1);
+	if (err) {
+		*stop = 1;
+		pthread_join(w->thread, NULL);
+		return err;
+	}
+	win->start = now_ns();
+	run_sampling_until(r, 1, win->ms, win->want, win->cap_ms);
+	win->until = now_ns() - win->settle;
+	*stop = 1;
+	pthread_join(w->thread, NULL);
+	ioctl(r->fd, PERF_EVENT_IOC_DISABLE, 0);
+	collect(r, 1, rec);
+	return 0;
+}
+
 static void diag_verdict(const char *who, struct verdict *v,
 			 struct records *rec)
 {
@@ -989,32 +1035,21 @@ static void test_deep_chain(void)
 	const char *name = "deferred_chain_not_cut_at_sample_max_stack";
 	struct worker w = { .cpu = -1 };
 	struct perf_event_attr attr;
+	struct window win = { .ms = 300, .cap_ms = 300 };
 	struct records rec;
 	struct ring r;
 	size_t i, deep_ok = 0, records = 0;
 	uint64_t min_nr = UINT64_MAX, max_nr = 0;
 	int err, ok;
 
-	wl_stop = 0;
-	w.spinning = 0;
-	pthread_create(&w.thread, NULL, deep_main, &w);
-	while (!w.spinning)
-		sleep_ms(1);
 	init_attr(&attr, PERF_COUNT_SW_TASK_CLOCK, DEFER_TRACK);
 	attr.sample_max_stack = 127;
-	err = ring_open(&r, &attr, w.tid, -1);
+	err = sample_thread(&w, deep_main, &wl_stop, &attr, &win, &r, &rec);
 	if (err) {
-		wl_stop = 1;
-		pthread_join(w.thread, NULL);
 		ktap(0, name, "open: %s", strerror(-err));
 		return;
 	}
-	run_sampling(&r, 1, 300);
-	wl_stop_time = now_ns();
-	wl_stop = 1;
-	pthread_join(w.thread, NULL);
-	ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
-	collect(&r, 1, &rec);
+	wl_stop_time = win.until;
 	for (i = 0; i < rec.nd; i++) {
 		struct deferred *d = &rec.d[i];
 
@@ -1114,32 +1149,21 @@ static void test_context_switch(void)
 	const char *name = "context_switch_event_requests";
 	struct worker w = { .cpu = -1 };
 	struct perf_event_attr attr;
+	struct window win = { .ms = 1000, .want = 50, .cap_ms = 30000 };
 	struct cookie_stats cs;
 	struct records rec;
 	struct ring r;
-	uint64_t start, until;
+	uint64_t until;
 	int err, ok;
 
-	cs_stop = 0;
-	pthread_create(&w.thread, NULL, sleeper_main, &w);
-	while (!w.spinning)
-		sleep_ms(1);
 	init_attr(&attr, PERF_COUNT_SW_CONTEXT_SWITCHES, DEFER_TRACK);
 	attr.sample_period = 1;
-	err = ring_open(&r, &attr, w.tid, -1);
+	err = sample_thread(&w, sleeper_main, &cs_stop, &attr, &win, &r, &rec);
 	if (err) {
-		cs_stop = 1;
-		pthread_join(w.thread, NULL);
 		ktap(0, name, "open: %s", strerror(-err));
 		return;
 	}
-	start = now_ns();
-	run_sampling_until(&r, 1, 1000, 50, 30000);
-	until = now_ns();
-	cs_stop = 1;
-	pthread_join(w.thread, NULL);
-	ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
-	collect(&r, 1, &rec);
+	until = win.until;
 	cookie_stats(&rec, w.tid, until, &cs);
 	{
 		size_t i, all = 0;
@@ -1147,7 +1171,7 @@ static void test_context_switch(void)
 		for (i = 0; i < rec.ns; i++)
 			all += rec.s[i].tid == w.tid && rec.s[i].time < until;
 		diag("context switches in %llu ms: %zu samples, %zu with a cookie, %zu cookies, %zu with one record, %zu without, %zu with several, lost %llu",
-		     (unsigned long long)(until - start) / 1000000, all,
+		     (unsigned long long)(until - win.start) / 1000000, all,
 		     cs.samples, cs.cookies, cs.matched, cs.missing, cs.dup,
 		     (unsigned long long)rec.lost);
 	}
@@ -1193,32 +1217,21 @@ static void test_samples_share_cookie(void)
 	const char *name = "samples_in_one_syscall_share_one_record";
 	struct worker w = { .cpu = -1 };
 	struct perf_event_attr attr;
+	/* enough samples that several fall into one read (20 s at most) */
+	struct window win = { .ms = 500, .want = 60, .cap_ms = 20000,
+			      .settle = SETTLE_NS * 5 };
 	struct cookie_stats cs;
 	struct records rec;
 	struct ring r;
-	uint64_t until;
 	int err, ok;
 
-	cs_stop = 0;
-	pthread_create(&w.thread, NULL, reader_main, &w);
-	while (!w.spinning)
-		sleep_ms(1);
 	init_attr(&attr, PERF_COUNT_SW_TASK_CLOCK, DEFER_TRACK);
-	err = ring_open(&r, &attr, w.tid, -1);
+	err = sample_thread(&w, reader_main, &cs_stop, &attr, &win, &r, &rec);
 	if (err) {
-		cs_stop = 1;
-		pthread_join(w.thread, NULL);
 		ktap(0, name, "open: %s", strerror(-err));
 		return;
 	}
-	/* enough samples that several fall into one read (20 s at most) */
-	run_sampling_until(&r, 1, 500, 60, 20000);
-	until = now_ns() - SETTLE_NS * 5;
-	cs_stop = 1;
-	pthread_join(w.thread, NULL);
-	ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
-	collect(&r, 1, &rec);
-	cookie_stats(&rec, w.tid, until, &cs);
+	cookie_stats(&rec, w.tid, win.until, &cs);
 	diag("one syscall, many samples: %zu samples with a cookie, %zu cookies (%zu shared by several samples), %zu with one record, %zu without, %zu with several",
 	     cs.samples, cs.cookies, cs.shared, cs.matched, cs.missing, cs.dup);
 	ok = cs.shared && cs.matched == cs.cookies && !rec.bad;
