@@ -117,7 +117,11 @@ type Change struct {
 
 // Diff returns the paths that differ between trees a and b (either may be
 // ZeroHash for the empty tree), descending only into subtrees whose ids
-// differ. The result is sorted by path.
+// differ. The result is sorted by path; TestDiffEqualsGitDiffTree holds it
+// to git diff-tree -r --no-renames. It is not go-git's
+// object.DiffTreeWithOptions: with that, kgen apply of the 6.12 series took
+// 620-643 ms of CPU against 453 ms with this walk (BenchmarkApplyVsGitAm,
+// 5 runs each, 2026-12-02), which would put it above a third of git am.
 func Diff(s storer.EncodedObjectStorer, a, b plumbing.Hash) ([]Change, error) {
 	var out []Change
 	if err := diffTrees(s, a, b, "", &out); err != nil {
