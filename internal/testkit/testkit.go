@@ -19,10 +19,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/kdefer/kdefer/internal/flock"
 
 	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/apply"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/kerneltree"
@@ -33,7 +38,7 @@ import (
 
 // SeriesTree returns a git clone of the 6.12 tree whose HEAD carries the
 // series rendered from the embedded templates, one commit per patch
-// (applied with git am). The clone is rebuilt when the rendered series
+// (committed by kgen apply's path, internal/apply). The clone is rebuilt when the rendered series
 // changes and reset when a test left it dirty. Callers that modify it
 // must restore it (git checkout) before they return.
 func SeriesTree(t testing.TB) string {
@@ -82,18 +87,26 @@ func SeriesTree(t testing.TB) string {
 	}
 	t.Logf("applying the series (%d patches, %s) in %s", len(files), want, dir)
 	os.Remove(stamp)
-	baseHead := e2e.Git(t, base, "rev-parse", "HEAD")
-	exec.Command("git", "-C", dir, "am", "--abort").Run() // none may be in progress
-	e2e.Git(t, dir, "checkout", "-q", "-f", "-B", "series", baseHead)
-	args := append([]string{"-c", "user.name=kdefer test", "-c", "user.email=test@kdefer.invalid", "am", "-q"}, files...)
-	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-		exec.Command("git", "-C", dir, "am", "--abort").Run()
-		t.Fatalf("git am of the rendered series in %s: %v\n%s", dir, err, out)
-	}
+	ApplySeries(t, dir, e2e.Git(t, base, "rev-parse", "HEAD"))
 	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// ApplySeries commits the series of the embedded templates onto base in
+// the clone dir on a branch "series", checked out, through kgen apply's
+// path (internal/apply), as kcheck ci's scratch clone gets it.
+func ApplySeries(t testing.TB, dir, base string) {
+	t.Helper()
+	exec.Command("git", "-C", dir, "am", "--abort").Run() // a git am of an older test kit; none is fine
+	e2e.Git(t, dir, "checkout", "-q", "-f", "-B", "base", base)
+	exec.Command("git", "-C", dir, "branch", "-q", "-D", "series").Run() // from an earlier run; none is fine
+	who := object.Signature{Name: "kdefer test", Email: "test@kdefer.invalid", When: time.Unix(0, 0).UTC()}
+	if _, err := apply.Run(context.Background(), apply.Options{Tree: dir, Templates: templates.FS, Branch: "series",
+		Base: plumbing.NewHash(base), Committer: &who}); err != nil {
+		t.Fatalf("committing the series in %s through internal/apply: %v", dir, err)
+	}
 }
 
 // Kernel builds (or reuses) the kcheck boot kernel of SeriesTree: the
