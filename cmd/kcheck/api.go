@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/cachedir"
-
 	"github.com/kdefer/kdefer/internal/capi"
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/lines"
 )
 
 // multiFlag collects a repeatable string flag (--off, --extra).
@@ -82,11 +82,12 @@ func printAPI(rep *capi.Report) error {
 	return nil
 }
 
+// firstLine is the first line of s, with " …" when more follow.
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
+	if l := lines.First(s); l != strings.TrimSpace(s) {
+		return l + " …"
 	}
-	return s
+	return strings.TrimSpace(s)
 }
 
 // defaultBuildDir is the cache directory for a tool's builds of a tree:
