@@ -172,7 +172,7 @@ func Parse(r io.Reader) (*Document, error) {
 
 	for sc.Scan() && !done {
 		line := strings.TrimRight(sc.Text(), "\r")
-		line = stripKlog(line)
+		line = StripKlog(line)
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
@@ -356,10 +356,10 @@ func path(stack []*frame) string {
 	return strings.Join(p, ".")
 }
 
-// stripKlog removes kernel log text from a console line: a whole line
+// StripKlog removes kernel log text from a console line: a whole line
 // that starts with a printk timestamp becomes empty, and a timestamped
 // message glued to the end of a KTAP line is cut off.
-func stripKlog(line string) string {
+func StripKlog(line string) string {
 	if reKlogStart.MatchString(line) {
 		return ""
 	}

@@ -11,7 +11,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -311,9 +310,6 @@ func leafCase(class string, t *ktap.Test) junit.Testcase {
 	return c
 }
 
-var reKlog = regexp.MustCompile(`^\s*\[\s*\d+\.\d+\]`)
-var reStamp = regexp.MustCompile(`\[\s*\d+\.\d{6}\]`)
-
 // RawKTAP extracts the KTAP document from a console log: from its
 // version line on, without kernel log lines (a kernel message glued to
 // the end of a KTAP line is cut off).
@@ -323,13 +319,7 @@ func RawKTAP(console []byte) []byte {
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	started := false
 	for sc.Scan() {
-		l := strings.TrimRight(sc.Text(), "\r")
-		if reKlog.MatchString(l) {
-			continue
-		}
-		if loc := reStamp.FindStringIndex(l); loc != nil {
-			l = l[:loc[0]]
-		}
+		l := ktap.StripKlog(strings.TrimRight(sc.Text(), "\r"))
 		if !started {
 			t := strings.TrimSpace(l)
 			if strings.HasPrefix(t, "KTAP version") || strings.HasPrefix(t, "TAP version") {
