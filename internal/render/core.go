@@ -138,7 +138,7 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	baseTree, err := base.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("%s: tree of %s: %v", opts.Tree, base.Hash, err)
+		return nil, fmt.Errorf("%s: tree of %s: %w", opts.Tree, base.Hash, err)
 	}
 	src := treeSource{tree: baseTree, s: repo}
 	pr, err := probe.Run(opts.Tree, src, s.Probes)
@@ -198,7 +198,7 @@ func render(ctx context.Context, opts Options) (*Result, error) {
 		for step := 0; step <= n; step++ {
 			out, err := execTemplate(f.T, rd.ctx(step))
 			if err != nil {
-				return nil, fmt.Errorf("patch %s: %s: %v", rd.patchAt(step), f.Template, err)
+				return nil, fmt.Errorf("patch %s: %s: %w", rd.patchAt(step), f.Template, err)
 			}
 			if strings.TrimSpace(out) != "" {
 				fsx.states[step] = []byte(strings.TrimRight(out, "\n") + "\n")
@@ -353,7 +353,7 @@ edits:
 	// cover letter, rendered at the last step
 	body, err := execTemplate(s.Cover.BodyT, rd.ctx(n))
 	if err != nil {
-		return nil, fmt.Errorf("series.yaml: cover body: %v", err)
+		return nil, fmt.Errorf("series.yaml: cover body: %w", err)
 	}
 	cover := object.Signature{Name: ident.Name, Email: ident.Email, When: s.Cover.When}
 	if s.Cover.Author != "" {
@@ -448,7 +448,7 @@ func (rd *renderer) applyEdits(fsx *fileStates, ef *series.Edits) error {
 			if e.When != "" {
 				ok, err := rd.probes.Cond(e.When)
 				if err != nil {
-					return fmt.Errorf("%s: edit %d (from %s): when: %v", ef.Source, i+1, e.From, err)
+					return fmt.Errorf("%s: edit %d (from %s): when: %w", ef.Source, i+1, e.From, err)
 				}
 				if !ok {
 					continue
@@ -458,7 +458,7 @@ func (rd *renderer) applyEdits(fsx *fileStates, ef *series.Edits) error {
 			if ef.Texts[i] != nil {
 				var err error
 				if text, err = execTemplate(ef.Texts[i], c); err != nil {
-					return fmt.Errorf("patch %s: %s: edit %d (from %s): %v", rd.patchAt(step), ef.Source, i+1, e.From, err)
+					return fmt.Errorf("patch %s: %s: edit %d (from %s): %w", rd.patchAt(step), ef.Source, i+1, e.From, err)
 				}
 			}
 			act = append(act, active{i, text})
@@ -569,7 +569,7 @@ func (rd *renderer) noneInEffect(ef *series.Edits) (bool, error) {
 		}
 		ok, err := rd.probes.Cond(e.When)
 		if err != nil {
-			return false, fmt.Errorf("%s: edit %d (from %s): when: %v", ef.Source, i+1, e.From, err)
+			return false, fmt.Errorf("%s: edit %d (from %s): when: %w", ef.Source, i+1, e.From, err)
 		}
 		if ok {
 			return false, nil

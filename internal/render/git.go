@@ -31,7 +31,7 @@ func openBase(dir string, base plumbing.Hash, objs storer.EncodedObjectStorer) (
 	if objs != nil && !base.IsZero() {
 		c, err := object.GetCommit(objs, base)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: base commit %s: %v", dir, base, err)
+			return nil, nil, fmt.Errorf("%s: base commit %s: %w", dir, base, err)
 		}
 		return objs, c, nil
 	}
@@ -42,13 +42,13 @@ func openBase(dir string, base plumbing.Hash, objs storer.EncodedObjectStorer) (
 	if base.IsZero() {
 		ref, err := storer.ResolveReference(st, plumbing.HEAD)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: reading HEAD: %v (a repository without commits cannot be a base)", dir, err)
+			return nil, nil, fmt.Errorf("%s: reading HEAD: %w (a repository without commits cannot be a base)", dir, err)
 		}
 		base = ref.Hash()
 	}
 	c, err := object.GetCommit(st, base)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: base commit %s: %v", dir, base, err)
+		return nil, nil, fmt.Errorf("%s: base commit %s: %w", dir, base, err)
 	}
 	return st, c, nil
 }
@@ -71,7 +71,7 @@ func (t treeSource) stat(p string) (*blobInfo, error) {
 		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 		}
-		return nil, fmt.Errorf("%s: %v", p, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	if !e.Mode.IsFile() {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
@@ -122,7 +122,7 @@ func updateTree(s storer.EncodedObjectStorer, base plumbing.Hash, changes map[st
 	if !base.IsZero() {
 		t, err := object.GetTree(s, base)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("reading tree %s: %v", base, err)
+			return plumbing.ZeroHash, fmt.Errorf("reading tree %s: %w", base, err)
 		}
 		for _, e := range t.Entries {
 			entries[e.Name] = e
@@ -154,7 +154,7 @@ func updateTree(s storer.EncodedObjectStorer, base plumbing.Hash, changes map[st
 		}
 		h, err := updateTree(s, old, ch)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("%s/%v", dir, err)
+			return plumbing.ZeroHash, fmt.Errorf("%s/%w", dir, err)
 		}
 		if h.IsZero() {
 			delete(entries, dir)
@@ -203,13 +203,13 @@ func (r *Result) buildAll(s storer.EncodedObjectStorer, committer *object.Signat
 			}
 			h, err := writeBlob(s, c.After)
 			if err != nil {
-				return nil, nil, fmt.Errorf("patch %s: writing blob for %s: %v", p.Name, c.Path, err)
+				return nil, nil, fmt.Errorf("patch %s: writing blob for %s: %w", p.Name, c.Path, err)
 			}
 			ch[c.Path] = entryChange{h, c.Mode}
 		}
 		nt, err := updateTree(s, tree, ch)
 		if err != nil {
-			return nil, nil, fmt.Errorf("patch %s: building tree: %v", p.Name, err)
+			return nil, nil, fmt.Errorf("patch %s: building tree: %w", p.Name, err)
 		}
 		cm := p.Author
 		if committer != nil {
@@ -222,7 +222,7 @@ func (r *Result) buildAll(s storer.EncodedObjectStorer, committer *object.Signat
 		}
 		h, err := s.SetEncodedObject(obj)
 		if err != nil {
-			return nil, nil, fmt.Errorf("patch %s: writing commit: %v", p.Name, err)
+			return nil, nil, fmt.Errorf("patch %s: writing commit: %w", p.Name, err)
 		}
 		out = append(out, h)
 		trees = append(trees, nt)
@@ -239,12 +239,12 @@ func writeSeries(dir string, files map[string][]byte) error {
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("creating temporary directory next to %s: %v", dir, err)
+		return fmt.Errorf("creating temporary directory next to %s: %w", dir, err)
 	}
 	defer os.RemoveAll(tmp)
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %v", name, err)
+			return fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

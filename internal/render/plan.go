@@ -37,7 +37,7 @@ func NewPlan(s *series.Series, pr *probe.Results) (*Plan, error) {
 		if p.SkipIf != "" {
 			skip, err := pr.Cond(p.SkipIf)
 			if err != nil {
-				return nil, fmt.Errorf("patch %s: skip-if: %v", p.Name, err)
+				return nil, fmt.Errorf("patch %s: skip-if: %w", p.Name, err)
 			}
 			if skip {
 				pl.Skipped = append(pl.Skipped, Skipped{Name: p.Name, Subject: p.Subject,
@@ -50,7 +50,7 @@ func NewPlan(s *series.Series, pr *probe.Results) (*Plan, error) {
 	for _, r := range s.Requires {
 		ok, err := pr.Cond(r.Probe)
 		if err != nil {
-			return nil, fmt.Errorf("series.yaml: requires %s: %v", r.Probe, err)
+			return nil, fmt.Errorf("series.yaml: requires %s: %w", r.Probe, err)
 		}
 		if !ok {
 			pl.Unmet = append(pl.Unmet, Unmet{Require: r, Evidence: evidence(pr, r.Probe)})

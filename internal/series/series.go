@@ -153,7 +153,7 @@ func decodeStrict(name string, data []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(addIndentIndicators(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %v", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func Load(fsys fs.FS) (*Series, error) {
 	s := &Series{index: map[string]int{}}
 	data, err := fs.ReadFile(fsys, "series.yaml")
 	if err != nil {
-		return nil, fmt.Errorf("templates: %v", err)
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	var top seriesFile
 	if err := decodeStrict("series.yaml", data, &top); err != nil {
@@ -186,7 +186,7 @@ func Load(fsys fs.FS) (*Series, error) {
 	for _, name := range extra {
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("templates: %v", err)
+			return nil, fmt.Errorf("templates: %w", err)
 		}
 		var f seriesFile
 		if err := decodeStrict(name, data, &f); err != nil {
@@ -212,7 +212,7 @@ func Load(fsys fs.FS) (*Series, error) {
 			return nil, err
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("templates: %v", err)
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	probes := map[string]bool{"version": true}
 	for _, d := range s.Probes {
@@ -241,7 +241,7 @@ func Load(fsys fs.FS) (*Series, error) {
 	}
 	if c.Author != "" {
 		if c.Name, c.Email, err = parseAuthor(c.Author); err != nil {
-			return nil, fmt.Errorf("series.yaml: cover: author: %v", err)
+			return nil, fmt.Errorf("series.yaml: cover: author: %w", err)
 		}
 	}
 	if c.When, err = time.Parse(time.RFC3339, c.Date); err != nil {
@@ -266,7 +266,7 @@ func Load(fsys fs.FS) (*Series, error) {
 		}
 		if p.Author != "" {
 			if p.Name_, p.Email, err = parseAuthor(p.Author); err != nil {
-				return nil, fmt.Errorf("%s: author: %v", where, err)
+				return nil, fmt.Errorf("%s: author: %w", where, err)
 			}
 		}
 		if p.When, err = time.Parse(time.RFC3339, p.Date); err != nil {
@@ -296,7 +296,7 @@ func Load(fsys fs.FS) (*Series, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("templates: %v", err)
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 
 	// edits
@@ -332,7 +332,7 @@ func Load(fsys fs.FS) (*Series, error) {
 				return fmt.Errorf("%s: when: unknown probe %q", where, e.When)
 			}
 			if err := e.Validate(); err != nil {
-				return fmt.Errorf("%s: %v", where, err)
+				return fmt.Errorf("%s: %w", where, err)
 			}
 			var t *template.Template
 			if e.Text != "" {
@@ -346,7 +346,7 @@ func Load(fsys fs.FS) (*Series, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("templates: %v", err)
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	return s, nil
 }
@@ -354,7 +354,7 @@ func Load(fsys fs.FS) (*Series, error) {
 func parseTemplate(name, text string) (*template.Template, error) {
 	t, err := template.New(name).Funcs(Funcs).Option("missingkey=error").Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("template %v", err)
+		return nil, fmt.Errorf("template %w", err)
 	}
 	return t, nil
 }
@@ -402,7 +402,7 @@ func (s *Series) loadVersion(top seriesFile) error {
 	if strings.TrimSpace(top.Maintainer) != "" {
 		id, err := ParseIdentity(top.Maintainer)
 		if err != nil {
-			return fmt.Errorf("series.yaml: maintainer: %v", err)
+			return fmt.Errorf("series.yaml: maintainer: %w", err)
 		}
 		s.Maintainer = id
 	}
