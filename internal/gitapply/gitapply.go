@@ -138,7 +138,7 @@ func treeEntries(s storer.EncodedObjectStorer, h plumbing.Hash) (map[string]obje
 	}
 	t, err := object.GetTree(s, h)
 	if err != nil {
-		return nil, fmt.Errorf("reading tree %s: %v", h, err)
+		return nil, fmt.Errorf("reading tree %s: %w", h, err)
 	}
 	for _, e := range t.Entries {
 		m[e.Name] = e

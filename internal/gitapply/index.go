@@ -243,7 +243,7 @@ func (ri *rawIndex) encode(set []*index.Entry, del map[string]bool) ([]byte, err
 	for i, e := range set {
 		var buf bytes.Buffer
 		if err := index.NewEncoder(&buf).Encode(&index.Index{Version: ri.version, Entries: []*index.Entry{e}}); err != nil {
-			return nil, fmt.Errorf("encoding index entry %s: %v", e.Name, err)
+			return nil, fmt.Errorf("encoding index entry %s: %w", e.Name, err)
 		}
 		b := buf.Bytes()
 		newBytes[i] = b[12 : len(b)-20]

@@ -33,7 +33,7 @@ func Acquire(gitDir string) (*Lock, error) {
 			pid := strings.TrimSpace(string(data))
 			return nil, fmt.Errorf("%w (pid %s holds %s)", ErrLocked, pid, p)
 		}
-		return nil, fmt.Errorf("locking %s: %v", p, err)
+		return nil, fmt.Errorf("locking %s: %w", p, err)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -146,7 +146,7 @@ func openPack(idxPath, packPath string) (*packFile, error) {
 	var hdr [8 + 1024]byte
 	if _, err := fi.ReadAt(hdr[:], 0); err != nil {
 		p.close()
-		return nil, fmt.Errorf("%s: %v", idxPath, err)
+		return nil, fmt.Errorf("%s: %w", idxPath, err)
 	}
 	fan := hdr[:]
 	if bytes.Equal(hdr[:4], []byte{0xff, 't', 'O', 'c'}) {
@@ -245,7 +245,7 @@ func (p *packFile) entryAt(off int64) (typ int, size int64, baseOff int64, baseH
 	var buf [64]byte
 	n, err := p.pack.ReadAt(buf[:], off)
 	if n == 0 {
-		return 0, 0, 0, baseHash, 0, fmt.Errorf("%s: reading entry at %d: %v", p.name, off, err)
+		return 0, 0, 0, baseHash, 0, fmt.Errorf("%s: reading entry at %d: %w", p.name, off, err)
 	}
 	b := buf[:n]
 	i := 0
@@ -284,12 +284,12 @@ func (p *packFile) entryAt(off int64) (typ int, size int64, baseOff int64, baseH
 func (p *packFile) inflate(dataOff, size int64) ([]byte, error) {
 	zr, err := zlib.NewReader(bufio.NewReaderSize(io.NewSectionReader(p.pack, dataOff, p.packSize-dataOff), 16<<10))
 	if err != nil {
-		return nil, fmt.Errorf("%s: inflating at %d: %v", p.name, dataOff, err)
+		return nil, fmt.Errorf("%s: inflating at %d: %w", p.name, dataOff, err)
 	}
 	defer zr.Close()
 	out := make([]byte, size)
 	if _, err := io.ReadFull(zr, out); err != nil {
-		return nil, fmt.Errorf("%s: inflating at %d: %v", p.name, dataOff, err)
+		return nil, fmt.Errorf("%s: inflating at %d: %w", p.name, dataOff, err)
 	}
 	return out, nil
 }
@@ -341,7 +341,7 @@ func (s *ObjectStore) readAt(p *packFile, off int64) (*rawObj, error) {
 			if bp == nil {
 				o, err := s.loose(baseHash)
 				if err != nil {
-					return nil, fmt.Errorf("%s: delta base %s: %v", p.name, baseHash, err)
+					return nil, fmt.Errorf("%s: delta base %s: %w", p.name, baseHash, err)
 				}
 				base = o
 				break
@@ -356,7 +356,7 @@ func (s *ObjectStore) readAt(p *packFile, off int64) (*rawObj, error) {
 	for i := len(chain) - 1; i >= 0; i-- {
 		data, err := applyDelta(base.data, chain[i].delta)
 		if err != nil {
-			return nil, fmt.Errorf("%s: delta at %d: %v", chain[i].key.pack.name, chain[i].key.off, err)
+			return nil, fmt.Errorf("%s: delta at %d: %w", chain[i].key.pack.name, chain[i].key.off, err)
 		}
 		base = &rawObj{t: base.t, data: data}
 		s.cache.put(chain[i].key, base)
@@ -460,18 +460,18 @@ func (s *ObjectStore) loose(h plumbing.Hash) (*rawObj, error) {
 		defer f.Close()
 		zr, err := zlib.NewReader(bufio.NewReader(f))
 		if err != nil {
-			return nil, fmt.Errorf("loose object %s: %v", h, err)
+			return nil, fmt.Errorf("loose object %s: %w", h, err)
 		}
 		defer zr.Close()
 		br := bufio.NewReader(zr)
 		hdr, err := br.ReadString(0)
 		if err != nil {
-			return nil, fmt.Errorf("loose object %s: %v", h, err)
+			return nil, fmt.Errorf("loose object %s: %w", h, err)
 		}
 		ts, ss, _ := strings.Cut(strings.TrimSuffix(hdr, "\x00"), " ")
 		t, err := plumbing.ParseObjectType(ts)
 		if err != nil {
-			return nil, fmt.Errorf("loose object %s: %v", h, err)
+			return nil, fmt.Errorf("loose object %s: %w", h, err)
 		}
 		size, err := strconv.ParseInt(ss, 10, 64)
 		if err != nil {
@@ -479,7 +479,7 @@ func (s *ObjectStore) loose(h plumbing.Hash) (*rawObj, error) {
 		}
 		data := make([]byte, size)
 		if _, err := io.ReadFull(br, data); err != nil {
-			return nil, fmt.Errorf("loose object %s: %v", h, err)
+			return nil, fmt.Errorf("loose object %s: %w", h, err)
 		}
 		return &rawObj{t: t, data: data}, nil
 	}
@@ -536,7 +536,7 @@ func (s *ObjectStore) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Has
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return h, fmt.Errorf("writing object %s: %v", h, err)
+		return h, fmt.Errorf("writing object %s: %w", h, err)
 	}
 	return h, nil
 }

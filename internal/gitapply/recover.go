@@ -234,7 +234,7 @@ func finish(r *Repo, j *journal, keep bool) ([]string, error) {
 	switch {
 	case own:
 		if err := os.Rename(lock, filepath.Join(r.GitDir, "index")); err != nil {
-			return nil, fmt.Errorf("installing the new index: %v", err)
+			return nil, fmt.Errorf("installing the new index: %w", err)
 		}
 	case exists:
 		return nil, &LockError{lock}
@@ -249,7 +249,7 @@ func finish(r *Repo, j *journal, keep bool) ([]string, error) {
 	if j.DeleteRef != "" {
 		name := plumbing.ReferenceName(j.DeleteRef)
 		if err := r.deleteRef(name, plumbing.NewHash(j.DeleteAt)); err != nil {
-			return nil, fmt.Errorf("deleting %s: %v", name, err)
+			return nil, fmt.Errorf("deleting %s: %w", name, err)
 		}
 		lp := r.reflogPath(j.DeleteRef)
 		os.Remove(lp)
@@ -273,7 +273,7 @@ func finish(r *Repo, j *journal, keep bool) ([]string, error) {
 	}
 	for _, l := range j.Reflogs {
 		if err := r.appendReflog(l); err != nil {
-			return nil, fmt.Errorf("writing the reflog of %s: %v", l.Ref, err)
+			return nil, fmt.Errorf("writing the reflog of %s: %w", l.Ref, err)
 		}
 	}
 	for _, e := range j.Entries {
@@ -354,7 +354,7 @@ func Recover(r *Repo, keep bool) (string, error) {
 	}
 	var j journal
 	if err := json.Unmarshal(data, &j); err != nil {
-		return "", fmt.Errorf("%s: %v", jdir, err)
+		return "", fmt.Errorf("%s: %w", jdir, err)
 	}
 	cur, err := os.ReadFile(filepath.Join(r.GitDir, "HEAD"))
 	if err != nil {

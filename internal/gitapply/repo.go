@@ -135,7 +135,7 @@ func (c *Config) add(p string) error {
 	defer f.Close()
 	cfg := config.New()
 	if err := config.NewDecoder(f).Decode(cfg); err != nil {
-		return fmt.Errorf("reading git config %s: %v", p, err)
+		return fmt.Errorf("reading git config %s: %w", p, err)
 	}
 	c.files = append(c.files, cfg)
 	return nil

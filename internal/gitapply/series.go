@@ -33,7 +33,7 @@ func FindSeries(s storer.EncodedObjectStorer, tip plumbing.Hash, subjects map[st
 	for d := 0; d < limit && !h.IsZero(); d++ {
 		c, err := object.GetCommit(s, h)
 		if err != nil {
-			return nil, nil, fmt.Errorf("commit %s: %v", h, err)
+			return nil, nil, fmt.Errorf("commit %s: %w", h, err)
 		}
 		walked = append(walked, c)
 		var parent plumbing.Hash

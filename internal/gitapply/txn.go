@@ -151,7 +151,7 @@ func Prepare(r *Repo, objs storer.EncodedObjectStorer, sw Switch) (*Plan, error)
 	}
 	head, err := r.Head()
 	if err != nil {
-		return nil, fmt.Errorf("reading HEAD: %v", err)
+		return nil, fmt.Errorf("reading HEAD: %w", err)
 	}
 	if head.Commit != sw.From {
 		return nil, fmt.Errorf("HEAD is %s, expected %s", head.Commit, sw.From)
@@ -169,7 +169,7 @@ func Prepare(r *Repo, objs storer.EncodedObjectStorer, sw Switch) (*Plan, error)
 		}
 		co, err := object.GetCommit(objs, c)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit %s: %v", c, err)
+			return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", c, err)
 		}
 		return co.TreeHash, nil
 	}
@@ -333,7 +333,7 @@ func readIndexFile(p string) (*index.Index, error) {
 		return nil, err
 	}
 	if err := index.NewDecoder(bytes.NewReader(data)).Decode(idx); err != nil {
-		return nil, fmt.Errorf("reading %s: %v (split or sparse indexes are not supported)", p, err)
+		return nil, fmt.Errorf("reading %s: %w (split or sparse indexes are not supported)", p, err)
 	}
 	return idx, nil
 }
@@ -442,7 +442,7 @@ func (p *Plan) Execute() (err error) {
 			lf.Close()
 			os.Remove(idxLock)
 			os.RemoveAll(jdir)
-			return fmt.Errorf("writing objects: %v", err)
+			return fmt.Errorf("writing objects: %w", err)
 		}
 	}
 	j := &journal{Command: p.sw.Command, HeadBefore: p.head.Raw, HeadAfter: "ref: " + string(p.sw.Branch) + "\n", Started: time.Now()}
@@ -501,12 +501,12 @@ func (p *Plan) Execute() (err error) {
 		e := j.Entries[i]
 		if e.Staged != "" {
 			if err = stage(filepath.Join(jdir, e.Staged), p.paths[i].content, c.NewMode); err != nil {
-				return fmt.Errorf("staging %s: %v", c.Path, err)
+				return fmt.Errorf("staging %s: %w", c.Path, err)
 			}
 		}
 		if e.Backup != "" {
 			if err = os.Link(filepath.Join(r.WorkTree, c.Path), filepath.Join(jdir, e.Backup)); err != nil {
-				return fmt.Errorf("backing up %s: %v", c.Path, err)
+				return fmt.Errorf("backing up %s: %w", c.Path, err)
 			}
 		}
 	}
@@ -527,7 +527,7 @@ func (p *Plan) Execute() (err error) {
 			err = os.Remove(dst)
 		}
 		if err != nil {
-			return fmt.Errorf("updating %s: %v", c.Path, err)
+			return fmt.Errorf("updating %s: %w", c.Path, err)
 		}
 		if i == len(p.Changes)/2 {
 			if err = hook("worktree"); err != nil {
@@ -540,7 +540,7 @@ func (p *Plan) Execute() (err error) {
 		return err
 	}
 	if _, err = lf.Write(p.newIdx); err != nil {
-		return fmt.Errorf("writing index: %v", err)
+		return fmt.Errorf("writing index: %w", err)
 	}
 	if err = lf.Close(); err != nil {
 		return err
@@ -558,7 +558,7 @@ func (p *Plan) Execute() (err error) {
 	}
 	hl, err := lockFile(filepath.Join(r.GitDir, "HEAD"))
 	if err != nil {
-		return fmt.Errorf("locking HEAD: %v", err)
+		return fmt.Errorf("locking HEAD: %w", err)
 	}
 	_, err = hl.WriteString(j.HeadAfter)
 	if cerr := hl.Close(); err == nil {
