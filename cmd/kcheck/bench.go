@@ -162,16 +162,16 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			}
 			ours, err := readKTAP(res.KTAPPath)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %v", tree, err)
+				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %w", tree, err)
 			}
 			cli.Progress("bench: kcheck boot %s for its cost figures", against)
 			up, err := boot.Run(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
 			if err != nil && (up == nil || up.KTAPPath == "") {
-				return cli.Errorf(cli.ExitHarness, "booting %s: %v", against, err)
+				return cli.Errorf(cli.ExitHarness, "booting %s: %w", against, err)
 			}
 			upDoc, err := readKTAP(up.KTAPPath)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %v", against, err)
+				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %w", against, err)
 			}
 			fmt.Println()
 			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(ours), conform.Costs(upDoc)), "ours", "upstream")

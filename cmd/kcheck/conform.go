@@ -45,18 +45,18 @@ a boot could not run.`,
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			md, err := qemutests.FS.ReadFile("DEVIATIONS.md")
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "reading the embedded qemu-tests/DEVIATIONS.md: %v", err)
+				return cli.Errorf(cli.ExitHarness, "reading the embedded qemu-tests/DEVIATIONS.md: %w", err)
 			}
 			devs, err := conform.ParseDeviations(md)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "qemu-tests/%v", err)
+				return cli.Errorf(cli.ExitHarness, "qemu-tests/%w", err)
 			}
 			var docs [2]*ktap.Document
 			switch {
 			case oursKTAP != "" && upKTAP != "" && len(args) == 0:
 				for i, p := range []string{oursKTAP, upKTAP} {
 					if docs[i], err = readKTAP(p); err != nil {
-						return cli.Errorf(cli.ExitHarness, "%v", err)
+						return cli.Errorf(cli.ExitHarness, "%w", err)
 					}
 				}
 			case oursKTAP == "" && upKTAP == "" && len(args) == 2:
@@ -64,10 +64,10 @@ a boot could not run.`,
 					cli.Progress("conform: kcheck boot %s", tree)
 					res, err := boot.Run(ctx, boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress})
 					if err != nil && (res == nil || res.KTAPPath == "") {
-						return cli.Errorf(cli.ExitHarness, "booting %s: %v", tree, err)
+						return cli.Errorf(cli.ExitHarness, "booting %s: %w", tree, err)
 					}
 					if docs[i], err = readKTAP(res.KTAPPath); err != nil {
-						return cli.Errorf(cli.ExitHarness, "%v", err)
+						return cli.Errorf(cli.ExitHarness, "%w", err)
 					}
 				}
 			default:

@@ -55,7 +55,7 @@ failed, 2 a stage could not run or a base is apply.Unsupported.`,
 			if join != "" {
 				files := append(strings.Split(join, ","), args...)
 				if m, err = matrix.Join(files); err != nil {
-					return cli.Errorf(cli.ExitHarness, "%v", err)
+					return cli.Errorf(cli.ExitHarness, "%w", err)
 				}
 			} else {
 				bases := args
@@ -81,7 +81,7 @@ failed, 2 a stage could not run or a base is apply.Unsupported.`,
 			m.WriteTable(os.Stdout)
 			if out != "" {
 				if err := writeMatrix(m, out); err != nil {
-					return cli.Errorf(cli.ExitHarness, "%v", err)
+					return cli.Errorf(cli.ExitHarness, "%w", err)
 				}
 			}
 			return jobExit(m.ExitCode(), "a stage failed on a base (see the table)", "a stage could not run on a base, or a base is apply.Unsupported (see the table)")

@@ -143,7 +143,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 	var base plumbing.Hash
 	if o.base != "" {
 		if base, err = apply.ResolveRev(o.tree, o.base); err != nil {
-			return cli.Errorf(cli.ExitHarness, "--base: %v", err)
+			return cli.Errorf(cli.ExitHarness, "--base: %w", err)
 		}
 	}
 	var ro render.Options
@@ -191,7 +191,7 @@ func initBaseline(ctx context.Context, tree string) error {
 	}
 	abs, err := filepath.Abs(tree)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	// The repository is made next to the tree and renamed to TREE/.git
 	// when complete, so that an interrupted --init leaves no half .git.
@@ -215,7 +215,7 @@ func initBaseline(ctx context.Context, tree string) error {
 		}
 	}
 	if err := os.Rename(gitTmp, filepath.Join(abs, ".git")); err != nil {
-		return cli.Errorf(cli.ExitHarness, "installing %s/.git: %v", tree, err)
+		return cli.Errorf(cli.ExitHarness, "installing %s/.git: %w", tree, err)
 	}
 	return nil
 }

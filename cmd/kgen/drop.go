@@ -101,7 +101,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	defer lk.Release()
 	head, err := r.Head()
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	if ip := r.InProgress(); ip != nil {
 		return cli.Errorf(apply.ExitDirty, "%s: %v", tree, ip)
@@ -120,7 +120,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	}
 	found, _, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, len(ser.Patches)+1)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	n := 0
 	for n < len(found) && found[n].Depth == n {
@@ -142,7 +142,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	target := plumbing.NewBranchReferenceName(to)
 	ref, err := r.S.Reference(target)
 	if err != nil || to == cur {
-		return cli.Errorf(apply.ExitNothing, "%s: cannot go back to branch %q: %v", tree, to, errors.Join(err))
+		return cli.Errorf(apply.ExitNothing, "%s: cannot go back to branch %q: %w", tree, to, errors.Join(err))
 	}
 	committer, err := r.Committer()
 	if err != nil {

@@ -47,7 +47,7 @@ func identity(ctx context.Context, flag, dir string) (series.Identity, error) {
 	if flag != "" {
 		id, err := series.ParseIdentity(flag)
 		if err != nil {
-			return id, cli.Errorf(cli.ExitHarness, "--identity: %v", err)
+			return id, cli.Errorf(cli.ExitHarness, "--identity: %w", err)
 		}
 		return id, nil
 	}

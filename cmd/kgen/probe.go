@@ -63,18 +63,18 @@ Exit codes: 0 answered (also for a tree the series does not support);
 			}
 			data, err := fs.ReadFile(tfs, "probes.yaml")
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "templates: %v", err)
+				return cli.Errorf(cli.ExitHarness, "templates: %w", err)
 			}
 			defs, err := probe.Parse("probes.yaml", data)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
 				return cli.Errorf(cli.ExitHarness, "%s: not a directory", args[0])
 			}
 			res, err := probe.Run(args[0], probe.Dir(args[0]), defs)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "%s: %v", args[0], err)
+				return cli.Errorf(cli.ExitHarness, "%s: %w", args[0], err)
 			}
 			// What the series would do here. A template tree that holds
 			// only probes.yaml (or fails to load) gives no verdict.

@@ -96,7 +96,7 @@ place it — nothing written.`,
 			switch {
 			case *baseRev != "":
 				if base, err = apply.ResolveRev(t, *baseRev); err != nil {
-					return cli.Errorf(cli.ExitHarness, "--base: %v", err)
+					return cli.Errorf(cli.ExitHarness, "--base: %w", err)
 				}
 			case *check || *update:
 				if h, ok := render.RecordedBase(*pdir); ok && render.HasCommit(t, h) {
@@ -117,12 +117,12 @@ place it — nothing written.`,
 			res, err := render.Render(ctx, opts)
 			if err != nil {
 				if errors.Is(err, gitobj.ErrNotGit) {
-					return cli.WithHint(cli.Errorf(cli.ExitHarness, "%v", err), "kgen tree get VERSION --git  (or run: git init && git add -A && git commit -m base, in the tree)")
+					return cli.WithHint(cli.Errorf(cli.ExitHarness, "%w", err), "kgen tree get VERSION --git  (or run: git init && git add -A && git commit -m base, in the tree)")
 				}
 				if e := apply.Unsupported(err); e != nil {
 					return e
 				}
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			printSkipped(os.Stdout, res.Skipped, len(res.Patches)+len(res.Skipped))
 			if len(res.Patches) == 0 {
@@ -141,7 +141,7 @@ place it — nothing written.`,
 				*out = *pdir
 			}
 			if err := res.WriteSeries(*out); err != nil {
-				return cli.Errorf(cli.ExitHarness, "writing %s: %v", *out, err)
+				return cli.Errorf(cli.ExitHarness, "writing %s: %w", *out, err)
 			}
 			for i := range res.Patches {
 				fmt.Fprintln(os.Stdout, filepath.Join(*out, res.Patches[i].FileName()))

@@ -73,7 +73,7 @@ func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 	}
 	head, err := r.Head()
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	tfs, err := templatesFS(tdir)
 	if err != nil {
@@ -85,7 +85,7 @@ func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 	}
 	found, walked, err := gitapply.FindSeries(r.Objects, head.Commit, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	base := head.Commit
 	if len(found) > 0 {
@@ -140,11 +140,11 @@ func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 		if f, ok := bySubject[p.Subject]; ok {
 			c, err := object.GetCommit(r.Objects, f.Commit)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			have, err := get(c)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			if d := gitapply.CompareChanges(have, want); len(d) > 0 {
 				bad++
@@ -162,7 +162,7 @@ func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 		for _, c := range above {
 			have, err := get(c)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			if len(gitapply.CompareChanges(have, want)) == 0 {
 				hit, subj = c.Hash, gitapply.Subject(c.Message)

@@ -169,22 +169,22 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	defer lk.Release()
 	head, err := r.Head()
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%s: reading HEAD: %v", o.tree, err)
+		return cli.Errorf(cli.ExitHarness, "%s: reading HEAD: %w", o.tree, err)
 	}
 	if head.Branch == "" {
 		return cli.Errorf(apply.ExitDetached, "%s: HEAD is detached; check out the branch that carries the series", o.tree)
 	}
 	ser, err := series.Load(o.templates)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	kept, order, err := knownVersions(ctx, o.patches, nil)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	found, walked, ids, err := carried(ctx, r, o.tree, head.Commit, ser, kept)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	if len(found) == 0 {
 		return cli.WithHint(cli.Errorf(apply.ExitNothing, "%s: branch %s carries no rendering of the series; nothing to upgrade", o.tree, head.Branch.Short()), "kgen apply "+o.tree+" applies it")
@@ -232,7 +232,7 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	}
 	newIDs, err := versions.RenderedIDs(ctx, res)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	known := map[string][]string{}
 	for k, v := range kept {
@@ -246,12 +246,12 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	}
 	committer, err := r.Committer()
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	ov := gitobj.NewOverlay(r.S)
 	commits, err := res.Build(ov, &committer)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "building the commits: %v", err)
+		return cli.Errorf(cli.ExitHarness, "building the commits: %w", err)
 	}
 	tip := commits[len(commits)-1]
 	// The paths the old and the new series change: a commit of the
@@ -260,7 +260,7 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	for _, c := range found {
 		ch, err := gitapply.CommitChanges(r.S, c)
 		if err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 		for p := range ch {
 			seriesPaths[p] = true
@@ -285,11 +285,11 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 		}
 		parent, err := object.GetCommit(r.S, c.ParentHashes[0])
 		if err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 		ch, err := gitapply.Diff(r.S, parent.TreeHash, c.TreeHash)
 		if err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 		var hit []string
 		for _, x := range ch {
@@ -310,7 +310,7 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	for _, rp := range replays {
 		prev, err := object.GetCommit(ov, tip)
 		if err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 		set := map[string]render.TreeChange{}
 		for _, x := range rp.ch {
@@ -318,15 +318,15 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 		}
 		nt, err := render.UpdateTree(ov, prev.TreeHash, set)
 		if err != nil {
-			return cli.Errorf(cli.ExitHarness, "replaying %s: %v", rp.c.Hash.String()[:12], err)
+			return cli.Errorf(cli.ExitHarness, "replaying %s: %w", rp.c.Hash.String()[:12], err)
 		}
 		nc := &object.Commit{Author: rp.c.Author, Committer: committer, Message: rp.c.Message, TreeHash: nt, ParentHashes: []plumbing.Hash{tip}}
 		obj := ov.NewEncodedObject()
 		if err := nc.Encode(obj); err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 		if tip, err = ov.SetEncodedObject(obj); err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 	}
 	name := o.branch
@@ -349,9 +349,9 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	if err != nil {
 		var de *gitapply.DirtyError
 		if errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged) {
-			return cli.WithHint(cli.Errorf(apply.ExitDirty, "%s: %v", o.tree, err), "commit or stash those changes, then run kgen apply --upgrade again")
+			return cli.WithHint(cli.Errorf(apply.ExitDirty, "%s: %w", o.tree, err), "commit or stash those changes, then run kgen apply --upgrade again")
 		}
-		return cli.Errorf(cli.ExitHarness, "%s: %v", o.tree, err)
+		return cli.Errorf(cli.ExitHarness, "%s: %w", o.tree, err)
 	}
 	fmt.Printf("%s: branch %s %s\n", o.tree, head.Branch.Short(), was)
 	verb := "commit"

@@ -50,12 +50,12 @@ with different bytes.`,
 			}
 			s, err := series.Load(tfs)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			if *keep {
 				dst, err := versions.Keep(*pdir, s.Version)
 				if err != nil {
-					return cli.Errorf(cli.ExitHarness, "%v", err)
+					return cli.Errorf(cli.ExitHarness, "%w", err)
 				}
 				fmt.Printf("kept version %d in %s\n", s.Version, dst)
 			}
@@ -72,7 +72,7 @@ with different bytes.`,
 			}
 			kept, err := versions.List(*pdir)
 			if err != nil && !os.IsNotExist(err) {
-				return cli.Errorf(cli.ExitHarness, "%v", err)
+				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
 			if len(kept) == 0 {
 				fmt.Printf("no kept versions in %s (kgen versions --keep)\n", *pdir)
@@ -152,7 +152,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 	switch {
 	case o.base != "":
 		if base, err = apply.ResolveRev(t, o.base); err != nil {
-			return cli.Errorf(cli.ExitHarness, "--base: %v", err)
+			return cli.Errorf(cli.ExitHarness, "--base: %w", err)
 		}
 	default:
 		if h, ok := render.RecordedBase(o.patches); ok && render.HasCommit(t, h) {
@@ -166,7 +166,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 	opts := render.Options{Templates: tfs, Tree: t, Base: base}
 	if o.identity != "" {
 		if opts.Identity, err = series.ParseIdentity(o.identity); err != nil {
-			return cli.Errorf(cli.ExitHarness, "--identity: %v", err)
+			return cli.Errorf(cli.ExitHarness, "--identity: %w", err)
 		}
 	}
 	res, err := render.Render(ctx, opts)
@@ -175,12 +175,12 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 	}
 	sc, err := versions.NewScratch(ctx, t)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	defer sc.Close()
 	newTip, err := sc.AddRendering(res)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%s (Linux %s): %v", t, res.Probes.Version, err)
+		return cli.Errorf(cli.ExitHarness, "%s (Linux %s): %w", t, res.Probes.Version, err)
 	}
 	var oldBase, oldTip plumbing.Hash
 	what := o.from
@@ -189,7 +189,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 			oldTip, err = sc.Resolve(ctx, b)
 		}
 		if err != nil {
-			return cli.Errorf(cli.ExitHarness, "--from %s: %v", o.from, err)
+			return cli.Errorf(cli.ExitHarness, "--from %s: %w", o.from, err)
 		}
 	} else {
 		k, err := keptVersion(o.from, o.patches)
@@ -202,7 +202,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 			oldBase = k.Base
 		}
 		if oldTip, err = sc.ApplyKept(ctx, k, oldBase); err != nil {
-			return cli.Errorf(cli.ExitHarness, "%v", err)
+			return cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 	}
 	extra := []string{"--no-color"}
@@ -211,7 +211,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 	}
 	out, err := sc.RangeDiff(ctx, oldBase, oldTip, res.Base, newTip, extra...)
 	if err != nil {
-		return cli.Errorf(cli.ExitHarness, "%v", err)
+		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	cli.Progress("git range-diff %s (base %s) against version %d rendered for %s (Linux %s, base %s)", what, oldBase.String()[:12], res.Version, t, res.Probes.Version, res.Base.String()[:12])
 	fmt.Print(out)
@@ -235,7 +235,7 @@ func keptVersion(from, patches string) (versions.Kept, error) {
 	}
 	k, err := versions.Open(dir)
 	if err != nil {
-		return k, cli.Errorf(cli.ExitHarness, "--from %s: %v", from, err)
+		return k, cli.Errorf(cli.ExitHarness, "--from %s: %w", from, err)
 	}
 	return k, nil
 }

@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	head, err := r.Head()
 	if err != nil {
-		return nil, cli.Errorf(cli.ExitHarness, "%s: reading HEAD: %v", o.Tree, err)
+		return nil, cli.Errorf(cli.ExitHarness, "%s: reading HEAD: %w", o.Tree, err)
 	}
 	if head.Branch == "" {
 		return nil, cli.WithHint(cli.Errorf(ExitDetached, "%s: HEAD is detached at %s; kgen apply creates a branch and needs to know where you come from", o.Tree, head.Commit.String()[:12]), "git -C "+o.Tree+" switch -c NAME (or check out a branch) first")
@@ -102,7 +102,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	newRef := plumbing.NewBranchReferenceName(o.Branch)
 	if err := gitapply.CheckRefFormat(string(newRef)); err != nil || o.Branch == "" || strings.HasPrefix(o.Branch, "-") {
-		return nil, cli.Errorf(cli.ExitHarness, "--branch %q is not a valid branch name (%v)", o.Branch, err)
+		return nil, cli.Errorf(cli.ExitHarness, "--branch %q is not a valid branch name (%w)", o.Branch, err)
 	}
 	if ref, err := r.S.Reference(newRef); err == nil {
 		return nil, cli.WithHint(cli.Errorf(ExitBranchTaken, "%s: branch %s already exists (at %s)", o.Tree, o.Branch, ref.Hash().String()[:12]),
@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	found, _, err := gitapply.FindSeries(r.Objects, base, subjects, 2*len(ser.Patches)+50)
 	if err != nil {
-		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
+		return nil, cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	if len(found) > 0 {
 		return nil, cli.WithHint(cli.Errorf(ExitApplied, "%s: the series is already applied: %d of its commits are on %s (newest %s %q)", o.Tree, len(found), DescribeBase(head, base), found[0].Commit.String()[:12], found[0].Subject),
@@ -144,14 +144,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if committer == nil {
 		c, err := r.Committer()
 		if err != nil {
-			return nil, cli.Errorf(cli.ExitHarness, "%v", err)
+			return nil, cli.Errorf(cli.ExitHarness, "%w", err)
 		}
 		committer = &c
 	}
 	ov := gitobj.NewOverlay(r.Objects)
 	commits, err := res.Build(ov, committer)
 	if err != nil {
-		return nil, cli.Errorf(cli.ExitHarness, "building the commits: %v", err)
+		return nil, cli.Errorf(cli.ExitHarness, "building the commits: %w", err)
 	}
 	trace(start, "build")
 	tip := commits[len(commits)-1]

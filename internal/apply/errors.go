@@ -63,7 +63,7 @@ func OpenRepo(tree string) (*gitapply.Repo, error) {
 			return nil, cli.WithHint(cli.Errorf(ExitNotGit, "%s is not a git repository (a plain extracted tree)", tree),
 				"make a git baseline: kgen tree get "+TreeVersion(tree)+" --git (a fresh tree), or kgen apply "+tree+" --init (this tree, in place)")
 		}
-		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
+		return nil, cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	return r, nil
 }
@@ -73,9 +73,9 @@ func LockRepo(r *gitapply.Repo) (*gitapply.Lock, error) {
 	lk, err := gitapply.Acquire(r.GitDir)
 	if err != nil {
 		if errors.Is(err, gitapply.ErrLocked) {
-			return nil, cli.Errorf(ExitLocked, "%v", err)
+			return nil, cli.Errorf(ExitLocked, "%w", err)
 		}
-		return nil, cli.Errorf(cli.ExitHarness, "%v", err)
+		return nil, cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	return lk, nil
 }
@@ -113,11 +113,11 @@ func RecoverErr(tree string, err error) error {
 		if ce.Forward {
 			hint = "look at git -C " + tree + " diff --cached; kgen recover " + tree + " --keep-changes completes the transaction and keeps those entries"
 		}
-		return cli.WithHint(cli.Errorf(ExitDirty, "%s: %v", tree, err), hint)
+		return cli.WithHint(cli.Errorf(ExitDirty, "%s: %w", tree, err), hint)
 	case errors.As(err, &le):
-		return cli.Errorf(ExitLocked, "%s: %v", tree, err)
+		return cli.Errorf(ExitLocked, "%s: %w", tree, err)
 	}
-	return cli.Errorf(cli.ExitHarness, "recovering an interrupted transaction in %s: %v", tree, err)
+	return cli.Errorf(cli.ExitHarness, "recovering an interrupted transaction in %s: %w", tree, err)
 }
 
 // PrepareErr maps a refusal of gitapply.Prepare to an exit code.
@@ -128,30 +128,30 @@ func PrepareErr(tree string, err error) error {
 	var co *gitapply.CheckedOutError
 	switch {
 	case errors.As(err, &ip):
-		return cli.Errorf(ExitDirty, "%s: %v", tree, err)
+		return cli.Errorf(ExitDirty, "%s: %w", tree, err)
 	case errors.As(err, &de) || errors.Is(err, gitapply.ErrUnmerged):
-		return cli.WithHint(cli.Errorf(ExitDirty, "%s: %v", tree, err), "commit or stash those changes (git -C "+tree+" stash), then run kgen again")
+		return cli.WithHint(cli.Errorf(ExitDirty, "%s: %w", tree, err), "commit or stash those changes (git -C "+tree+" stash), then run kgen again")
 	case errors.As(err, &rc):
-		return cli.WithHint(cli.Errorf(ExitBranchTaken, "%s: %v", tree, err), "choose another name with --branch NAME, or delete "+rc.Other+" (git branch -D)")
+		return cli.WithHint(cli.Errorf(ExitBranchTaken, "%s: %w", tree, err), "choose another name with --branch NAME, or delete "+rc.Other+" (git branch -D)")
 	case errors.As(err, &co):
-		return cli.WithHint(cli.Errorf(ExitBranchTaken, "%s: %v", tree, err), "run kgen drop in that work tree, or check out another branch there first, or name another with --to BRANCH")
+		return cli.WithHint(cli.Errorf(ExitBranchTaken, "%s: %w", tree, err), "run kgen drop in that work tree, or check out another branch there first, or name another with --to BRANCH")
 	}
-	return cli.Errorf(cli.ExitHarness, "%s: %v", tree, err)
+	return cli.Errorf(cli.ExitHarness, "%s: %w", tree, err)
 }
 
 // ExecuteErr maps a failed transaction to an exit code.
 func ExecuteErr(tree string, err error) error {
 	if errors.Is(err, gitapply.ErrIndexLocked) {
-		return cli.Errorf(ExitLocked, "%v", err)
+		return cli.Errorf(ExitLocked, "%w", err)
 	}
-	return cli.Errorf(cli.ExitHarness, "%s: %v (nothing changed)", tree, err)
+	return cli.Errorf(cli.ExitHarness, "%s: %w (nothing changed)", tree, err)
 }
 
 // SeriesSubjects returns the subjects of the series in t, and the series.
 func SeriesSubjects(t fs.FS) (map[string]bool, *series.Series, error) {
 	s, err := series.Load(t)
 	if err != nil {
-		return nil, nil, cli.Errorf(cli.ExitHarness, "%v", err)
+		return nil, nil, cli.Errorf(cli.ExitHarness, "%w", err)
 	}
 	return s.Subjects(), s, nil
 }
@@ -168,13 +168,13 @@ func RenderErr(ctx context.Context, err error) error {
 	var carried *render.CarriedError
 	switch {
 	case errors.Is(err, probe.ErrNotKernel):
-		return cli.Errorf(ExitNotKernel, "%v", err)
+		return cli.Errorf(ExitNotKernel, "%w", err)
 	case errors.As(err, &carried):
-		return cli.WithHint(cli.Errorf(ExitApplied, "the series is already applied: %v", err), "kgen status TREE")
+		return cli.WithHint(cli.Errorf(ExitApplied, "the series is already applied: %w", err), "kgen status TREE")
 	case errors.Is(err, gitobj.ErrNotGit):
-		return cli.Errorf(ExitNotGit, "%v", err)
+		return cli.Errorf(ExitNotGit, "%w", err)
 	}
-	return cli.WithHint(cli.Errorf(ExitRender, "rendering failed, nothing written: %v", err), "kgen render --tree TREE -o DIR shows the same error; fix the anchor in templates/edits")
+	return cli.WithHint(cli.Errorf(ExitRender, "rendering failed, nothing written: %w", err), "kgen render --tree TREE -o DIR shows the same error; fix the anchor in templates/edits")
 }
 
 // DescribeBase names base for messages: the branch when it is HEAD.
@@ -212,9 +212,9 @@ func Unsupported(err error) error {
 	var cd *probe.CannotDecide
 	switch {
 	case errors.As(err, &ue):
-		return cli.WithHint(cli.Errorf(ExitNoProbe, "%v\nnothing written", err), "kgen probe TREE shows every probe and the series' requirements")
+		return cli.WithHint(cli.Errorf(ExitNoProbe, "%w\nnothing written", err), "kgen probe TREE shows every probe and the series' requirements")
 	case errors.As(err, &cd):
-		return cli.WithHint(cli.Errorf(ExitNoProbe, "no probe can place this tree: %v", err), "kgen probe TREE shows every probe; a new kernel version needs a probe or anchor in templates/")
+		return cli.WithHint(cli.Errorf(ExitNoProbe, "no probe can place this tree: %w", err), "kgen probe TREE shows every probe; a new kernel version needs a probe or anchor in templates/")
 	}
 	return nil
 }
