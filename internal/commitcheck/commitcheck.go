@@ -9,17 +9,15 @@
 package commitcheck
 
 import (
-	"bufio"
 	"fmt"
-	"mime"
 	"net/mail"
-	"net/textproto"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/formatpatch"
 )
 
 // Limits used by the checks.
@@ -68,135 +66,16 @@ func (f Finding) String() string {
 	return fmt.Sprintf("%s%s: %s:%s: %s", f.Patch, loc, f.Level, f.Rule, f.Message)
 }
 
-// Mail is one parsed format-patch file.
-type Mail struct {
-	File     string // base name
-	From     *mail.Address
-	Subject  string // decoded, unfolded, with the [PATCH] tag
-	Tag      string // the bracketed tag, e.g. "PATCH v2 03/12" ("" if none)
-	Summary  string // the subject after the tag
-	Body     []Line // the commit message body (after the subject) up to "---"
-	Trailers []Line // the trailer lines at the end of Body (also in Body)
-	Notes    []Line // lines between "---" and the first "diff --git" (diffstat, notes)
-	HasDiff  bool
-}
-
-// Line is a line of a mail with its 1-based line number in the file.
-type Line struct {
-	N    int
-	Text string
-}
-
 var (
-	reTag     = regexp.MustCompile(`^\[([^\]]*)\]\s*(.*)$`)
-	reNumber  = regexp.MustCompile(`(\d+)/(\d+)$`)
-	reTrailer = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*):\s+\S`)
-	rePrefix  = regexp.MustCompile(`^[A-Za-z0-9_.,/+ -]+: \S`)
-	reStat    = regexp.MustCompile(`^ \d+ files? changed`)
+	rePrefix = regexp.MustCompile(`^[A-Za-z0-9_.,/+ -]+: \S`)
+	reStat   = regexp.MustCompile(`^ \d+ files? changed`)
 )
 
-// ReadMail parses a format-patch file.
-func ReadMail(path string) (*Mail, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseMail(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	m.File = filepath.Base(path)
-	return m, nil
-}
+// Mail is a parsed format-patch file (formatpatch.Mail).
+type Mail = formatpatch.Mail
 
-// ParseMail parses the bytes of one format-patch mail.
-func ParseMail(b []byte) (*Mail, error) {
-	lines := strings.Split(string(b), "\n")
-	i := 0
-	if strings.HasPrefix(lines[0], "From ") && !strings.HasPrefix(lines[0], "From: ") {
-		i = 1 // mbox separator
-	}
-	// Headers end at the first empty line.
-	hstart := i
-	for i < len(lines) && lines[i] != "" {
-		i++
-	}
-	if i >= len(lines) {
-		return nil, fmt.Errorf("no end of mail headers (not a git format-patch file?)")
-	}
-	tp := textproto.NewReader(bufio.NewReader(strings.NewReader(strings.Join(lines[hstart:i], "\n") + "\n\n")))
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return nil, fmt.Errorf("mail headers: %w", err)
-	}
-	m := &Mail{}
-	dec := new(mime.WordDecoder)
-	if from := h.Get("From"); from != "" {
-		d, err := dec.DecodeHeader(from)
-		if err != nil {
-			d = from
-		}
-		if a, err := mail.ParseAddress(d); err == nil {
-			m.From = a
-		}
-	}
-	subj := h.Get("Subject")
-	if d, err := dec.DecodeHeader(subj); err == nil {
-		subj = d
-	}
-	m.Subject = subj
-	m.Summary = subj
-	if t := reTag.FindStringSubmatch(subj); t != nil {
-		m.Tag, m.Summary = t[1], t[2]
-	}
-	i++ // blank line after headers
-	// Body up to "---" (or to the first diff when there is none).
-	for ; i < len(lines); i++ {
-		l := lines[i]
-		if l == "---" || strings.HasPrefix(l, "diff --git ") {
-			break
-		}
-		m.Body = append(m.Body, Line{i + 1, l})
-	}
-	for len(m.Body) > 0 && strings.TrimSpace(m.Body[len(m.Body)-1].Text) == "" {
-		m.Body = m.Body[:len(m.Body)-1]
-	}
-	// The trailer block: the last paragraph, if all its lines are trailers.
-	j := len(m.Body)
-	for j > 0 && strings.TrimSpace(m.Body[j-1].Text) != "" {
-		j--
-	}
-	para := m.Body[j:]
-	all := len(para) > 0
-	for _, l := range para {
-		if !reTrailer.MatchString(l.Text) && !strings.HasPrefix(l.Text, "[") && !strings.HasPrefix(l.Text, " ") {
-			all = false
-		}
-	}
-	if all {
-		m.Trailers = para
-	}
-	if i < len(lines) && lines[i] == "---" {
-		i++
-		for ; i < len(lines) && !strings.HasPrefix(lines[i], "diff --git "); i++ {
-			m.Notes = append(m.Notes, Line{i + 1, lines[i]})
-		}
-	}
-	// Cover letters carry their diffstat in the body, not after "---".
-	for _, l := range lines[i:] {
-		if strings.HasPrefix(l, "diff --git ") {
-			m.HasDiff = true
-			break
-		}
-	}
-	return m, nil
-}
-
-// IsCover reports whether m is a cover letter ([PATCH 0/n]).
-func (m *Mail) IsCover() bool {
-	n := reNumber.FindStringSubmatch(m.Tag)
-	return n != nil && strings.TrimLeft(n[1], "0") == ""
-}
+// Line is a line of a mail (formatpatch.Line).
+type Line = formatpatch.Line
 
 // Check checks a series directory: the format-patch files in dir
 // ("*.patch", in name order), cover letter included.
@@ -211,7 +90,7 @@ func Check(dir string) ([]Finding, error) {
 	sort.Strings(files)
 	var mails []*Mail
 	for _, f := range files {
-		m, err := ReadMail(f)
+		m, err := formatpatch.ReadMail(f)
 		if err != nil {
 			return nil, err
 		}
@@ -283,13 +162,13 @@ func CheckPatch(m *Mail, index, total int) []Finding {
 	case m.Tag == "":
 		add(Error, RuleSubjectTag, 0, "subject %q has no [PATCH] tag", m.Subject)
 	case total > 1:
-		n := reNumber.FindStringSubmatch(m.Tag)
-		if n == nil {
+		a, b, ok := m.Number()
+		if !ok {
 			add(Error, RuleSubjectTag, 0, "subject tag [%s] has no n/%d number in a %d-patch series", m.Tag, total, total)
-		} else if a, _ := strconv.Atoi(n[1]); a != index {
-			add(Error, RuleSubjectTag, 0, "subject tag [%s] says patch %s, but it is patch %d of the series", m.Tag, n[1], index)
-		} else if b, _ := strconv.Atoi(n[2]); b != total {
-			add(Error, RuleSubjectTag, 0, "subject tag [%s] says %s patches, but the series has %d", m.Tag, n[2], total)
+		} else if a != index {
+			add(Error, RuleSubjectTag, 0, "subject tag [%s] says patch %d, but it is patch %d of the series", m.Tag, a, index)
+		} else if b != total {
+			add(Error, RuleSubjectTag, 0, "subject tag [%s] says %d patches, but the series has %d", m.Tag, b, total)
 		}
 	}
 	if !rePrefix.MatchString(m.Summary) {
@@ -328,8 +207,8 @@ func CheckPatch(m *Mail, index, total int) []Finding {
 		} else {
 			seen[k] = t.N
 		}
-		if tm := reTrailer.FindStringSubmatch(t.Text); tm != nil && strings.EqualFold(tm[1], "Signed-off-by") {
-			sobs = append(sobs, strings.TrimSpace(t.Text[len(tm[1])+1:]))
+		if key, ok := formatpatch.TrailerKey(t.Text); ok && strings.EqualFold(key, "Signed-off-by") {
+			sobs = append(sobs, strings.TrimSpace(t.Text[len(key)+1:]))
 		}
 	}
 	switch {
@@ -356,19 +235,4 @@ func exemptLong(s string) bool {
 	t := strings.TrimSpace(s)
 	return strings.Contains(t, "://") || !strings.ContainsAny(t, " \t") ||
 		strings.HasPrefix(s, "\t") || strings.HasPrefix(s, "  ")
-}
-
-// Diffstat returns the cover letter's diffstat lines, or nil.
-func (m *Mail) Diffstat() []string {
-	var out []string
-	src := m.Body
-	if !m.IsCover() {
-		src = m.Notes
-	}
-	for _, l := range src {
-		if strings.HasPrefix(l.Text, " ") && strings.Contains(l.Text, "|") || reStat.MatchString(l.Text) {
-			out = append(out, l.Text)
-		}
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 )
 
 func git(t *testing.T, dir string, args ...string) {
@@ -94,7 +95,7 @@ func TestBadSeries(t *testing.T) {
 }
 
 func TestCoverWithoutDiffstat(t *testing.T) {
-	m, err := ParseMail([]byte("From: A <a@b.c>\nSubject: [PATCH 0/2] x: y\n\nBlurb.\n\nA (2):\n  x: a\n  x: b\n\n-- \n2.39.5\n"))
+	m, err := formatpatch.ParseMail([]byte("From: A <a@b.c>\nSubject: [PATCH 0/2] x: y\n\nBlurb.\n\nA (2):\n  x: a\n  x: b\n\n-- \n2.39.5\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/workspace"
 
@@ -201,17 +202,17 @@ func Run(ctx context.Context, s *workspace.Series, opt Options) (*Result, error)
 
 // commit runs the metadata checks.
 func (r *Result) commit(s *workspace.Series) error {
-	var mails []*commitcheck.Mail
+	var mails []*formatpatch.Mail
 	index := map[string]int{}
 	if s.Cover != "" {
-		m, err := commitcheck.ReadMail(s.Cover)
+		m, err := formatpatch.ReadMail(s.Cover)
 		if err != nil {
 			return err
 		}
 		mails = append(mails, m)
 	}
 	for _, p := range s.Patches {
-		m, err := commitcheck.ReadMail(p.Path)
+		m, err := formatpatch.ReadMail(p.Path)
 		if err != nil {
 			return err
 		}

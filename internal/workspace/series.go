@@ -10,12 +10,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/gitapply"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/kdefer/kdefer/internal/commitcheck"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -146,7 +146,7 @@ func ReadSeries(dir string) (*Series, error) {
 	sort.Strings(files)
 	s := &Series{Dir: dir}
 	for _, f := range files {
-		m, err := commitcheck.ReadMail(f)
+		m, err := formatpatch.ReadMail(f)
 		if err != nil {
 			return nil, err
 		}
