@@ -33,9 +33,10 @@ type Mutation struct {
 // testkit.MutationDir (at KDEFER_SERIES_REF, default HEAD; or
 // KDEFER_MUTATION_WORKTREE and KDEFER_MUTATION_BUILD_DIR, one's own,
 // which are modified), every tracked file restored before each one and
-// at the end, boots it with boot.Run (build, self-tests, initramfs,
-// QEMU, KTAP: kcheck boot's own path) and checks with testkit.Caught
-// that its cases fail in suite. One subtest per mutation.
+// at the end, boots it with boot.Run (build in kcheck boot's build
+// directory, self-tests, initramfs, QEMU, KTAP: kcheck boot's own path)
+// and checks with testkit.Caught that its cases fail in suite. One
+// subtest per mutation.
 func Caught(t *testing.T, tree, suite string, muts []Mutation) {
 	t.Helper()
 	ctx := context.Background()
@@ -46,7 +47,10 @@ func Caught(t *testing.T, tree, suite string, muts []Mutation) {
 	head := e2e.Git(t, tree, "rev-parse", ref+"^{commit}")
 	base := testkit.MutationDir(t)
 	copyDir := filepath.Join(base, "tree")
-	buildDir := filepath.Join(base, "build")
+	// kcheck boot's own build directory, one level below the worktree:
+	// its compiler commands are then those of the series kernel's build
+	// (testkit.Kernel), and ccache answers all but the mutated files.
+	buildDir := ""
 	if d := os.Getenv("KDEFER_MUTATION_WORKTREE"); d != "" {
 		copyDir = d
 		if b := os.Getenv("KDEFER_MUTATION_BUILD_DIR"); b != "" {
