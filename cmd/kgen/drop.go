@@ -110,11 +110,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 		return cli.Errorf(apply.ExitDetached, "%s: HEAD is detached; check out the series branch to drop it", tree)
 	}
 	cur := head.Branch.Short()
-	tfs, err := templatesFS(tdir)
-	if err != nil {
-		return err
-	}
-	subjects, ser, err := apply.SeriesSubjects(tfs)
+	_, subjects, ser, err := loadSeries(tdir)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/kdefer/kdefer/internal/apply"
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/render"
@@ -26,6 +27,17 @@ func templatesFS(dir string) (fs.FS, error) {
 		return nil, cli.Errorf(cli.ExitHarness, "--templates: %w", err)
 	}
 	return tfs, nil
+}
+
+// loadSeries loads the series of the --templates directory tdir: its
+// templates, the set of its subjects and the series.
+func loadSeries(tdir string) (fs.FS, map[string]bool, *series.Series, error) {
+	tfs, err := templatesFS(tdir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	subjects, ser, err := apply.SeriesSubjects(tfs)
+	return tfs, subjects, ser, err
 }
 
 func init() {

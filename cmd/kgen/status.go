@@ -75,11 +75,7 @@ func runStatus(ctx context.Context, tree, tdir, pdir string) error {
 	if err != nil {
 		return cli.Errorf(cli.ExitHarness, "%w", err)
 	}
-	tfs, err := templatesFS(tdir)
-	if err != nil {
-		return err
-	}
-	subjects, ser, err := apply.SeriesSubjects(tfs)
+	tfs, subjects, ser, err := loadSeries(tdir)
 	if err != nil {
 		return err
 	}
