@@ -129,7 +129,7 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 	for _, r := range rows {
 		wn = max(wn, len(r.Name))
 	}
-	fmt.Fprintf(w, "%-*s  %12s  %12s  %-6s  %-32s  %s\n", wn, "figure", oursName, upstreamName, "ratio", "baseline (its ratio)", "corrected")
+	fmt.Fprintf(w, "%-*s  %12s  %12s  %-6s  %-36s  %s\n", wn, "figure", oursName, upstreamName, "ratio", "baseline (its ratio)", "corrected")
 	for _, r := range rows {
 		base, corr, counted := "-", "-", &over
 		switch {
@@ -140,7 +140,7 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 			// a base kernel's own path: not held to the goal
 			base, counted = "(a baseline)", new(int)
 		}
-		fmt.Fprintf(w, "%-*s  %12s  %12s  %-6s  %-32s  %s\n", wn, r.Name, num(r.Ours), num(r.Upstream), mark(r.Ratio, counted), base, corr)
+		fmt.Fprintf(w, "%-*s  %12s  %12s  %-6s  %-36s  %s\n", wn, r.Name, num(r.Ours), num(r.Upstream), mark(r.Ratio, counted), base, corr)
 	}
 	fmt.Fprintf(w, "cost: %d figures, %d of the series' paths above %.2f times upstream's (marked *); corrected by each kernel's own baseline: %d above\n",
 		len(rows), over, MaxCostRatio, overCorrected)
