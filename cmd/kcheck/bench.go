@@ -43,7 +43,11 @@ upstream, e.g. kgen tree get 7), that tree is built and booted with the
 same configuration too, and the kernel cost figures of both runs (the
 cost_figures self-test: idle syscall round trip, task and NMI requests,
 walk cost per frame) are printed side by side as ratios ours/upstream,
-each marked when above 1.05.
+each marked when above 1.05. Beside each ratio: the ratio of its
+baseline (the same work on the same kernel without the series' part:
+the ioctl or self-NMI with an empty request, one get_user(), the
+syscall of a task that never requested) and the ratio divided by it,
+which leaves out how fast each base kernel's own paths are.
 
 Exit codes: 0 measured; 2 a step could not run.`,
 		Flags: func(fs *flag.FlagSet) {

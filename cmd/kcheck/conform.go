@@ -30,8 +30,9 @@ kgen apply) and UPSTREAM_TREE (a tree where the infrastructure is
 upstream, e.g. kgen tree get 7) with kcheck boot, one after the other,
 and prints one table: every self-test case (test module, user-space
 driver, perf suite) with its result on each kernel, then the kernel
-cost figures of both (ratios ours/upstream, goal at most 1.05). A case whose result
-differs must be listed in qemu-tests/DEVIATIONS.md with the reason;
+cost figures of both (ratios ours/upstream, goal at most 1.05, each
+also divided by the ratio of its baseline, as kcheck bench --against
+prints). A case whose result differs must be listed in qemu-tests/DEVIATIONS.md with the reason;
 with --ours-ktap and --upstream-ktap, two KTAP documents of earlier runs
 (kcheck boot --ktap FILE) are compared without booting.
 

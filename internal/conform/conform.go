@@ -32,7 +32,8 @@ type Deviation struct {
 //
 //	| `unwind_deferred/compat_task_refused` | pass | fail | reason |
 //
-// where a result cell may allow several results ("pass or fail").
+// where a result cell may allow several results ("pass or fail") and a
+// name ending in "*" stands for every case it is a prefix of (Match).
 func ParseDeviations(md []byte) ([]Deviation, error) {
 	var out []Deviation
 	sc := bufio.NewScanner(bytes.NewReader(md))
@@ -114,16 +115,29 @@ func Cases(d *ktap.Document) map[string]string {
 	return out
 }
 
+// Match returns the deviation documenting case c: the row naming it, or
+// else the row whose name ends in "*" and is the longest prefix of c
+// ("sframe/*": every case of a suite that upstream does not have).
+func Match(devs []Deviation, c string) (Deviation, bool) {
+	var best Deviation
+	found := false
+	for _, d := range devs {
+		if d.Case == c {
+			return d, true
+		}
+		if p, ok := strings.CutSuffix(d.Case, "*"); ok && strings.HasPrefix(c, p) && (!found || len(d.Case) > len(best.Case)) {
+			best, found = d, true
+		}
+	}
+	return best, found
+}
+
 // Compare builds the table of every case reported by either kernel.
 func Compare(ours, upstream map[string]string, devs []Deviation) *Table {
-	byCase := map[string]Deviation{}
-	for _, d := range devs {
-		byCase[d.Case] = d
-	}
 	t := &Table{}
 	for _, k := range names(ours, upstream) {
 		r := Row{Case: k, Ours: or(ours[k]), Upstream: or(upstream[k])}
-		d, documented := byCase[k]
+		d, documented := Match(devs, k)
 		switch {
 		case r.Ours == r.Upstream && documented && !(slices.Contains(d.Ours, r.Ours) && slices.Contains(d.Upstream, r.Upstream)):
 			r.Verdict, r.Reason = "same, deviation not seen", d.Reason

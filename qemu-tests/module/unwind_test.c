@@ -1015,6 +1015,28 @@ static long ut_info(struct ut_info __user *uarg)
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/* get_user() of each word in turn, as the frame-pointer walk reads */
+static long ut_uaccess(struct ut_uaccess __user *uarg)
+{
+	unsigned long __user *p;
+	struct ut_uaccess u;
+	unsigned long w;
+	u64 i;
+
+	if (copy_from_user(&u, uarg, sizeof(u)))
+		return -EFAULT;
+	if (u.nwords > UT_UACCESS_MAX)
+		return -EINVAL;
+	p = (unsigned long __user *)(unsigned long)u.addr;
+	u.sum = 0;
+	for (i = 0; i < u.nwords; i++) {
+		if (get_user(w, p + i))
+			return -EFAULT;
+		u.sum += w;
+	}
+	return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
+}
+
 static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -1023,6 +1045,8 @@ static long ut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ut_info(uarg);
 	if (cmd == UT_IOC_READ)
 		return ut_ring_read(uarg);
+	if (cmd == UT_IOC_UACCESS)
+		return ut_uaccess(uarg);
 #if UT_HAVE_API
 	if (ut_why[0])
 		return -EOPNOTSUPP;

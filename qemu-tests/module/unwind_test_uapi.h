@@ -16,7 +16,7 @@
 #include <linux/ioctl.h>
 #endif
 
-#define UT_VERSION	1
+#define UT_VERSION	2
 #define UT_MAX_TRACERS	64	/* slots in the module's tracer table */
 #define UT_NR_COPY	64	/* trace entries copied into a record */
 #define UT_STEPS	4	/* request steps in one ioctl */
@@ -179,6 +179,19 @@ struct ut_auxstack {
 	__u64 noalloc;		/* out (RESULT): the non-allocating one */
 };
 
+/*
+ * The base kernel's cost of the walk's primitive: get_user() of nwords
+ * consecutive words at addr, each with page faults allowed, as the
+ * frame-pointer walk reads a frame. Works without the deferred unwind API
+ * too, so that a kernel without the series gives the same figure.
+ */
+#define UT_UACCESS_MAX	1024
+struct ut_uaccess {
+	__u64 addr;		/* in: user address of the first word */
+	__u64 nwords;		/* in: words to read, at most UT_UACCESS_MAX */
+	__u64 sum;		/* out: their sum, so that every read is made */
+};
+
 #define UT_IOC_MAGIC	0xd5
 #define UT_IOC_INFO	_IOR(UT_IOC_MAGIC, 1, struct ut_info)
 #define UT_IOC_REGISTER	_IOWR(UT_IOC_MAGIC, 2, struct ut_register)
@@ -198,5 +211,6 @@ struct ut_auxstack {
 #define UT_IOC_WINDOW_RESULT _IOR(UT_IOC_MAGIC, 16, struct ut_window)
 #define UT_IOC_AUXSTACK_ARM _IO(UT_IOC_MAGIC, 17)
 #define UT_IOC_AUXSTACK_RESULT _IOR(UT_IOC_MAGIC, 18, struct ut_auxstack)
+#define UT_IOC_UACCESS	_IOWR(UT_IOC_MAGIC, 19, struct ut_uaccess)
 
 #endif /* UNWIND_TEST_UAPI_H */

@@ -1384,9 +1384,16 @@ static void t_stress(void)
  * batches (TCG shares a loaded host; the fastest batch is the one least
  * disturbed). The case fails only when a request fails: a figure has no
  * threshold inside the guest.
+ *
+ * Besides the figures of the series' paths, the case measures the same
+ * work on each kernel without the series' part (the baselines): the ioctl
+ * with an empty request, the self-NMI with an empty request, one
+ * get_user() of a word. kcheck divides each ratio by the ratio of its
+ * baseline, which leaves what the two kernels' own paths cost out.
  */
 #define COST_BATCHES	10
 #define COST_DEEP	32
+#define COST_WORDS	64
 
 static uint64_t mono_ns(void)
 {
@@ -1428,15 +1435,17 @@ static uint64_t cost_syscall(int n)
 }
 
 /*
- * Fastest per-request time of n requests in ctx from depth frames: the
- * ioctl, the request and, on the way back to user space, the walk and
- * the callback. Returns 0 when a request failed.
+ * Fastest per-request time of n requests for the tracers in mask, made in
+ * ctx from depth frames: the ioctl, the request and, on the way back to
+ * user space, the walk and the callback. An empty mask gives the ioctl
+ * (and in NMI context the self-NMI) alone. Returns 0 when a request
+ * failed.
  */
-static uint64_t cost_request(uint64_t id, int ctx, int depth, int n)
+static uint64_t cost_request(uint64_t mask, int ctx, int depth, int n)
 {
 	uint64_t best = ~0ULL;
 	struct ut_request rq;
-	int b, i;
+	int b, i, id = mask ? __builtin_ctzll(mask) : 0;
 
 	for (b = 0; b < COST_BATCHES; b++) {
 		uint64_t t0, d;
@@ -1446,10 +1455,11 @@ static uint64_t cost_request(uint64_t id, int ctx, int depth, int n)
 		for (i = 0; i < n; i++) {
 			memset(&rq, 0, sizeof(rq));
 			rq.nsteps = 1;
-			rq.step[0].mask = 1ULL << id;
+			rq.step[0].mask = mask;
 			rq.step[0].ctx = ctx;
 			if (deep_ioctl(depth, UT_IOC_REQUEST, &rq) ||
-			    rq.step[0].ret[id] < 0) {
+			    rq.step[0].ret[id] < 0 ||
+			    (rq.step[0].observed & UT_OBS_TIMEOUT)) {
 				diag("%s request from %d frames: %s / %lld",
 				     ctx_name(ctx), depth, strerror(errno),
 				     (long long)rq.step[0].ret[id]);
@@ -1462,6 +1472,38 @@ static uint64_t cost_request(uint64_t id, int ctx, int depth, int n)
 	}
 	read_records();
 	return best;
+}
+
+/*
+ * Fastest per-word time of get_user() in the kernel: n ioctls reading
+ * COST_WORDS + 1 words against n reading one, as the walk per frame is
+ * measured. Returns 0 when the module cannot do it.
+ */
+static uint64_t cost_get_user(int n)
+{
+	unsigned long words[COST_WORDS + 1];
+	uint64_t best[2] = { ~0ULL, ~0ULL };
+	struct ut_uaccess u;
+	int b, i, k;
+
+	for (i = 0; i <= COST_WORDS; i++)
+		words[i] = i;
+	for (b = 0; b < COST_BATCHES; b++) {
+		for (k = 0; k < 2; k++) {
+			uint64_t t0 = mono_ns(), d;
+
+			for (i = 0; i < n; i++) {
+				u.addr = (uintptr_t)words;
+				u.nwords = k ? COST_WORDS + 1 : 1;
+				if (ioctl(dev_fd, UT_IOC_UACCESS, &u))
+					return 0;
+			}
+			d = (mono_ns() - t0) / n;
+			if (d < best[k])
+				best[k] = d;
+		}
+	}
+	return best[1] > best[0] ? (best[1] - best[0]) / COST_WORDS : 0;
 }
 
 /*
@@ -1493,34 +1535,55 @@ static uint64_t cost_syscall_fresh(int n)
 	return v;
 }
 
+/*
+ * The figures that do not need the deferred unwind API, so that a kernel
+ * without the series (the same base before kgen apply) gives them too.
+ */
+static void cost_base_figures(void)
+{
+	uint64_t fresh = cost_syscall_fresh(20000), gu;
+
+	if (fresh)
+		diag("cost: syscall_never_requested_ns %llu",
+		     (unsigned long long)fresh);
+	if (dev_fd < 0)
+		return;
+	gu = cost_get_user(200);
+	if (gu)
+		diag("cost: get_user_ns %llu", (unsigned long long)gu);
+}
+
 static void t_cost(void)
 {
-	uint64_t id, sys, fresh, t1, t32, n1;
+	uint64_t id, sys, t1, t32, n1, null_task, null_nmi;
 
 	if (need_tracers(1, &id))
 		return;
 	/* one request first: the task's unwind state exists, then idles */
-	t1 = cost_request(id, UT_CTX_TASK, 1, 1);
+	t1 = cost_request(1ULL << id, UT_CTX_TASK, 1, 1);
 	CHECK(t1 != 0, "a task-context request failed");
 	if (case_failed)
 		return;
 	sys = cost_syscall(20000);
-	fresh = cost_syscall_fresh(20000);
-	t1 = cost_request(id, UT_CTX_TASK, 1, 100);
-	t32 = cost_request(id, UT_CTX_TASK, COST_DEEP, 100);
-	CHECK(t1 && t32, "a task-context request failed");
+	cost_base_figures();
+	null_task = cost_request(0, UT_CTX_TASK, 1, 100);
+	t1 = cost_request(1ULL << id, UT_CTX_TASK, 1, 100);
+	t32 = cost_request(1ULL << id, UT_CTX_TASK, COST_DEEP, 100);
+	CHECK(null_task && t1 && t32, "a task-context request failed");
 	if (case_failed)
 		return;
 	diag("cost: syscall_idle_ns %llu", (unsigned long long)sys);
-	if (fresh)
-		diag("cost: syscall_never_requested_ns %llu", (unsigned long long)fresh);
+	diag("cost: ioctl_null_ns %llu", (unsigned long long)null_task);
 	diag("cost: request_task_ns %llu", (unsigned long long)t1);
 	diag("cost: walk_per_frame_ns %llu", (unsigned long long)
 	     (t32 > t1 ? (t32 - t1) / (COST_DEEP - 1) : 0));
 	if (!info.have_nmi)
 		return;
-	n1 = cost_request(id, UT_CTX_NMI, 1, 50);
-	CHECK(n1 != 0, "an NMI request failed");
+	null_nmi = cost_request(0, UT_CTX_NMI, 1, 50);
+	n1 = cost_request(1ULL << id, UT_CTX_NMI, 1, 50);
+	CHECK(null_nmi != 0 && n1 != 0, "an NMI request failed");
+	if (null_nmi)
+		diag("cost: nmi_null_ns %llu", (unsigned long long)null_nmi);
 	if (n1)
 		diag("cost: request_nmi_ns %llu", (unsigned long long)n1);
 }
@@ -1626,6 +1689,9 @@ static int suite_unwind(int num)
 			continue;
 		n++;
 		if (why[0]) {
+			/* a kernel without the series: its own base figures */
+			if (c->fn == t_cost)
+				cost_base_figures();
 			out_line(4, "ok %u %s # SKIP %s", n, c->name, why);
 			continue;
 		}
