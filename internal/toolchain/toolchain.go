@@ -104,8 +104,8 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 	}
 	mirror := o.Mirror
 	if mirror == "" {
-		if mirror, err = machineMirror(o.EtcApt); err != nil {
-			return nil, err
+		if mirror, err = kerneltree.MachineMirror(o.EtcApt); err != nil {
+			return nil, fmt.Errorf("toolchain: %w", err)
 		}
 	}
 	tmp := root + ".partial"
@@ -235,24 +235,6 @@ func chroot(ctx context.Context, root, prog string, args ...string) (string, err
 		return string(out), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), pe.Err, lines.Last(string(out), 1))
 	}
 	return string(out), nil
-}
-
-// machineMirror returns the URI of the machine's first Debian archive
-// entry, so the root comes from the mirror apt already uses.
-func machineMirror(etcApt string) (string, error) {
-	if etcApt == "" {
-		etcApt = "/etc/apt"
-	}
-	ents, err := kerneltree.ReadSources(etcApt)
-	if err != nil {
-		return "", fmt.Errorf("toolchain: %w", err)
-	}
-	for _, e := range ents {
-		if e.IsDebian() {
-			return strings.TrimRight(e.URI, "/"), nil
-		}
-	}
-	return "", fmt.Errorf("toolchain: no Debian archive in the apt sources under %s; pass a mirror", etcApt)
 }
 
 func dirExists(p string) bool {
