@@ -2,19 +2,13 @@ package ghjob
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
-	"github.com/kdefer/kdefer/internal/flock"
-	"github.com/kdefer/kdefer/internal/kerneltree"
-	"github.com/kdefer/kdefer/internal/lines"
-	"github.com/kdefer/kdefer/internal/proc"
+	"github.com/kdefer/kdefer/internal/debroot"
 )
 
 // ImageOptions say which image to build and where.
@@ -58,70 +52,28 @@ Dir::Cache::srcpkgcache "";
 }
 
 // Image returns the root directory of o.Image, building it first when
-// o.Dir has none: debootstrap --variant=minbase of the suite, then the
-// image's own files (imageFiles), with the package lists and caches
-// emptied as in the published image (whose first `apt-get install` needs
-// an `apt-get update`). The root is built in SUITE.partial and renamed
-// into place under a lock, so a directory named after the suite is
-// always complete. Needs root and debootstrap.
+// o.Dir has none (internal/debroot): debootstrap --variant=minbase of the
+// suite, then the image's own files (imageFiles), with the package lists
+// and caches emptied as in the published image (whose first `apt-get
+// install` needs an `apt-get update`). Needs root and debootstrap.
 func Image(ctx context.Context, o ImageOptions) (string, error) {
 	suite, ok := strings.CutPrefix(o.Image, "debian:")
-	if !ok || !regexp.MustCompile(`^[a-z][a-z0-9-]*$`).MatchString(suite) {
+	if !ok {
 		return "", fmt.Errorf("ghjob: image %q: only debian:SUITE images are built here (with debootstrap)", o.Image)
 	}
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}
 	}
-	root := filepath.Join(o.Dir, suite)
-	if dirExists(root) {
-		return root, nil
-	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return "", fmt.Errorf("ghjob: %w", err)
-	}
-	lockPath := filepath.Join(o.Dir, ".lock")
-	unlock, err := flock.Lock(ctx, lockPath, func() { o.Progress("ghjob: waiting for another run holding %s", lockPath) })
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if dirExists(root) {
-		return root, nil
-	}
-	if os.Geteuid() != 0 {
-		return "", errors.New("ghjob: building the image root needs root (debootstrap); run as root")
-	}
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return "", errors.New("ghjob: debootstrap is not installed: run `apt-get install -y debootstrap`")
-	}
-	mirror := o.Mirror
-	if mirror == "" {
-		if mirror, err = kerneltree.MachineMirror(""); err != nil {
-			return "", fmt.Errorf("ghjob: %w", err)
-		}
-	}
-	tmp := root + ".partial"
-	if err := os.RemoveAll(tmp); err != nil {
-		return "", fmt.Errorf("ghjob: removing the partial root %s: %w", tmp, err)
-	}
 	start := time.Now()
-	o.Progress("ghjob: debootstrap --variant=minbase %s from %s into %s", suite, mirror, tmp)
-	out, err := proc.CombinedOutput(proc.Command(ctx, "debootstrap", "--variant=minbase", suite, tmp, mirror))
+	root, built, err := debroot.Ensure(ctx, debroot.Options{Dir: o.Dir, Suite: suite, Mirror: o.Mirror,
+		Finish:   func(tmp string) error { return imageLike(tmp, suite) },
+		Progress: func(format string, args ...any) { o.Progress("ghjob: "+format, args...) }})
 	if err != nil {
-		logPath := root + ".debootstrap.log"
-		_ = os.WriteFile(logPath, out, 0o644)
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("ghjob: debootstrap %s from %s failed: %v: %s (full log: %s)", suite, mirror, err, lines.Last(string(out), 1), logPath)
+		return "", fmt.Errorf("ghjob: image %s: %w", o.Image, err)
 	}
-	if err := imageLike(tmp, suite); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
+	if built {
+		o.Progress("ghjob: %s ready in %s: %s", o.Image, time.Since(start).Round(time.Second), root)
 	}
-	if err := os.Rename(tmp, root); err != nil {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("ghjob: moving the root into place: %w", err)
-	}
-	o.Progress("ghjob: %s ready in %s: %s", o.Image, time.Since(start).Round(time.Second), root)
 	return root, nil
 }
 
@@ -156,9 +108,4 @@ func imageLike(root, suite string) error {
 		}
 	}
 	return nil
-}
-
-func dirExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
 }

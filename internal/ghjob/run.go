@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/debroot"
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
@@ -104,7 +105,7 @@ func (r *Runner) init() error {
 	}
 	// docker create: the container's file system starts as the image's
 	// and keeps what the steps change until the job ends.
-	if !dirExists(r.Root) {
+	if !debroot.DirExists(r.Root) {
 		if r.Image == "" {
 			return errors.New("ghjob: Runner needs Image (or an existing Root)")
 		}
@@ -508,7 +509,7 @@ func (r *Runner) setupGo(ctx context.Context, s Step, c Context) (string, error)
 		return "", fmt.Errorf("ghjob: setup-go: the job wants Go %s and this machine's Go is %s; install Go %s here (the runner downloads it)", want, have, want)
 	}
 	dst := filepath.Join(r.State, "tool", "go", want, "x64")
-	if !dirExists(dst) {
+	if !debroot.DirExists(dst) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", fmt.Errorf("ghjob: %w", err)
 		}
