@@ -380,6 +380,7 @@ func (r *Runner) inContainer(ctx context.Context, env []string, wd string, argv 
 		"/bin/sh", "-c", mountScript, "sh", r.Root, r.State, wd}, argv...)
 	cmd := proc.Command(ctx, "unshare", args...)
 	cmd.Env = append(env, "CAPS="+caps)
+	cmd.Dir = "/" // this process's directory is no business of the container's
 	var tail bytes.Buffer
 	w := io.MultiWriter(r.Log, &limited{&tail, 1 << 20})
 	cmd.Stdout, cmd.Stderr = w, w
