@@ -167,6 +167,9 @@ func (r *Runner) RunJob(ctx context.Context, j *Job, m map[string]string, until 
 	var failed error
 	for _, s := range j.Steps {
 		sr := StepResult{Title: s.Title()}
+		if t, err := c.Expand(sr.Title); err == nil {
+			sr.Title = t // "kcheck matrix 6.1", as the runner names it
+		}
 		always := strings.Contains(s.If, "always()")
 		if s.If != "" && !always {
 			return res, fmt.Errorf("ghjob: step %q: if: %s is not understood here (only always())", sr.Title, s.If)
@@ -193,7 +196,7 @@ func (r *Runner) RunJob(ctx context.Context, j *Job, m map[string]string, until 
 		if sr.Err != nil && failed == nil {
 			failed = fmt.Errorf("ghjob: step %q: %w", sr.Title, sr.Err)
 		}
-		if until != "" && sr.Title == until {
+		if until != "" && s.Title() == until {
 			break
 		}
 	}
