@@ -241,3 +241,23 @@ func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// MachineMirror returns the URI of the first Debian archive among the
+// machine's apt sources below etcApt ("" is /etc/apt), without a trailing
+// slash: what debootstrap is given so that a Debian root comes from the
+// mirror apt already uses.
+func MachineMirror(etcApt string) (string, error) {
+	if etcApt == "" {
+		etcApt = "/etc/apt"
+	}
+	ents, err := ReadSources(etcApt)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range ents {
+		if e.IsDebian() {
+			return strings.TrimRight(e.URI, "/"), nil
+		}
+	}
+	return "", fmt.Errorf("no Debian archive (deb URI .../debian with a Debian suite) in the apt sources under %s; pass a mirror", etcApt)
+}

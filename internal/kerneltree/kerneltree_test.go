@@ -534,3 +534,19 @@ func sourceLines(list string) []string {
 	}
 	return lines
 }
+
+// MachineMirror takes the first Debian archive of the machine's sources
+// (sources.list before sources.list.d, the order apt reads them); an
+// Ubuntu machine (a hosted CI runner) has none, and says so.
+func TestMachineMirror(t *testing.T) {
+	got, err := MachineMirror(writeFakeEtcApt(t))
+	if err != nil || got != "http://mirror.example.org/debian" {
+		t.Errorf("MachineMirror = %q, %v; want http://mirror.example.org/debian", got, err)
+	}
+	ubuntu := t.TempDir()
+	os.MkdirAll(filepath.Join(ubuntu, "sources.list.d"), 0o755)
+	os.WriteFile(filepath.Join(ubuntu, "sources.list.d", "ubuntu.sources"), []byte("Types: deb\nURIs: http://azure.archive.ubuntu.com/ubuntu/\nSuites: noble noble-updates noble-backports\nComponents: main universe restricted multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n"), 0o644)
+	if got, err := MachineMirror(ubuntu); err == nil || !strings.Contains(err.Error(), "no Debian archive") {
+		t.Errorf("MachineMirror on an Ubuntu machine = %q, %v; want a 'no Debian archive' error", got, err)
+	}
+}

@@ -160,9 +160,11 @@ func Run(ctx context.Context, o Options) (*Matrix, error) {
 	return m, nil
 }
 
-func runBase(ctx context.Context, o Options, base string) (Row, error) {
+// runBase's results are named so that the deferred timing reaches the
+// row it returns.
+func runBase(ctx context.Context, o Options, base string) (row Row, err error) {
 	start := time.Now()
-	row := Row{Base: base}
+	row = Row{Base: base}
 	defer func() { row.Seconds = time.Since(start).Seconds() }()
 	add := func(stage, status, detail string, d time.Duration) {
 		c := Cell{Stage: stage, Status: status, Detail: lines.First(detail), Seconds: d.Seconds()}
@@ -229,6 +231,10 @@ func runBase(ctx context.Context, o Options, base string) (Row, error) {
 		return row, nil
 	}
 
+	// On a base that already has part of the series (Linux 7.x: the
+	// infrastructure and perf patches), those are listed with the probe
+	// that found each, as for a base that has all of it.
+	row.Upstream = res.Skipped
 	r, err := o.CI(ctx, ci.Options{Tree: tree, TreeName: "debian-" + row.Release, Templates: o.Templates,
 		Quick: o.Quick, NoBoot: o.NoBoot, Full: o.Full, Progress: o.Progress})
 	if err != nil {

@@ -51,6 +51,11 @@ func TestRunAndOutputs(t *testing.T) {
 	if ran != 1 || len(m.Rows) != 3 {
 		t.Fatalf("ran the job %d times, %d rows", ran, len(m.Rows))
 	}
+	for _, r := range m.Rows {
+		if r.Seconds <= 0 {
+			t.Errorf("base %s: the row's time is %v s; the table and JSON give each base's time", r.Base, r.Seconds)
+		}
+	}
 	if m.ExitCode() != 1 {
 		t.Errorf("exit code %d, want 1 (a lint failure)", m.ExitCode())
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 	"github.com/kdefer/kdefer/internal/ci"
@@ -23,13 +24,13 @@ func (m *Matrix) WriteTable(w io.Writer) {
 	for _, s := range Stages {
 		fmt.Fprintf(w, " %-11s", s)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, " time")
 	for _, r := range m.Rows {
 		fmt.Fprintf(w, "%-10s %-10s", r.Base, r.Release)
 		for _, s := range Stages {
 			fmt.Fprintf(w, " %-11s", r.Cell(s).Status)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, " %s\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
 	}
 	for _, r := range m.Rows {
 		var lines []string

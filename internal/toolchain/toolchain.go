@@ -21,13 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/kdefer/kdefer/internal/flock"
+	"github.com/kdefer/kdefer/internal/debroot"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
@@ -74,64 +73,23 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}
 	}
-	if !regexp.MustCompile(`^[a-z][a-z0-9-]*$`).MatchString(o.Suite) {
-		return nil, fmt.Errorf("toolchain: %q is not a Debian suite name", o.Suite)
-	}
-	dir := filepath.Join(o.CacheDir, "toolchain")
-	root := filepath.Join(dir, o.Suite)
-	// Fast path: a root under the suite's name is only created by a rename
-	// after its check passed.
-	if dirExists(root) {
-		return Inspect(ctx, root, o.Suite)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("toolchain: creating %s: %w", dir, err)
-	}
-	lockPath := filepath.Join(dir, ".lock")
-	unlock, err := flock.Lock(ctx, lockPath, func() { o.Progress("toolchain: waiting for another run holding %s", lockPath) })
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if dirExists(root) {
-		return Inspect(ctx, root, o.Suite)
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("toolchain: building the SFrame toolchain root needs root (debootstrap and chroot); run `kcheck doctor --install` as root")
-	}
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return nil, errors.New("toolchain: debootstrap is not installed: run `apt-get install -y debootstrap` (or `kcheck doctor --install`)")
-	}
-	mirror := o.Mirror
-	if mirror == "" {
-		if mirror, err = machineMirror(o.EtcApt); err != nil {
-			return nil, err
-		}
-	}
-	tmp := root + ".partial"
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("toolchain: removing the partial root %s: %w", tmp, err)
-	}
 	start := time.Now()
-	o.Progress("toolchain: debootstrap %s (%s) from %s into %s", o.Suite, strings.Join(Packages, ","), mirror, root)
-	log, err := proc.CombinedOutput(proc.Command(ctx, "debootstrap", "--variant=minbase",
-		"--include="+strings.Join(Packages, ","), o.Suite, tmp, mirror))
-	var pe *proc.Error
-	if errors.As(err, &pe) {
-		logPath := root + ".debootstrap.log"
-		_ = os.WriteFile(logPath, log, 0o644)
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("toolchain: debootstrap %s from %s failed (%v): %s (full log: %s)",
-			o.Suite, mirror, pe.Err, lines.Last(string(log), 1), logPath)
-	}
-	tc, err := Inspect(ctx, tmp, o.Suite)
+	var tc *Toolchain
+	root, built, err := debroot.Ensure(ctx, debroot.Options{
+		Dir: filepath.Join(o.CacheDir, "toolchain"), Suite: o.Suite, Include: Packages,
+		Mirror: o.Mirror, EtcApt: o.EtcApt,
+		// A root under the suite's name exists only once this check passed.
+		Finish: func(tmp string) (err error) {
+			tc, err = Inspect(ctx, tmp, o.Suite)
+			return err
+		},
+		Progress: func(format string, args ...any) { o.Progress("toolchain: "+format, args...) },
+	})
 	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
+		return nil, fmt.Errorf("toolchain: %w", err)
 	}
-	if err := os.Rename(tmp, root); err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("toolchain: moving the root into place: %w", err)
+	if !built {
+		return Inspect(ctx, root, o.Suite)
 	}
 	tc.Root = root
 	o.Progress("toolchain: %s ready in %s: %s, %s, SFrame v%d", o.Suite,
@@ -235,27 +193,4 @@ func chroot(ctx context.Context, root, prog string, args ...string) (string, err
 		return string(out), fmt.Errorf("%s %s: %v: %s", prog, strings.Join(args, " "), pe.Err, lines.Last(string(out), 1))
 	}
 	return string(out), nil
-}
-
-// machineMirror returns the URI of the machine's first Debian archive
-// entry, so the root comes from the mirror apt already uses.
-func machineMirror(etcApt string) (string, error) {
-	if etcApt == "" {
-		etcApt = "/etc/apt"
-	}
-	ents, err := kerneltree.ReadSources(etcApt)
-	if err != nil {
-		return "", fmt.Errorf("toolchain: %w", err)
-	}
-	for _, e := range ents {
-		if e.IsDebian() {
-			return strings.TrimRight(e.URI, "/"), nil
-		}
-	}
-	return "", fmt.Errorf("toolchain: no Debian archive in the apt sources under %s; pass a mirror", etcApt)
-}
-
-func dirExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
 }
