@@ -55,6 +55,12 @@ var Tools = []Tool{
 	{Name: "static libzstd", Files: []string{"/usr/lib/*/libzstd.a"}, Package: "libzstd-dev", Required: false, Purpose: "static perf for the perftool self-tests (libelf needs it; optional)"},
 	{Name: "pkg-config", Binary: "pkg-config", Package: "pkg-config", Required: false, Purpose: "perf's feature detection (perftool self-tests; optional)"},
 	{Name: "debootstrap", Binary: "debootstrap", Package: "debootstrap", Required: false, Purpose: "the SFrame v2 toolchain of the sframe self-tests (internal/toolchain; optional: without it that suite is skipped)"},
+	// The arm64 splat logs of internal/splat/testdata (an arm64 kernel
+	// booted with the trigger module: TestRegenerateArm64SplatLogs).
+	// Optional: nothing else uses them.
+	{Name: "aarch64-linux-gnu-gcc", Binary: "aarch64-linux-gnu-gcc", Package: "gcc-aarch64-linux-gnu", Required: false, Purpose: "the arm64 kernel of the arm64 splat logs (optional)"},
+	{Name: "static arm64 glibc", Files: []string{"/usr/aarch64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-arm64-cross", Required: false, Purpose: "the arm64 /init of the arm64 splat logs (optional)"},
+	{Name: "qemu-system-aarch64", Binary: "qemu-system-aarch64", Package: "qemu-system-arm", Required: false, Purpose: "boots the arm64 kernel of the arm64 splat logs (optional)"},
 }
 
 // Package returns the Debian package that provides binary, or binary

@@ -87,7 +87,7 @@ type Options struct {
 	FragmentText string
 	ExtraConfig  []string // more fragment lines, applied after Fragment
 	Base         string   // base config target; default "tinyconfig"
-	Arch         string   // "x86_64" (default) or "i386"
+	Arch         string   // "x86_64" (default), "i386" or "arm64" (with aarch64-linux-gnu-gcc)
 	Jobs         int      // make -j; default runtime.NumCPU()
 	W1           bool     // make W=1
 	Targets      []string // make targets; default bzImage
@@ -110,7 +110,7 @@ const ColdStamp = ".kdefer-cold"
 type Result struct {
 	Dir      string
 	Key      string
-	Image    string // arch/x86/boot/bzImage (empty if not among the targets)
+	Image    string // arch/x86/boot/bzImage, arch/arm64/boot/Image (empty if not among the targets)
 	Config   string // Dir/.config
 	LogPath  string
 	Duration time.Duration
@@ -372,8 +372,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		os.WriteFile(filepath.Join(o.Dir, ColdStamp), []byte(fmt.Sprintf("%d %d\n", res.Duration.Milliseconds(), mon.compiled)), 0o644)
 	}
 	for _, t := range o.Targets {
-		if t == "bzImage" || t == "all" {
+		if t == "bzImage" || t == "Image" || t == "all" {
 			img := filepath.Join(o.Dir, "arch", "x86", "boot", "bzImage")
+			if o.Arch == "arm64" {
+				img = filepath.Join(o.Dir, "arch", "arm64", "boot", "Image")
+			}
 			if _, err := os.Stat(img); err != nil {
 				return res, fmt.Errorf("kbuild: make succeeded but %s is missing", img)
 			}
@@ -410,6 +413,11 @@ func verify(o Options, config string, want *kconfig.Config, progress func(string
 // to logf and, when mon is set, to the progress monitor.
 func runMake(ctx context.Context, o Options, logf io.Writer, mon *monitor, targets ...string) error {
 	args := []string{"-C", o.Src, "O=" + o.Dir, "ARCH=" + o.Arch, "-j" + strconv.Itoa(o.Jobs)}
+	if o.Arch == "arm64" {
+		// Debian's cross compiler (gcc-aarch64-linux-gnu); ccache's
+		// directory has its name too.
+		args = append(args, "CROSS_COMPILE=aarch64-linux-gnu-")
+	}
 	if o.W1 {
 		args = append(args, "W=1")
 	}
