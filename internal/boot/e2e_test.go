@@ -309,7 +309,7 @@ var debugConfig = []string{
 // its configuration on top of the kcheck boot one (Kconfig.frag). The
 // data kernel is the debug kernel with list corruption made a BUG
 // (CONFIG_BUG_ON_DATA_CORRUPTION, as syzbot's kernels), a block layer
-// (a root= it cannot mount: "VFS: Unable to mount root fs"),
+// and ext2 (a root= it cannot mount: "VFS: Unable to mount root fs"),
 // networking (a net device unregistered while referenced) and KCSAN,
 // which excludes KASAN: one build for the four families (a kernel
 // build takes most of an hour on this loaded two-core machine).
@@ -321,6 +321,9 @@ var variantConfigs = map[string][]string{
 		"CONFIG_KCSAN=y",
 		"CONFIG_BUG_ON_DATA_CORRUPTION=y",
 		"CONFIG_BLOCK=y",
+		// a block file system to try: without one the panic names the
+		// device ("on \"/dev/sda\" or unknown-block(0,0)")
+		"CONFIG_EXT2_FS=y",
 		"CONFIG_NET=y",
 		"# CONFIG_INET is not set",
 	),

@@ -134,6 +134,21 @@ var guestLogs = []logCase{
 	{"guest/panic-root.log", KindPanic, "kernel panic: No working init found. Try passing init= option to kernel. See Linux Documentation/admin-guide/init.rst for guidance."},
 	{"guest/hung-caller.log", KindHungTask, "INFO: task hung in trigger_init"},
 	{"guest/hung-login.log", KindHungTask, "INFO: task hung in trigger_init"},
+	// The data kernel (variantConfigs in internal/boot: the debug kernel
+	// with KCSAN instead of KASAN, CONFIG_BUG_ON_DATA_CORRUPTION, a block
+	// layer with ext2, networking), Debian's 6.12.118, the same module.
+	{"guest/list-corruption-bug.log", KindBug, "BUG: list corruption in delete_twice"},
+	{"guest/panic-vfs.log", KindPanic, "kernel panic: VFS: Unable to mount root fs on unknown-block(0,0)"},
+	{"guest/netdev-wait.log", KindRefLeak, "unregister_netdevice: waiting for DEV to become free"},
+	{"guest/kcsan.log", KindKASAN, "KCSAN: data-race in racy_add_b / racy_inc_a"},
+	// An arm64 tinyconfig kernel of Debian's 6.12.118 (arm64Config in
+	// internal/boot) in qemu-system-aarch64, the same module.
+	{"guest-arm64/bug.log", KindBug, "kernel BUG in trigger_init"},
+	{"guest-arm64/null.log", KindBug, "BUG: kernel NULL pointer dereference in trigger_init"},
+	{"guest-arm64/gpf.log", KindBug, "BUG: unable to handle kernel paging request in trigger_init"},
+	{"guest-arm64/rcu-stall.log", KindRCUStall, "INFO: rcu detected stall in spin_for"},
+	{"guest-arm64/warn.log", KindWarning, "WARNING in trigger_init"},
+	{"guest-arm64/lockup.log", KindSoftLockup, "BUG: soft lockup in spin_for"},
 	// Debian's 7.3.4 with the kcheck boot configuration, the same module.
 	{"guest-7.3/warn.log", KindWarning, "WARNING in trigger_init"},
 	{"guest-7.3/bug.log", KindBug, "kernel BUG in trigger_init"},
@@ -154,7 +169,7 @@ var guestLogs = []logCase{
 }
 
 func TestGuestLogs(t *testing.T) {
-	checkLogs(t, []string{"guest", "guest-7.3"}, guestLogs, func(t *testing.T, file string, got []Finding) {
+	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64"}, guestLogs, func(t *testing.T, file string, got []Finding) {
 		if !strings.Contains(strings.Join(got[0].Lines, "\n"), got[0].Header) {
 			t.Errorf("%s: the quoted lines lack the header", file)
 		}
