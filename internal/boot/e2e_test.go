@@ -51,7 +51,7 @@ func buildKinit(t testing.TB, buildDir, cross string) ([]selftest.Artifact, erro
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{"trigger.c", "Makefile", "kinit.c"} {
+	for _, f := range []string{"trigger.c", "trigger_rust.rs", "Makefile", "kinit.c"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			return nil, err
@@ -69,7 +69,12 @@ func buildKinit(t testing.TB, buildDir, cross string) ([]selftest.Artifact, erro
 	if err != nil {
 		return nil, err
 	}
-	return []selftest.Artifact{{Name: "init", Mode: 0o755, Data: init}, {Name: "trigger.ko", Mode: 0o644, Data: ko}}, nil
+	arts := []selftest.Artifact{{Name: "init", Mode: 0o755, Data: init}, {Name: "trigger.ko", Mode: 0o644, Data: ko}}
+	// built where the kernel has Rust support (Makefile)
+	if rko, err := os.ReadFile(filepath.Join(work, "trigger_rust.ko")); err == nil {
+		arts = append(arts, selftest.Artifact{Name: "trigger_rust.ko", Mode: 0o644, Data: rko})
+	}
+	return arts, nil
 }
 
 // splatArgs are the kernel command lines that make each trigger show
