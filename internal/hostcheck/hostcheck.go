@@ -61,6 +61,13 @@ var Tools = []Tool{
 	{Name: "aarch64-linux-gnu-gcc", Binary: "aarch64-linux-gnu-gcc", Package: "gcc-aarch64-linux-gnu", Required: false, Purpose: "the arm64 kernel of the arm64 splat logs (optional)"},
 	{Name: "static arm64 glibc", Files: []string{"/usr/aarch64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-arm64-cross", Required: false, Purpose: "the arm64 /init of the arm64 splat logs (optional)"},
 	{Name: "qemu-system-aarch64", Binary: "qemu-system-aarch64", Package: "qemu-system-arm", Required: false, Purpose: "boots the arm64 kernel of the arm64 splat logs (optional)"},
+	// The Rust panic log (Linux 6.1 with Rust support:
+	// TestRegenerateRustSplatLogs). Debian's rustc is looked for in
+	// /usr/bin: a rustup toolchain earlier in PATH is another compiler.
+	{Name: "Debian rustc", Files: []string{"/usr/bin/rustc"}, Package: "rustc", Required: false, Purpose: "the Rust panic splat log of Linux 6.1 (optional)"},
+	{Name: "Rust library sources", Files: []string{"/usr/lib/rustlib/src/rust/library/core/src/lib.rs"}, Package: "rust-src", Required: false, Purpose: "the kernel's core and alloc crates (Rust panic splat log; optional)"},
+	{Name: "bindgen", Files: []string{"/usr/bin/bindgen"}, Package: "bindgen", Required: false, Purpose: "the kernel's Rust bindings (Rust panic splat log; optional)"},
+	{Name: "libclang", Files: []string{"/usr/lib/llvm-*/lib/libclang.so*", "/usr/lib/*/libclang-*.so*"}, Package: "libclang-dev", Required: false, Purpose: "bindgen's C parser (Rust panic splat log; optional)"},
 }
 
 // Package returns the Debian package that provides binary, or binary
