@@ -19,10 +19,6 @@ var familyLogs = []struct {
 	count             int // 0 means 1
 }{
 	{"families/arm-unhandled-fault.log", KindOops, "Unhandled fault in sun4i_spdif_probe", 0},
-	{"families/arm64-bug.log", KindBug, "kernel BUG in folio_unlock", 0},
-	{"families/arm64-null.log", KindBug, "BUG: kernel NULL pointer dereference in of_device_get_match_data", 0},
-	{"families/arm64-paging.log", KindBug, "BUG: unable to handle kernel paging request in nft_trans_destroy", 0},
-	{"families/arm64-rcu-stall.log", KindRCUStall, "INFO: rcu detected stall in demo_ioctl_spin", 0},
 	{"families/bad-unlock-old.log", KindLockdep, "bad unlock balance in pipe_unlock", 0},
 	{"families/hung-cant-die.log", KindHungTask, "INFO: task can't die in blkdev_reread_part", 0},
 	{"families/kcsan-caller-id.log", KindKASAN, "KCSAN: data-race in tick_nohz_next_event / tick_nohz_stop_tick", 0},
