@@ -108,7 +108,8 @@ var Catalogue = []Pattern{
 	{Name: "kasan-other", Kind: KindKASAN, Key: "BUG: KASAN: ",
 		Start: rx(`^BUG: KASAN: ([\w-]+)`), End: endFrame, Title: "KASAN: $1 {access} in {func}", Func: pcStack},
 	{Name: "kcsan", Kind: KindKASAN, Key: "BUG: KCSAN: ",
-		Start: rx(`^BUG: KCSAN: ([\w-]+) in ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: / ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?)?\s*$`),
+		// %ps of a module's function adds " [module]" after the name.
+		Start: rx(`^BUG: KCSAN: ([\w-]+) in ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[[\w-]+\])?(?: / ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[[\w-]+\])?)?\s*$`),
 		End:   endFrame, Title: "KCSAN: $1 in $2{ / $3}"},
 	{Name: "kfence-kmsan", Kind: KindKASAN, Key: "BUG: KFENCE: |BUG: KMSAN: ",
 		Start: rx(`^BUG: (KFENCE|KMSAN): ([\w -]+?) in (?P<func>[\w.$]+)`), End: endFrame,
