@@ -37,14 +37,15 @@ func seriesTree(t testing.TB) string {
 // the splat trigger module, as a SelftestBuilder.
 func kinitBuilder(t testing.TB) SelftestBuilder {
 	return func(ctx context.Context, o selftest.Options) ([]selftest.Artifact, error) {
-		return buildKinit(t, o.BuildDir, "")
+		return buildKinit(t, o.BuildDir, "", "")
 	}
 }
 
 // buildKinit compiles kinit (static) and the trigger module against the
-// kernel build in buildDir, for x86_64 (cross "") or through a cross
-// compiler prefix ("aarch64-linux-gnu-", the module with ARCH=arm64).
-func buildKinit(t testing.TB, buildDir, cross string) ([]selftest.Artifact, error) {
+// kernel build in buildDir, for x86_64 (arch and cross "") or another
+// architecture through its cross compiler prefix (arm64 and
+// "aarch64-linux-gnu-").
+func buildKinit(t testing.TB, buildDir, arch, cross string) ([]selftest.Artifact, error) {
 	src, _ := filepath.Abs("../splat/testdata/trigger")
 	work := filepath.Join(buildDir, "kcheck-kinit")
 	os.RemoveAll(work)
@@ -61,7 +62,7 @@ func buildKinit(t testing.TB, buildDir, cross string) ([]selftest.Artifact, erro
 	e2e.Run(t, "", nil, cross+"gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"), filepath.Join(work, "kinit.c"))
 	args := []string{"-C", buildDir, "M=" + work}
 	if cross != "" {
-		args = append(args, "ARCH=arm64", "CROSS_COMPILE="+cross)
+		args = append(args, "ARCH="+arch, "CROSS_COMPILE="+cross)
 	}
 	e2e.Run(t, "", nil, "make", append(args, "modules")...)
 	init, _ := os.ReadFile(filepath.Join(work, "init"))

@@ -141,6 +141,11 @@ var guestLogs = []logCase{
 	{"guest-arm64/rcu-stall.log", KindRCUStall, "INFO: rcu detected stall in spin_for"},
 	{"guest-arm64/warn.log", KindWarning, "WARNING in trigger_init"},
 	{"guest-arm64/lockup.log", KindSoftLockup, "BUG: soft lockup in spin_for"},
+	// A riscv64 tinyconfig kernel of Debian's 6.12.118 (riscvConfig in
+	// internal/boot) in qemu-system-riscv64, the same module.
+	{"guest-riscv/null.log", KindBug, "BUG: kernel NULL pointer dereference in trigger_init"},
+	{"guest-riscv/bug.log", KindBug, "kernel BUG in trigger_init"},
+	{"guest-riscv/warn.log", KindWarning, "WARNING in trigger_init"},
 	// Debian's 7.3.4 with the kcheck boot configuration, the same module.
 	{"guest-7.3/warn.log", KindWarning, "WARNING in trigger_init"},
 	{"guest-7.3/bug.log", KindBug, "kernel BUG in trigger_init"},
@@ -161,7 +166,7 @@ var guestLogs = []logCase{
 }
 
 func TestGuestLogs(t *testing.T) {
-	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64"}, guestLogs, func(t *testing.T, file string, got []Finding) {
+	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64", "guest-riscv"}, guestLogs, func(t *testing.T, file string, got []Finding) {
 		if !strings.Contains(strings.Join(got[0].Lines, "\n"), got[0].Header) {
 			t.Errorf("%s: the quoted lines lack the header", file)
 		}
