@@ -182,7 +182,9 @@ var Catalogue = []Pattern{
 		Start: rx(`^usercopy: Kernel memory (?:exposure|overwrite) attempt detected`), End: endTrace, Absorbs: bugAbsorbs,
 		Title: "BUG: bad usercopy in {func}", Func: pcStack, Skip: []string{"usercopy_", "__check_object_size", "check_object_size", "__check_heap_object", "check_heap_object", "check_stack_object", "copy_to_user", "copy_from_user", "_copy_to_user", "_copy_from_user", "__copy_", "simple_read_from_buffer", "simple_write_to_buffer"}},
 	{Name: "rust-panic", Kind: KindBug, Key: "panicked at ",
-		Start: rx(`^panicked at (?:'.*', )?([\w./-]+\.rs):(\d+)(?::\d+)?`), End: endTrace, Absorbs: bugAbsorbs,
+		// An absolute path (a module built out of tree) is the build
+		// machine's: the title keeps its file name only.
+		Start: rx(`^panicked at (?:'.*', )?(?:/(?:[\w.-]+/)+)?([\w./-]+\.rs):(\d+)(?::\d+)?`), End: endTrace, Absorbs: bugAbsorbs,
 		Title: "Rust panic at $1:$2"},
 	{Name: "vfs-busy", Kind: KindRefLeak, Key: "VFS: Busy inodes after unmount",
 		Start: rx(`^VFS: Busy inodes after unmount(?: of \S+? \(([\w.-]+)\))?`), End: endTrace, Max: 60, Absorbs: bugAbsorbs,

@@ -146,6 +146,11 @@ var guestLogs = []logCase{
 	{"guest-riscv/null.log", KindBug, "BUG: kernel NULL pointer dereference in trigger_init"},
 	{"guest-riscv/bug.log", KindBug, "kernel BUG in trigger_init"},
 	{"guest-riscv/warn.log", KindWarning, "WARNING in trigger_init"},
+	// Linux 6.1.192 with Rust support built by Debian 12's rustc 1.63
+	// (rustConfig in internal/boot), trigger_rust.ko: the one-line panic
+	// of rustc before 1.73; the module was built out of tree, so the
+	// panic names an absolute path.
+	{"guest-6.1/rust-panic.log", KindBug, "Rust panic at trigger_rust.rs:27"},
 	// Debian's 7.3.4 with the kcheck boot configuration, the same module.
 	{"guest-7.3/warn.log", KindWarning, "WARNING in trigger_init"},
 	{"guest-7.3/bug.log", KindBug, "kernel BUG in trigger_init"},
@@ -166,7 +171,7 @@ var guestLogs = []logCase{
 }
 
 func TestGuestLogs(t *testing.T) {
-	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64", "guest-riscv"}, guestLogs, func(t *testing.T, file string, got []Finding) {
+	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64", "guest-riscv", "guest-6.1"}, guestLogs, func(t *testing.T, file string, got []Finding) {
 		if !strings.Contains(strings.Join(got[0].Lines, "\n"), got[0].Header) {
 			t.Errorf("%s: the quoted lines lack the header", file)
 		}
