@@ -49,6 +49,11 @@ var arm64Config = []string{
 // as arm64Config.
 var riscvConfig = []string{
 	"CONFIG_ARCH_VIRT=y",
+	// QEMU's device tree has riscv,isa only: without it every CPU is
+	// invalid and smpboot.c BUGs
+	"CONFIG_RISCV_ISA_FALLBACK=y",
+	// gcc's rv64gc user space (kinit) uses the FPU: SIGILL without it
+	"CONFIG_FPU=y",
 	"CONFIG_PRINTK=y",
 	"CONFIG_PRINTK_TIME=y",
 	"CONFIG_BUG=y",
