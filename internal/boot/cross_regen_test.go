@@ -15,64 +15,47 @@ import (
 	"github.com/kdefer/kdefer/internal/qemu"
 )
 
+// smallGuest is a small kernel for kinit and the trigger module:
+// tinyconfig with printk and its times, BUG, a tty, an initramfs, ELF,
+// devtmpfs, /proc and /sys, futexes, modules and kallsyms, and more.
+func smallGuest(more ...string) []string {
+	return append([]string{"CONFIG_PRINTK=y", "CONFIG_PRINTK_TIME=y", "CONFIG_BUG=y", "CONFIG_TTY=y",
+		"CONFIG_BLK_DEV_INITRD=y", "CONFIG_BINFMT_ELF=y", "CONFIG_DEVTMPFS=y", "CONFIG_PROC_FS=y", "CONFIG_SYSFS=y",
+		"CONFIG_FUTEX=y", "CONFIG_MODULES=y", "CONFIG_MODULE_UNLOAD=y", "CONFIG_KALLSYMS=y"}, more...)
+}
+
 // arm64Config is the arm64 kernel of the arm64 splat logs: tinyconfig
 // with a PL011 console (QEMU's virt machine), an initramfs, modules,
 // SMP (the RCU stall detector is Tree RCU's), the soft lockup and hung
 // task detectors and lockdep.
-var arm64Config = []string{
-	"CONFIG_PRINTK=y",
-	"CONFIG_PRINTK_TIME=y",
-	"CONFIG_BUG=y",
-	"CONFIG_TTY=y",
+var arm64Config = smallGuest(
 	"CONFIG_SERIAL_AMBA_PL011=y",
 	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
-	"CONFIG_BLK_DEV_INITRD=y",
-	"CONFIG_BINFMT_ELF=y",
-	"CONFIG_DEVTMPFS=y",
-	"CONFIG_PROC_FS=y",
 	"CONFIG_PROC_SYSCTL=y",
-	"CONFIG_SYSFS=y",
-	"CONFIG_FUTEX=y",
 	"CONFIG_SMP=y",
-	"CONFIG_MODULES=y",
-	"CONFIG_MODULE_UNLOAD=y",
-	"CONFIG_KALLSYMS=y",
 	"CONFIG_DEBUG_KERNEL=y",
 	"CONFIG_DETECT_HUNG_TASK=y",
 	"CONFIG_SOFTLOCKUP_DETECTOR=y",
 	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
 	"CONFIG_PROVE_LOCKING=y",
-}
+)
 
 // riscvConfig is the riscv64 kernel of the riscv splat logs: tinyconfig
 // with QEMU's virt machine (ARCH_VIRT), its 16550 console and the rest
 // as arm64Config.
-var riscvConfig = []string{
+var riscvConfig = smallGuest(
 	"CONFIG_ARCH_VIRT=y",
 	// QEMU's device tree has riscv,isa only: without it every CPU is
 	// invalid and smpboot.c BUGs
 	"CONFIG_RISCV_ISA_FALLBACK=y",
 	// gcc's rv64gc user space (kinit) uses the FPU: SIGILL without it
 	"CONFIG_FPU=y",
-	"CONFIG_PRINTK=y",
-	"CONFIG_PRINTK_TIME=y",
-	"CONFIG_BUG=y",
-	"CONFIG_TTY=y",
 	"CONFIG_SERIAL_8250=y",
 	"CONFIG_SERIAL_8250_CONSOLE=y",
 	"CONFIG_SERIAL_OF_PLATFORM=y",
-	"CONFIG_BLK_DEV_INITRD=y",
-	"CONFIG_BINFMT_ELF=y",
-	"CONFIG_DEVTMPFS=y",
-	"CONFIG_PROC_FS=y",
-	"CONFIG_SYSFS=y",
-	"CONFIG_FUTEX=y",
 	"CONFIG_SMP=y",
-	"CONFIG_MODULES=y",
-	"CONFIG_MODULE_UNLOAD=y",
-	"CONFIG_KALLSYMS=y",
 	"CONFIG_DEBUG_KERNEL=y",
-}
+)
 
 // crossGuests are the other architectures' kernels: how each is built
 // and booted, and the triggers booted on it ("" is the boot without

@@ -20,26 +20,13 @@ import (
 // is the one tree here it can build. Its libclang (14) refuses gcc's
 // -ftrivial-auto-var-init=zero when bindgen reads the kernel's C flags:
 // no automatic stack initialisation.
-var rustConfig = []string{
-	"CONFIG_PRINTK=y",
-	"CONFIG_PRINTK_TIME=y",
-	"CONFIG_BUG=y",
-	"CONFIG_TTY=y",
+var rustConfig = smallGuest(
 	"CONFIG_SERIAL_8250=y",
 	"CONFIG_SERIAL_8250_CONSOLE=y",
-	"CONFIG_BLK_DEV_INITRD=y",
-	"CONFIG_BINFMT_ELF=y",
-	"CONFIG_DEVTMPFS=y",
-	"CONFIG_PROC_FS=y",
-	"CONFIG_SYSFS=y",
-	"CONFIG_FUTEX=y",
 	"CONFIG_ACPI=y",
-	"CONFIG_MODULES=y",
-	"CONFIG_MODULE_UNLOAD=y",
-	"CONFIG_KALLSYMS=y",
 	"CONFIG_RUST=y",
 	"CONFIG_INIT_STACK_NONE=y",
-}
+)
 
 // TestRegenerateRustSplatLogs builds Linux 6.1 (KDEFER_TREE_61, or
 // Debian's 6.1) with rustConfig and Debian's rustc (/usr/bin first in
