@@ -78,7 +78,7 @@ var (
 func rx(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 var (
-	oopsLines  = []string{"oops", "x86-trap", "internal-error"}
+	oopsLines  = []string{"oops", "x86-trap", "internal-error", "riscv-bug"}
 	bugAbsorbs = append([]string{"kernel-bug", "warning"}, oopsLines...)
 	pcStack    = []string{"pc", "stack"}
 	lockdepAt  = []string{"at", "stack"}
@@ -211,6 +211,11 @@ var Catalogue = []Pattern{
 	{Name: "null-deref", Kind: KindBug, Key: "BUG: |Unable to handle kernel NULL",
 		Start: rx(`^(?:BUG: (?:unable to handle )?[Kk]ernel NULL pointer dereference|Unable to handle kernel NULL pointer dereference)`), End: endTrace, Absorbs: oopsLines,
 		Title: "BUG: kernel NULL pointer dereference in {func}", Func: pcStack},
+	// riscv: a kernel access to a user address (0 among them) outside
+	// the uaccess routines, named so before a NULL or paging check.
+	{Name: "user-access", Kind: KindBug, Key: "Unable to handle kernel access to user memory",
+		Start: rx(`^Unable to handle kernel access to user memory`), End: endTrace, Absorbs: oopsLines,
+		Title: "BUG: unable to handle kernel access to user memory in {func}", Func: pcStack},
 	{Name: "paging", Kind: KindBug, Key: "BUG: |Unable to handle |unable to handle ",
 		Start: rx(`^(?:BUG: )?[Uu]nable to handle (?:kernel paging request|page fault|kernel data access|kernel instruction fetch|kernel (?:read|write|execute) |kernel access)`), End: endTrace, Absorbs: oopsLines,
 		Title: "BUG: unable to handle kernel paging request in {func}", Func: pcStack},
