@@ -21,14 +21,14 @@ func TestScan(t *testing.T) {
 	if code != 1 || !strings.Contains(out, ": warning: WARNING in trigger_init\n") || !strings.Contains(out, "  | [") {
 		t.Errorf("warn.log: exit %d, output:\n%s", code, out)
 	}
-	out, code = runScan(t, bin, "", "--json", "../../internal/splat/testdata/families/arm64-paging.log")
+	out, code = runScan(t, bin, "", "--json", "../../internal/splat/testdata/guest-arm64/gpf.log")
 	var v []struct {
 		Findings []struct{ Kind, Title, Header string }
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 || len(v) != 1 || len(v[0].Findings) != 1 {
 		t.Fatalf("json: exit %d, %v:\n%s", code, err, out)
 	}
-	if f := v[0].Findings[0]; f.Title != "BUG: unable to handle kernel paging request in nft_trans_destroy" ||
+	if f := v[0].Findings[0]; f.Title != "BUG: unable to handle kernel paging request in trigger_init" ||
 		!strings.HasPrefix(f.Header, "Unable to handle kernel paging request") {
 		t.Errorf("json finding %+v", f)
 	}

@@ -36,29 +36,46 @@ func seriesTree(t testing.TB) string {
 // kinitBuilder builds ../splat/testdata/trigger: the kinit test init and
 // the splat trigger module, as a SelftestBuilder.
 func kinitBuilder(t testing.TB) SelftestBuilder {
-	src, _ := filepath.Abs("../splat/testdata/trigger")
 	return func(ctx context.Context, o selftest.Options) ([]selftest.Artifact, error) {
-		work := filepath.Join(o.BuildDir, "kcheck-kinit")
-		os.RemoveAll(work)
-		if err := os.MkdirAll(work, 0o755); err != nil {
-			return nil, err
-		}
-		for _, f := range []string{"trigger.c", "Makefile", "kinit.c"} {
-			b, err := os.ReadFile(filepath.Join(src, f))
-			if err != nil {
-				return nil, err
-			}
-			os.WriteFile(filepath.Join(work, f), b, 0o644)
-		}
-		e2e.Run(t, "", nil, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"), filepath.Join(work, "kinit.c"))
-		e2e.Run(t, "", nil, "make", "-C", o.BuildDir, "M="+work, "modules")
-		init, _ := os.ReadFile(filepath.Join(work, "init"))
-		ko, err := os.ReadFile(filepath.Join(work, "trigger.ko"))
+		return buildKinit(t, o.BuildDir, "", "")
+	}
+}
+
+// buildKinit compiles kinit (static) and the trigger module against the
+// kernel build in buildDir, for x86_64 (arch and cross "") or another
+// architecture through its cross compiler prefix (arm64 and
+// "aarch64-linux-gnu-").
+func buildKinit(t testing.TB, buildDir, arch, cross string) ([]selftest.Artifact, error) {
+	src, _ := filepath.Abs("../splat/testdata/trigger")
+	work := filepath.Join(buildDir, "kcheck-kinit")
+	os.RemoveAll(work)
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{"trigger.c", "trigger_rust.rs", "Makefile", "kinit.c"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			return nil, err
 		}
-		return []selftest.Artifact{{Name: "init", Mode: 0o755, Data: init}, {Name: "trigger.ko", Mode: 0o644, Data: ko}}, nil
+		os.WriteFile(filepath.Join(work, f), b, 0o644)
 	}
+	e2e.Run(t, "", nil, cross+"gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"), filepath.Join(work, "kinit.c"))
+	args := []string{"-C", buildDir, "M=" + work}
+	if cross != "" {
+		args = append(args, "ARCH="+arch, "CROSS_COMPILE="+cross)
+	}
+	e2e.Run(t, "", nil, "make", append(args, "modules")...)
+	init, _ := os.ReadFile(filepath.Join(work, "init"))
+	ko, err := os.ReadFile(filepath.Join(work, "trigger.ko"))
+	if err != nil {
+		return nil, err
+	}
+	arts := []selftest.Artifact{{Name: "init", Mode: 0o755, Data: init}, {Name: "trigger.ko", Mode: 0o644, Data: ko}}
+	// built where the kernel has Rust support (Makefile)
+	if rko, err := os.ReadFile(filepath.Join(work, "trigger_rust.ko")); err == nil {
+		arts = append(arts, selftest.Artifact{Name: "trigger_rust.ko", Mode: 0o644, Data: rko})
+	}
+	return arts, nil
 }
 
 // splatArgs are the kernel command lines that make each trigger show
@@ -74,6 +91,8 @@ var splatArgs = map[string]string{
 	"warn-panic":  "panic_on_warn=1",
 	// no /init: the kernel looks for a root file system and finds none
 	"panic-root": "rdinit=/splat-no-such-init",
+	// the same with a block layer: root= names a disk the guest lacks
+	"panic-vfs": "rdinit=/splat-no-such-init root=/dev/sda",
 }
 
 func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result {
@@ -194,11 +213,13 @@ func TestE2EPanicAndHang(t *testing.T) {
 
 // TestRegenerateSplatLogs boots one guest per trigger and stores the
 // console logs in ../splat/testdata: the triggers of the kcheck boot
-// kernel as <kind>.log (guestKinds in guest/), those that need the debug
-// kernel (debugKinds) under the names given there. It only runs when
-// asked; KDEFER_REGEN_ONLY=kind,... picks some, KDEFER_REGEN_OUT=DIR
-// writes them all as DIR/<kind>.log, every one on the kcheck boot
-// kernel (another base: KDEFER_TREE_612 names its tree):
+// kernel as <kind>.log (guestKinds in guest/), those that need another
+// kernel (variantLogs: the debug and data kernels)
+// under the names given there. It only runs when asked;
+// KDEFER_REGEN_ONLY=kind,... picks some (KERNEL:kind for a variant
+// kernel's, a bare kind of the debug kernel's is found by itself),
+// KDEFER_REGEN_OUT=DIR writes them all as DIR/<kind>.log, every one on
+// the kcheck boot kernel (another base: KDEFER_TREE_612 names its tree):
 // KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateSplatLogs ./internal/boot
 func TestRegenerateSplatLogs(t *testing.T) {
 	tree := seriesTree(t)
@@ -207,29 +228,32 @@ func TestRegenerateSplatLogs(t *testing.T) {
 	}
 	kinds := []string{"", "warn", "bug", "null", "gpf", "lockdep", "rcu-usage", "atomic-sleep", "rcu-stall", "lockup", "hung", "panic"}
 	kinds = append(kinds, guestKinds...)
-	for _, k := range debugOrder {
-		kinds = append(kinds, "debug:"+k)
+	for _, v := range variantLogs {
+		kinds = append(kinds, v.kernel+":"+v.what)
 	}
 	if k := os.Getenv("KDEFER_REGEN_ONLY"); k != "" {
 		kinds = nil
 		for _, w := range strings.Split(k, ",") {
-			if _, ok := debugKinds[w]; ok && os.Getenv("KDEFER_REGEN_OUT") == "" {
+			if _, ok := variantLog("debug:" + w); ok && os.Getenv("KDEFER_REGEN_OUT") == "" {
 				w = "debug:" + w
 			}
 			kinds = append(kinds, w)
 		}
 	}
-	var plain, debug *kbuild.Result
+	plain, variants := (*kbuild.Result)(nil), map[string]*kbuild.Result{}
 	for _, kind := range kinds {
-		what, isDebug := strings.CutPrefix(kind, "debug:")
+		what, name := kind, kind+".log"
 		var b *kbuild.Result
-		name := what + ".log"
-		switch {
-		case isDebug:
-			if debug == nil {
-				debug = debugKernel(t, tree)
+		if v, ok := variantLog(kind); ok {
+			if variants[v.kernel] == nil {
+				variants[v.kernel] = variantKernel(t, tree, v.kernel)
 			}
-			b, name = debug, debugKinds[what]
+			what, b, name = v.what, variants[v.kernel], v.log
+		} else if strings.Contains(kind, ":") {
+			t.Fatalf("KDEFER_REGEN_ONLY: %q names no log of variantLogs", kind)
+		}
+		switch {
+		case b != nil:
 		case what == "":
 			name = "clean.log"
 		case slices.Contains(guestKinds, what):
@@ -287,41 +311,79 @@ var debugConfig = []string{
 	"CONFIG_PRINTK_CALLER=y",
 }
 
-// debugKinds maps the triggers booted on the debug kernel to the log
-// they make in ../splat/testdata ("" is the boot without a trigger).
-var debugKinds = map[string]string{
-	"":                "clean/debug-6.12.log",
-	"kmemleak":        "guest/kmemleak.log",
-	"list-del":        "guest/list-del.log",
-	"ubsan-shift":     "guest/ubsan-shift.log",
-	"ubsan-bounds":    "guest/ubsan-bounds.log",
-	"usercopy":        "guest/usercopy.log",
-	"stack-protector": "guest/stack-protector.log",
-	"double-fault":    "guest/double-fault.log",
-	"vfs-busy":        "guest/vfs-busy.log",
-	"hard-lockup":     "guest/hard-lockup.log",
-	"gpf-kasan":       "guest/gpf-kasan.log",
-	"refcount":        "guest/refcount.log",
-	"warn-panic":      "guest/warn-panic.log",
-	"panic-root":      "guest/panic-root.log",
-	"hung":            "guest/hung-caller.log",
-	"hung-login":      "guest/hung-login.log",
-	"kmemleak-user":   "guest/kmemleak-user.log",
-	"kmemleak-stamp":  "guest/kmemleak-stamp.log",
+// variantConfigs are the kernels besides the kcheck boot kernel, each
+// its configuration on top of the kcheck boot one (Kconfig.frag). The
+// data kernel is the debug kernel with list corruption made a BUG
+// (CONFIG_BUG_ON_DATA_CORRUPTION, as syzbot's kernels), a block layer
+// and ext2 (a root= it cannot mount: "VFS: Unable to mount root fs"),
+// networking (a net device unregistered while referenced) and KCSAN,
+// which excludes KASAN: one build for the four families (a kernel
+// build takes most of an hour on this loaded two-core machine).
+var variantConfigs = map[string][]string{
+	"debug": debugConfig,
+	"data": append(slices.Clone(debugConfig),
+		"# CONFIG_KASAN is not set",
+		"# CONFIG_KASAN_GENERIC is not set",
+		"CONFIG_KCSAN=y",
+		"CONFIG_BUG_ON_DATA_CORRUPTION=y",
+		"CONFIG_BLOCK=y",
+		// a block file system to try: without one the panic names the
+		// device ("on \"/dev/sda\" or unknown-block(0,0)")
+		"CONFIG_EXT2_FS=y",
+		"CONFIG_NET=y",
+		"# CONFIG_INET is not set",
+	),
 }
 
-var debugOrder = []string{"", "kmemleak", "list-del", "ubsan-shift", "ubsan-bounds", "usercopy", "stack-protector",
-	"double-fault", "vfs-busy", "hard-lockup", "gpf-kasan", "refcount", "warn-panic", "panic-root", "hung", "hung-login",
-	"kmemleak-user", "kmemleak-stamp"}
+// variantLogs are the triggers booted on a variant kernel and the log
+// each makes in ../splat/testdata ("" is the boot without a trigger).
+var variantLogs = []struct{ kernel, what, log string }{
+	{"debug", "", "clean/debug-6.12.log"},
+	{"debug", "kmemleak", "guest/kmemleak.log"},
+	{"debug", "list-del", "guest/list-del.log"},
+	{"debug", "ubsan-shift", "guest/ubsan-shift.log"},
+	{"debug", "ubsan-bounds", "guest/ubsan-bounds.log"},
+	{"debug", "usercopy", "guest/usercopy.log"},
+	{"debug", "stack-protector", "guest/stack-protector.log"},
+	{"debug", "double-fault", "guest/double-fault.log"},
+	{"debug", "vfs-busy", "guest/vfs-busy.log"},
+	{"debug", "hard-lockup", "guest/hard-lockup.log"},
+	{"debug", "gpf-kasan", "guest/gpf-kasan.log"},
+	{"debug", "refcount", "guest/refcount.log"},
+	{"debug", "warn-panic", "guest/warn-panic.log"},
+	{"debug", "panic-root", "guest/panic-root.log"},
+	{"debug", "hung", "guest/hung-caller.log"},
+	{"debug", "hung-login", "guest/hung-login.log"},
+	{"debug", "kmemleak-user", "guest/kmemleak-user.log"},
+	{"debug", "kmemleak-stamp", "guest/kmemleak-stamp.log"},
+	{"data", "list-del", "guest/list-corruption-bug.log"},
+	{"data", "panic-vfs", "guest/panic-vfs.log"},
+	{"data", "netdev-wait", "guest/netdev-wait.log"},
+	{"data", "kcsan", "guest/kcsan.log"},
+}
 
-// debugKernel builds (or reuses) the kcheck boot kernel of tree with
-// debugConfig on top.
-func debugKernel(t *testing.T, tree string) *kbuild.Result {
+// variantLog finds "KERNEL:what" in variantLogs.
+func variantLog(kind string) (v struct{ kernel, what, log string }, ok bool) {
+	kernel, what, found := strings.Cut(kind, ":")
+	if !found {
+		return v, false
+	}
+	for _, v := range variantLogs {
+		if v.kernel == kernel && v.what == what {
+			return v, true
+		}
+	}
+	return v, false
+}
+
+// variantKernel builds (or reuses) the kcheck boot kernel of tree with
+// the variant's configuration on top.
+func variantKernel(t *testing.T, tree, variant string) *kbuild.Result {
 	t.Helper()
 	r, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, FragmentText: kdefer.FragmentFor(tree),
-		ExtraConfig: debugConfig, Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
+		ExtraConfig: variantConfigs[variant], Targets: []string{"bzImage", "modules"}, Progress: t.Logf})
 	if err != nil {
-		t.Fatalf("building the debug kernel of %s: %v", tree, err)
+		t.Fatalf("building the %s kernel of %s: %v", variant, tree, err)
 	}
 	return r
 }

@@ -55,6 +55,23 @@ var Tools = []Tool{
 	{Name: "static libzstd", Files: []string{"/usr/lib/*/libzstd.a"}, Package: "libzstd-dev", Required: false, Purpose: "static perf for the perftool self-tests (libelf needs it; optional)"},
 	{Name: "pkg-config", Binary: "pkg-config", Package: "pkg-config", Required: false, Purpose: "perf's feature detection (perftool self-tests; optional)"},
 	{Name: "debootstrap", Binary: "debootstrap", Package: "debootstrap", Required: false, Purpose: "the SFrame v2 toolchain of the sframe self-tests (internal/toolchain; optional: without it that suite is skipped)"},
+	// The arm64 and riscv splat logs of internal/splat/testdata (their
+	// kernels booted with the trigger module:
+	// TestRegenerateCrossSplatLogs). Optional: nothing else uses them.
+	{Name: "aarch64-linux-gnu-gcc", Binary: "aarch64-linux-gnu-gcc", Package: "gcc-aarch64-linux-gnu", Required: false, Purpose: "the arm64 kernel of the arm64 splat logs (optional)"},
+	{Name: "static arm64 glibc", Files: []string{"/usr/aarch64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-arm64-cross", Required: false, Purpose: "the arm64 /init of the arm64 splat logs (optional)"},
+	{Name: "qemu-system-aarch64", Binary: "qemu-system-aarch64", Package: "qemu-system-arm", Required: false, Purpose: "boots the arm64 kernel of the arm64 splat logs (optional)"},
+	{Name: "riscv64-linux-gnu-gcc", Binary: "riscv64-linux-gnu-gcc", Package: "gcc-riscv64-linux-gnu", Required: false, Purpose: "the riscv kernel of the riscv splat logs (optional)"},
+	{Name: "static riscv64 glibc", Files: []string{"/usr/riscv64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-riscv64-cross", Required: false, Purpose: "the riscv /init of the riscv splat logs (optional)"},
+	{Name: "qemu-system-riscv64", Binary: "qemu-system-riscv64", Package: "qemu-system-misc", Required: false, Purpose: "boots the riscv kernel of the riscv splat logs (optional)"},
+	{Name: "OpenSBI", Files: []string{"/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"}, Package: "opensbi", Required: false, Purpose: "the firmware of QEMU's riscv virt machine (riscv splat logs; optional)"},
+	// The Rust panic log (Linux 6.1 with Rust support:
+	// TestRegenerateRustSplatLogs). Debian's rustc is looked for in
+	// /usr/bin: a rustup toolchain earlier in PATH is another compiler.
+	{Name: "Debian rustc", Files: []string{"/usr/bin/rustc"}, Package: "rustc", Required: false, Purpose: "the Rust panic splat log of Linux 6.1 (optional)"},
+	{Name: "Rust library sources", Files: []string{"/usr/lib/rustlib/src/rust/library/core/src/lib.rs"}, Package: "rust-src", Required: false, Purpose: "the kernel's core and alloc crates (Rust panic splat log; optional)"},
+	{Name: "bindgen", Files: []string{"/usr/bin/bindgen"}, Package: "bindgen", Required: false, Purpose: "the kernel's Rust bindings (Rust panic splat log; optional)"},
+	{Name: "libclang", Files: []string{"/usr/lib/llvm-*/lib/libclang.so*", "/usr/lib/*/libclang-*.so*"}, Package: "libclang-dev", Required: false, Purpose: "bindgen's C parser (Rust panic splat log; optional)"},
 }
 
 // Package returns the Debian package that provides binary, or binary

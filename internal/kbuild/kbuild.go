@@ -87,7 +87,7 @@ type Options struct {
 	FragmentText string
 	ExtraConfig  []string // more fragment lines, applied after Fragment
 	Base         string   // base config target; default "tinyconfig"
-	Arch         string   // "x86_64" (default) or "i386"
+	Arch         string   // "x86_64" (default), "i386", or a cross architecture of crossArch
 	Jobs         int      // make -j; default runtime.NumCPU()
 	W1           bool     // make W=1
 	Targets      []string // make targets; default bzImage
@@ -110,7 +110,7 @@ const ColdStamp = ".kdefer-cold"
 type Result struct {
 	Dir      string
 	Key      string
-	Image    string // arch/x86/boot/bzImage (empty if not among the targets)
+	Image    string // arch/x86/boot/bzImage, arch/ARCH/boot/Image (empty if not among the targets)
 	Config   string // Dir/.config
 	LogPath  string
 	Duration time.Duration
@@ -372,8 +372,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		os.WriteFile(filepath.Join(o.Dir, ColdStamp), []byte(fmt.Sprintf("%d %d\n", res.Duration.Milliseconds(), mon.compiled)), 0o644)
 	}
 	for _, t := range o.Targets {
-		if t == "bzImage" || t == "all" {
+		if t == "bzImage" || t == "Image" || t == "all" {
 			img := filepath.Join(o.Dir, "arch", "x86", "boot", "bzImage")
+			if _, ok := crossArch[o.Arch]; ok {
+				img = filepath.Join(o.Dir, "arch", o.Arch, "boot", "Image")
+			}
 			if _, err := os.Stat(img); err != nil {
 				return res, fmt.Errorf("kbuild: make succeeded but %s is missing", img)
 			}
@@ -406,10 +409,22 @@ func verify(o Options, config string, want *kconfig.Config, progress func(string
 	return &ConfigError{Dropped: dropped, Config: config}
 }
 
+// crossArch are the architectures built with a Debian cross compiler
+// (gcc-aarch64-linux-gnu, gcc-riscv64-linux-gnu; Debian's ccache has
+// their names too), each with its compiler prefix. Their image is
+// arch/ARCH/boot/Image (target "Image").
+var crossArch = map[string]string{
+	"arm64": "aarch64-linux-gnu-",
+	"riscv": "riscv64-linux-gnu-",
+}
+
 // runMake runs make in the source tree with O=Dir, copying all output
 // to logf and, when mon is set, to the progress monitor.
 func runMake(ctx context.Context, o Options, logf io.Writer, mon *monitor, targets ...string) error {
 	args := []string{"-C", o.Src, "O=" + o.Dir, "ARCH=" + o.Arch, "-j" + strconv.Itoa(o.Jobs)}
+	if cross, ok := crossArch[o.Arch]; ok {
+		args = append(args, "CROSS_COMPILE="+cross)
+	}
 	if o.W1 {
 		args = append(args, "W=1")
 	}

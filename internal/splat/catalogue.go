@@ -78,7 +78,7 @@ var (
 func rx(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 var (
-	oopsLines  = []string{"oops", "x86-trap", "internal-error"}
+	oopsLines  = []string{"oops", "x86-trap", "internal-error", "riscv-bug"}
 	bugAbsorbs = append([]string{"kernel-bug", "warning"}, oopsLines...)
 	pcStack    = []string{"pc", "stack"}
 	lockdepAt  = []string{"at", "stack"}
@@ -108,7 +108,8 @@ var Catalogue = []Pattern{
 	{Name: "kasan-other", Kind: KindKASAN, Key: "BUG: KASAN: ",
 		Start: rx(`^BUG: KASAN: ([\w-]+)`), End: endFrame, Title: "KASAN: $1 {access} in {func}", Func: pcStack},
 	{Name: "kcsan", Kind: KindKASAN, Key: "BUG: KCSAN: ",
-		Start: rx(`^BUG: KCSAN: ([\w-]+) in ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: / ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?)?\s*$`),
+		// %ps of a module's function adds " [module]" after the name.
+		Start: rx(`^BUG: KCSAN: ([\w-]+) in ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[[\w-]+\])?(?: / ([\w.$]+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[[\w-]+\])?)?\s*$`),
 		End:   endFrame, Title: "KCSAN: $1 in $2{ / $3}"},
 	{Name: "kfence-kmsan", Kind: KindKASAN, Key: "BUG: KFENCE: |BUG: KMSAN: ",
 		Start: rx(`^BUG: (KFENCE|KMSAN): ([\w -]+?) in (?P<func>[\w.$]+)`), End: endFrame,
@@ -181,7 +182,9 @@ var Catalogue = []Pattern{
 		Start: rx(`^usercopy: Kernel memory (?:exposure|overwrite) attempt detected`), End: endTrace, Absorbs: bugAbsorbs,
 		Title: "BUG: bad usercopy in {func}", Func: pcStack, Skip: []string{"usercopy_", "__check_object_size", "check_object_size", "__check_heap_object", "check_heap_object", "check_stack_object", "copy_to_user", "copy_from_user", "_copy_to_user", "_copy_from_user", "__copy_", "simple_read_from_buffer", "simple_write_to_buffer"}},
 	{Name: "rust-panic", Kind: KindBug, Key: "panicked at ",
-		Start: rx(`^panicked at (?:'.*', )?([\w./-]+\.rs):(\d+)(?::\d+)?`), End: endTrace, Absorbs: bugAbsorbs,
+		// An absolute path (a module built out of tree) is the build
+		// machine's: the title keeps its file name only.
+		Start: rx(`^panicked at (?:'.*', )?(?:/(?:[\w.-]+/)+)?([\w./-]+\.rs):(\d+)(?::\d+)?`), End: endTrace, Absorbs: bugAbsorbs,
 		Title: "Rust panic at $1:$2"},
 	{Name: "vfs-busy", Kind: KindRefLeak, Key: "VFS: Busy inodes after unmount",
 		Start: rx(`^VFS: Busy inodes after unmount(?: of \S+? \(([\w.-]+)\))?`), End: endTrace, Max: 60, Absorbs: bugAbsorbs,
@@ -208,6 +211,11 @@ var Catalogue = []Pattern{
 	{Name: "null-deref", Kind: KindBug, Key: "BUG: |Unable to handle kernel NULL",
 		Start: rx(`^(?:BUG: (?:unable to handle )?[Kk]ernel NULL pointer dereference|Unable to handle kernel NULL pointer dereference)`), End: endTrace, Absorbs: oopsLines,
 		Title: "BUG: kernel NULL pointer dereference in {func}", Func: pcStack},
+	// riscv: a kernel access to a user address (0 among them) outside
+	// the uaccess routines, named so before a NULL or paging check.
+	{Name: "user-access", Kind: KindBug, Key: "Unable to handle kernel access to user memory",
+		Start: rx(`^Unable to handle kernel access to user memory`), End: endTrace, Absorbs: oopsLines,
+		Title: "BUG: unable to handle kernel access to user memory in {func}", Func: pcStack},
 	{Name: "paging", Kind: KindBug, Key: "BUG: |Unable to handle |unable to handle ",
 		Start: rx(`^(?:BUG: )?[Uu]nable to handle (?:kernel paging request|page fault|kernel data access|kernel instruction fetch|kernel (?:read|write|execute) |kernel access)`), End: endTrace, Absorbs: oopsLines,
 		Title: "BUG: unable to handle kernel paging request in {func}", Func: pcStack},

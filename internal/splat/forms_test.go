@@ -29,6 +29,15 @@ func TestIssueForms(t *testing.T) {
 		{"Internal error: Oops: 96000004 [#1] PREEMPT SMP\npc : foo+0x1/0x2\n", KindOops, "Internal error: Oops in foo"},
 		{"Unhandled fault: imprecise external abort (0x1406) at 0xb6f0c000\nPC is at foo+0x1/0x2\n", KindOops, "Unhandled fault in foo"},
 		{"[   44.38][    C4]  BUG: KCSAN: data-race in foo / bar\n", KindKASAN, "KCSAN: data-race in foo / bar"},
+		// rustc before 1.73, a module built out of tree: its file name only
+		{"trigger_rust: panicked at 'index out of bounds: the len is 2 but the index is 2', /build/x/kcheck-kinit/trigger_rust.rs:27:20\n", KindBug, "Rust panic at trigger_rust.rs:27"},
+		{"rust_minimal: panicked at samples/rust/rust_minimal.rs:31:9:\n", KindBug, "Rust panic at samples/rust/rust_minimal.rs:31"},
+		// riscv (guest-riscv/): a user address outside uaccess, and a BUG with its "Kernel BUG [#1]" line
+		{"Unable to handle kernel access to user memory without uaccess routines at virtual address 0000000000000000\nOops [#1]\nepc : foo+0x1/0x2 [m]\n", KindBug, "BUG: unable to handle kernel access to user memory in foo"},
+		{"kernel BUG at a.c:1!\nKernel BUG [#1]\nepc : foo+0x1/0x2 [m]\n", KindBug, "kernel BUG in foo"},
+		// functions of a module: %ps adds " [module]" (guest/kcsan.log)
+		{"BUG: KCSAN: data-race in racy_b [trigger] / racy_a [trigger]\n", KindKASAN, "KCSAN: data-race in racy_b / racy_a"},
+		{"BUG: KCSAN: data-race in racy_a+0x11/0x2f [trigger]\n", KindKASAN, "KCSAN: data-race in racy_a"},
 		{"PANIC: double fault, error_code: 0x0\nRIP: 0010:foo+0x1/0x2\nKernel panic - not syncing: Machine halted.\n", KindOops, "PANIC: double fault in foo"},
 		{"unregister_netdevice: waiting for lo to become free. Usage count = 5\n", KindRefLeak, "unregister_netdevice: waiting for DEV to become free"},
 		{"VFS: Busy inodes after unmount of sda1. Self-destruct in 5 seconds.  Have a nice day...\n", KindRefLeak, "VFS: Busy inodes after unmount"},

@@ -5,7 +5,8 @@
 // variables), then powers the machine off; after splat=kmemleak it
 // has kmemleak scan memory first (kmemleak-user, kmemleak-stamp: and
 // prints what it found the way syzkaller's executor does); splat=hung-login
-// prints a login prompt before the hung task. splat=hang is the one kind
+// prints a login prompt before the hung task; splat=rust-panic loads
+// /trigger_rust.ko instead (a kernel with Rust support). splat=hang is the one kind
 // that does not reach the module: init stops and waits forever, the
 // guest never powers off, and kcheck's timeout has to end the run.
 // Build: gcc -static -O2.
@@ -27,11 +28,15 @@
 static int load_trigger(const char *what)
 {
 	char params[64];
-	int fd = open("/trigger.ko", O_RDONLY | O_CLOEXEC);
+	/* splat=rust-panic: the Rust module, which panics in its init */
+	int rust = strcmp(what, "rust-panic") == 0;
+	int fd = open(rust ? "/trigger_rust.ko" : "/trigger.ko", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
 	snprintf(params, sizeof(params), "what=%s", what);
+	if (rust)
+		params[0] = 0;
 	if (syscall(SYS_finit_module, fd, params, 0) < 0) {
 		int e = errno;
 		close(fd);

@@ -25,6 +25,9 @@
 #include <linux/fs.h>
 #include <linux/mount.h>
 #include <linux/dcache.h>
+#include <linux/netdevice.h>
+#include <linux/etherdevice.h>
+#include <linux/workqueue.h>
 
 static char *what = "none";
 module_param(what, charp, 0444);
@@ -32,7 +35,7 @@ MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-sta
 		 "divide|kasan-uaf|kasan-oob|double-free|bad-unlock|held-freed|lock-return|"
 		 "non-static|recursive|inconsistent|still-held|sched-atomic|"
 		 "kmemleak|list-del|ubsan-shift|ubsan-bounds|usercopy|stack-protector|double-fault|"
-		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io");
+		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io|netdev-wait|kcsan");
 
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
@@ -168,6 +171,7 @@ static noinline __no_sanitize_address void smash_stack(void)
 
 static noinline void fault_twice(void)
 {
+#ifdef CONFIG_X86_64
 	/*
 	 * A stack pointer on an unmapped page: the push faults, and so
 	 * does pushing the page fault's frame on that stack.
@@ -176,6 +180,23 @@ static noinline void fault_twice(void)
 		     "movq $0x1000, %%rsp\n\t"
 		     "pushq $0\n\t"
 		     "movq %%rax, %%rsp" ::: "rax", "memory");
+#else
+	pr_info("splat_trigger: double-fault is x86_64 only\n");
+#endif
+}
+
+/* always inlined: the divide error names trigger_init (guest/divide.log) */
+static __always_inline void divide_by_zero(void)
+{
+#ifdef CONFIG_X86
+	unsigned int lo = 1, hi = 0, zero = 0;
+
+	/* C lets the compiler fold 1 / 0; the instruction cannot be */
+	asm volatile("divl %2" : "+a" (lo), "+d" (hi) : "rm" (zero));
+	pr_info("splat_trigger: %u\n", lo);
+#else
+	pr_info("splat_trigger: divide traps on x86 only\n");
+#endif
 }
 
 static noinline void busy_unmount(void)
@@ -213,6 +234,88 @@ static noinline void read_through_null(struct counted *c)
 static noinline void get_dead_ref(struct counted *c)
 {
 	refcount_inc(&c->ref);	/* from 0: a use after free */
+}
+
+#ifdef CONFIG_NET
+/*
+ * netdev-wait: a net device unregistered while a reference to it is
+ * held. unregister_netdev() waits for the reference and says so every
+ * netdev_unregister_timeout_secs (10 s); a work item drops it after 25 s.
+ */
+static struct net_device *held_dev;
+
+static void put_held_dev(struct work_struct *work)
+{
+	dev_put(held_dev);
+}
+
+static DECLARE_DELAYED_WORK(put_work, put_held_dev);
+
+static const struct net_device_ops held_ops = {};
+
+static void held_setup(struct net_device *dev)
+{
+	ether_setup(dev);
+	dev->netdev_ops = &held_ops;
+}
+
+static noinline void unregister_held(void)
+{
+	struct net_device *dev;
+
+	dev = alloc_netdev(0, "splat%d", NET_NAME_ENUM, held_setup);
+	if (!dev)
+		return;
+	if (register_netdev(dev)) {
+		free_netdev(dev);
+		return;
+	}
+	dev_hold(dev);
+	held_dev = dev;
+	schedule_delayed_work(&put_work, 25 * HZ);
+	unregister_netdev(dev);
+	free_netdev(dev);
+}
+#else
+static void unregister_held(void)
+{
+	pr_info("splat_trigger: netdev-wait needs CONFIG_NET\n");
+}
+#endif
+
+/*
+ * kcsan: two threads increment one plain int with no lock, each from
+ * its own function, for 4 s; KCSAN names both functions.
+ */
+static int racy_count;
+
+static noinline void racy_inc_a(void)
+{
+	racy_count++;
+}
+
+static noinline void racy_add_b(void)
+{
+	racy_count += 2;
+}
+
+static int race_thread(void *arg)
+{
+	void (*step)(void) = arg;
+	u64 end = ktime_get_ns() + 4 * NSEC_PER_SEC;
+
+	while (ktime_get_ns() < end) {
+		step();
+		cond_resched();
+	}
+	return 0;
+}
+
+static noinline void race_two_threads(void)
+{
+	kthread_run(race_thread, racy_inc_a, "splat_race_a");
+	kthread_run(race_thread, racy_add_b, "splat_race_b");
+	msleep(5000);
 }
 
 static int __init trigger_init(void)
@@ -257,11 +360,7 @@ static int __init trigger_init(void)
 	} else if (!strcmp(what, "panic")) {
 		panic("splat_trigger: panic on request");
 	} else if (!strcmp(what, "divide")) {
-		unsigned int lo = 1, hi = 0, zero = 0;
-
-		/* C lets the compiler fold 1 / 0; the instruction cannot be */
-		asm volatile("divl %2" : "+a" (lo), "+d" (hi) : "rm" (zero));
-		pr_info("splat_trigger: %u\n", lo);
+		divide_by_zero();
 	} else if (!strcmp(what, "kasan-uaf") || !strcmp(what, "kasan-oob") ||
 		   !strcmp(what, "double-free")) {
 		volatile char *p = kmalloc(32, GFP_KERNEL);
@@ -339,6 +438,10 @@ static int __init trigger_init(void)
 		struct counted c = { .ref = REFCOUNT_INIT(0) };
 
 		get_dead_ref(&c);
+	} else if (!strcmp(what, "netdev-wait")) {
+		unregister_held();
+	} else if (!strcmp(what, "kcsan")) {
+		race_two_threads();
 	}
 	pr_info("splat_trigger: done\n");
 	return 0;

@@ -1,0 +1,156 @@
+package boot
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/initramfs"
+	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/qemu"
+)
+
+// smallGuest is a small kernel for kinit and the trigger module:
+// tinyconfig with printk and its times, BUG, a tty, an initramfs, ELF,
+// devtmpfs, /proc and /sys, futexes, modules and kallsyms, and more.
+func smallGuest(more ...string) []string {
+	return append([]string{"CONFIG_PRINTK=y", "CONFIG_PRINTK_TIME=y", "CONFIG_BUG=y", "CONFIG_TTY=y",
+		"CONFIG_BLK_DEV_INITRD=y", "CONFIG_BINFMT_ELF=y", "CONFIG_DEVTMPFS=y", "CONFIG_PROC_FS=y", "CONFIG_SYSFS=y",
+		"CONFIG_FUTEX=y", "CONFIG_MODULES=y", "CONFIG_MODULE_UNLOAD=y", "CONFIG_KALLSYMS=y"}, more...)
+}
+
+// arm64Config is the arm64 kernel of the arm64 splat logs: tinyconfig
+// with a PL011 console (QEMU's virt machine), an initramfs, modules,
+// SMP (the RCU stall detector is Tree RCU's), the soft lockup and hung
+// task detectors and lockdep.
+var arm64Config = smallGuest(
+	"CONFIG_SERIAL_AMBA_PL011=y",
+	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+	"CONFIG_PROC_SYSCTL=y",
+	"CONFIG_SMP=y",
+	"CONFIG_DEBUG_KERNEL=y",
+	"CONFIG_DETECT_HUNG_TASK=y",
+	"CONFIG_SOFTLOCKUP_DETECTOR=y",
+	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
+	"CONFIG_PROVE_LOCKING=y",
+)
+
+// riscvConfig is the riscv64 kernel of the riscv splat logs: tinyconfig
+// with QEMU's virt machine (ARCH_VIRT), its 16550 console and the rest
+// as arm64Config.
+var riscvConfig = smallGuest(
+	"CONFIG_ARCH_VIRT=y",
+	// QEMU's device tree has riscv,isa only: without it every CPU is
+	// invalid and smpboot.c BUGs
+	"CONFIG_RISCV_ISA_FALLBACK=y",
+	// gcc's rv64gc user space (kinit) uses the FPU: SIGILL without it
+	"CONFIG_FPU=y",
+	"CONFIG_SERIAL_8250=y",
+	"CONFIG_SERIAL_8250_CONSOLE=y",
+	"CONFIG_SERIAL_OF_PLATFORM=y",
+	"CONFIG_SMP=y",
+	"CONFIG_DEBUG_KERNEL=y",
+)
+
+// crossGuests are the other architectures' kernels: how each is built
+// and booted, and the triggers booted on it ("" is the boot without
+// one, stored as ../splat/testdata/clean/kinit-ARCH-6.12.log).
+var crossGuests = map[string]struct {
+	cross, qemu, console string
+	machine, config      []string
+	logs                 []string
+}{
+	"arm64": {"aarch64-linux-gnu-", "qemu-system-aarch64", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a57"}, arm64Config,
+		[]string{"", "bug", "null", "gpf", "rcu-stall", "warn", "lockup"}},
+	"riscv": {"riscv64-linux-gnu-", "qemu-system-riscv64", "ttyS0", []string{"-M", "virt"}, riscvConfig,
+		[]string{"", "null", "bug", "warn"}},
+}
+
+// TestRegenerateCrossSplatLogs cross-builds the kernel of each of
+// crossGuests (KDEFER_CROSS_ARCH=arm64,riscv picks some) from a 6.12
+// tree (KDEFER_TREE_612, or Debian's 6.12), boots it in QEMU's virt
+// machine (TCG) with kinit and the trigger module once per trigger, and
+// stores each console as ../splat/testdata/guest-ARCH/<kind>.log. It
+// only runs when asked; KDEFER_REGEN_ONLY=kind,... picks the triggers:
+// KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateCrossSplatLogs ./internal/boot
+func TestRegenerateCrossSplatLogs(t *testing.T) {
+	e2e.Need(t, "a kernel tree, Debian's cross compilers and QEMU")
+	if os.Getenv("KDEFER_REGEN_SPLATS") != "1" {
+		t.Skip("set KDEFER_REGEN_SPLATS=1 to regenerate ../splat/testdata/guest-ARCH/*.log")
+	}
+	tree := os.Getenv("KDEFER_TREE_612")
+	if tree == "" {
+		tree = e2e.Tree(t, "6.12")
+	}
+	arches := []string{"arm64", "riscv"}
+	if a := os.Getenv("KDEFER_CROSS_ARCH"); a != "" {
+		arches = strings.Split(a, ",")
+	}
+	for _, arch := range arches {
+		g, ok := crossGuests[arch]
+		if !ok {
+			t.Fatalf("KDEFER_CROSS_ARCH: no guest %q (crossGuests)", arch)
+		}
+		for _, tool := range []string{g.cross + "gcc", g.qemu} {
+			if _, err := exec.LookPath(tool); err != nil {
+				t.Fatalf("%s not found: install the optional packages kcheck doctor lists for it", tool)
+			}
+		}
+		b, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, Arch: arch, ExtraConfig: g.config,
+			Targets: []string{"Image", "modules"}, Progress: t.Logf})
+		if err != nil {
+			t.Fatalf("building the %s kernel of %s: %v", arch, tree, err)
+		}
+		arts, err := buildKinit(t, b.Dir, arch, g.cross)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arc := initramfs.New()
+		for _, a := range arts {
+			if err := arc.AddFile(a.Name, a.Mode, a.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, d := range []string{"proc", "sys", "dev", "tmp"} {
+			arc.AddDir(d, 0o755)
+		}
+		out := filepath.Join(b.Dir, "kcheck-e2e")
+		os.MkdirAll(out, 0o755)
+		initrd := filepath.Join(out, "initrd.cpio")
+		if err := arc.WriteFile(initrd); err != nil {
+			t.Fatal(err)
+		}
+		kinds := g.logs
+		if k := os.Getenv("KDEFER_REGEN_ONLY"); k != "" {
+			kinds = strings.Split(k, ",")
+		}
+		dir := filepath.Join("..", "splat", "testdata", "guest-"+arch)
+		os.MkdirAll(dir, 0o755)
+		for _, what := range kinds {
+			app, dst := "console="+g.console, filepath.Join(dir, "..", "clean", "kinit-"+arch+"-6.12.log")
+			if what != "" {
+				app += " splat=" + what + " " + splatArgs[what]
+				dst = filepath.Join(dir, what+".log")
+			}
+			console := filepath.Join(out, "console-"+what+".log")
+			r, err := qemu.Run(context.Background(), qemu.Options{QEMU: g.qemu, Kernel: b.Image, Initrd: initrd,
+				Append: app, Accel: qemu.TCG, Timeout: 4 * time.Minute, ConsoleLog: console, ExtraArgs: g.machine})
+			if err != nil {
+				t.Fatalf("booting the %s kernel with %q: %v", arch, app, err)
+			}
+			data, err := os.ReadFile(console)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %s, %d console lines, %s", dst, r.Outcome, strings.Count(string(data), "\n"), r.Duration.Round(time.Millisecond))
+		}
+	}
+}
