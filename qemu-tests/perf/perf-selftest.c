@@ -1035,7 +1035,8 @@ static void test_deep_chain(void)
 	const char *name = "deferred_chain_not_cut_at_sample_max_stack";
 	struct worker w = { .cpu = -1 };
 	struct perf_event_attr attr;
-	struct window win = { .ms = 300, .cap_ms = 300 };
+	/* 20 samples at least: at load 18-25, 300 ms once held none */
+	struct window win = { .ms = 300, .want = 20, .cap_ms = 20000 };
 	struct records rec;
 	struct ring r;
 	size_t i, deep_ok = 0, records = 0;
