@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/toolchain"
@@ -18,10 +20,11 @@ import (
 
 func init() {
 	var install, asJSON, noKVM, recheck *bool
+	var with *string
 	app.Register(&cli.Command{
 		Name:    "doctor",
 		Summary: "check the host tools and whether KVM really works",
-		Usage: `doctor [--install] [--json] [--no-kvm] [--recheck-kvm]
+		Usage: `doctor [--install [--with splat-logs]] [--json] [--no-kvm] [--recheck-kvm]
 
 Checks every host tool kgen and kcheck use (compilers, kernel build tools,
 headers, QEMU, apt, git), prints the exact apt-get line for what is
@@ -32,7 +35,11 @@ KVM. Without a built kernel the answer is "not proven yet" unless QEMU
 already fails in its KVM code. The verdict is kept in the cache
 (accel/kvm.json) and used by kcheck boot; --recheck-kvm forgets it and
 checks again. When KVM is unusable kcheck boot uses TCG: that is not a
-failure. --install runs the apt-get line (root only).
+failure. --install runs the apt-get line (root only). The cross compilers,
+arm64/riscv QEMU and Rust tools that only regenerate the splat corpus
+(internal/splat/testdata) are an opt-in set: --with splat-logs adds them
+(installed after the default set: on bookworm gcc-multilib conflicts with
+the cross compilers in one apt-get line).
 
 Exit: 0 every required tool is present, 1 a required tool is missing,
 2 the install could not run.`,
@@ -41,15 +48,20 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 			asJSON = fs.Bool("json", false, "print the report as JSON on stdout")
 			noKVM = fs.Bool("no-kvm", false, "skip the KVM check")
 			recheck = fs.Bool("recheck-kvm", false, "forget the kept KVM verdict and check again")
+			with = fs.String("with", "", "comma-separated opt-in tool sets to check and install too (splat-logs)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 0 {
 				return cli.Errorf(cli.ExitHarness, "doctor takes no arguments")
 			}
+			extras, err := extraSets(*with)
+			if err != nil {
+				return err
+			}
 			r := hostcheck.Run(hostcheck.Options{})
 			if *install {
-				if line := r.InstallCommand(true); line != "" {
-					if err := runInstall(ctx, r); err != nil {
+				if line := r.InstallCommand(true, extras...); line != "" {
+					if err := runInstall(ctx, r, extras); err != nil {
 						return err
 					}
 				} else {
@@ -75,12 +87,12 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 					KVM     accel.Check `json:"kvm"`
 					OK      bool        `json:"ok"`
 					Install string      `json:"install,omitempty"`
-				}{r, kvm, r.OK(), r.InstallCommand(true)}
+				}{r, kvm, r.OK(), r.InstallCommand(true, extras...)}
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(out)
 			} else {
-				printDoctor(r, kvm)
+				printDoctor(r, kvm, extras)
 			}
 			if !r.OK() {
 				var names []string
@@ -96,7 +108,23 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 	})
 }
 
-func printDoctor(r hostcheck.Report, kvm accel.Check) {
+// extraSets parses --with: every name must be a known opt-in set.
+func extraSets(with string) ([]string, error) {
+	var sets []string
+	for _, s := range strings.Split(with, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if s != hostcheck.SplatLogs {
+			return nil, cli.Errorf(cli.ExitHarness, "doctor --with %q: unknown tool set (known: %s)", s, hostcheck.SplatLogs)
+		}
+		sets = append(sets, s)
+	}
+	return sets, nil
+}
+
+func printDoctor(r hostcheck.Report, kvm accel.Check, extras []string) {
 	w := os.Stdout
 	for _, t := range r.Tools {
 		state := "ok"
@@ -105,6 +133,9 @@ func printDoctor(r hostcheck.Report, kvm accel.Check) {
 			state = "MISSING"
 			if !t.Required {
 				state = "absent"
+			}
+			if t.Extra != "" && !slices.Contains(extras, t.Extra) {
+				state = "opt-in"
 			}
 			where = "package " + t.Package
 		}
@@ -118,15 +149,15 @@ func printDoctor(r hostcheck.Report, kvm accel.Check) {
 	}
 	if line := r.InstallCommand(false); line != "" {
 		fmt.Fprintf(w, "missing: %s\n", line)
-	} else if opt := r.InstallCommand(true); opt != "" {
+	} else if opt := r.InstallCommand(true, extras...); opt != "" {
 		fmt.Fprintf(w, "optional: %s\n", opt)
 	} else {
 		fmt.Fprintln(w, "all tools present")
 	}
 }
 
-func runInstall(ctx context.Context, r hostcheck.Report) error {
-	line := r.InstallCommand(true)
+func runInstall(ctx context.Context, r hostcheck.Report, extras []string) error {
+	line := r.InstallCommand(true, extras...)
 	if os.Geteuid() != 0 {
 		return &cli.Error{Code: cli.ExitHarness,
 			Err:  fmt.Errorf("--install needs root to run %q (you are uid %d)", line, os.Geteuid()),
@@ -139,15 +170,38 @@ func runInstall(ctx context.Context, r hostcheck.Report) error {
 		c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		return c.Run()
 	}
-	pkgs := r.Packages(true)
-	inst := append([]string{"apt-get", "install", "-y", "--no-install-recommends"}, pkgs...)
-	if err := run(inst...); err != nil {
-		// Stale or missing package lists on a fresh machine: update once.
-		if err := run("apt-get", "update"); err != nil {
-			return cli.Errorf(cli.ExitHarness, "apt-get update failed: %w", err)
+	// The default set first, each opt-in set on its own: on bookworm
+	// gcc-multilib conflicts with the cross compilers in one apt-get
+	// line, while installing them afterwards only drops the gcc-multilib
+	// meta package and keeps gcc-12-multilib, which the compat self-test
+	// uses.
+	steps := [][]string{r.Packages(true)}
+	for _, e := range extras {
+		var only []string
+		for _, t := range r.Missing(false, e) {
+			if t.Extra == e && !slices.Contains(only, t.Package) {
+				only = append(only, t.Package)
+			}
 		}
-		if err := run(inst...); err != nil {
-			return cli.Errorf(cli.ExitHarness, "%s failed: %w", line, err)
+		steps = append(steps, only)
+	}
+	updated := false
+	for _, pkgs := range steps {
+		if len(pkgs) == 0 {
+			continue
+		}
+		inst := append([]string{"apt-get", "install", "-y", "--no-install-recommends"}, pkgs...)
+		err := run(inst...)
+		if err != nil && !updated {
+			// Stale or missing package lists on a fresh machine: update once.
+			if err := run("apt-get", "update"); err != nil {
+				return cli.Errorf(cli.ExitHarness, "apt-get update failed: %w", err)
+			}
+			updated = true
+			err = run(inst...)
+		}
+		if err != nil {
+			return cli.Errorf(cli.ExitHarness, "apt-get install -y %s failed: %w", strings.Join(pkgs, " "), err)
 		}
 	}
 	return nil

@@ -98,7 +98,7 @@ func TestRegenerateCrossSplatLogs(t *testing.T) {
 		}
 		for _, tool := range []string{g.cross + "gcc", g.qemu} {
 			if _, err := exec.LookPath(tool); err != nil {
-				t.Fatalf("%s not found: install the optional packages kcheck doctor lists for it", tool)
+				t.Fatalf("%s not found: as root, kcheck doctor --install --with splat-logs", tool)
 			}
 		}
 		b, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, Arch: arch, ExtraConfig: g.config,

@@ -42,7 +42,7 @@ func TestRegenerateRustSplatLogs(t *testing.T) {
 	}
 	for _, tool := range []string{"/usr/bin/rustc", "/usr/bin/bindgen"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install rustc, rust-src, bindgen and libclang-dev (Debian)", tool)
+			t.Fatalf("%s not found: as root, kcheck doctor --install --with splat-logs", tool)
 		}
 	}
 	t.Setenv("PATH", "/usr/bin"+string(os.PathListSeparator)+os.Getenv("PATH"))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -24,7 +25,17 @@ type Tool struct {
 	Package  string   // Debian package that provides it
 	Required bool     // false: optional, reported but not a failure
 	Purpose  string
+	// Extra names an opt-in set ("splat-logs"): tools that only
+	// regenerate test data. They are reported, but installed only when
+	// the set is asked for (kcheck doctor --install --with NAME): on
+	// Debian bookworm gcc-multilib conflicts with the cross compilers,
+	// so installing them by default would break every bookworm setup.
+	Extra string `json:"extra,omitempty"`
 }
+
+// SplatLogs is the Extra set of the cross-architecture and Rust splat
+// logs of internal/splat/testdata.
+const SplatLogs = "splat-logs"
 
 // Tools is the list of everything the pipeline and its self-tests use.
 var Tools = []Tool{
@@ -58,20 +69,20 @@ var Tools = []Tool{
 	// The arm64 and riscv splat logs of internal/splat/testdata (their
 	// kernels booted with the trigger module:
 	// TestRegenerateCrossSplatLogs). Optional: nothing else uses them.
-	{Name: "aarch64-linux-gnu-gcc", Binary: "aarch64-linux-gnu-gcc", Package: "gcc-aarch64-linux-gnu", Required: false, Purpose: "the arm64 kernel of the arm64 splat logs (optional)"},
-	{Name: "static arm64 glibc", Files: []string{"/usr/aarch64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-arm64-cross", Required: false, Purpose: "the arm64 /init of the arm64 splat logs (optional)"},
-	{Name: "qemu-system-aarch64", Binary: "qemu-system-aarch64", Package: "qemu-system-arm", Required: false, Purpose: "boots the arm64 kernel of the arm64 splat logs (optional)"},
-	{Name: "riscv64-linux-gnu-gcc", Binary: "riscv64-linux-gnu-gcc", Package: "gcc-riscv64-linux-gnu", Required: false, Purpose: "the riscv kernel of the riscv splat logs (optional)"},
-	{Name: "static riscv64 glibc", Files: []string{"/usr/riscv64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-riscv64-cross", Required: false, Purpose: "the riscv /init of the riscv splat logs (optional)"},
-	{Name: "qemu-system-riscv64", Binary: "qemu-system-riscv64", Package: "qemu-system-misc", Required: false, Purpose: "boots the riscv kernel of the riscv splat logs (optional)"},
-	{Name: "OpenSBI", Files: []string{"/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"}, Package: "opensbi", Required: false, Purpose: "the firmware of QEMU's riscv virt machine (riscv splat logs; optional)"},
+	{Name: "aarch64-linux-gnu-gcc", Binary: "aarch64-linux-gnu-gcc", Package: "gcc-aarch64-linux-gnu", Required: false, Purpose: "the arm64 kernel of the arm64 splat logs (optional)", Extra: SplatLogs},
+	{Name: "static arm64 glibc", Files: []string{"/usr/aarch64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-arm64-cross", Required: false, Purpose: "the arm64 /init of the arm64 splat logs (optional)", Extra: SplatLogs},
+	{Name: "qemu-system-aarch64", Binary: "qemu-system-aarch64", Package: "qemu-system-arm", Required: false, Purpose: "boots the arm64 kernel of the arm64 splat logs (optional)", Extra: SplatLogs},
+	{Name: "riscv64-linux-gnu-gcc", Binary: "riscv64-linux-gnu-gcc", Package: "gcc-riscv64-linux-gnu", Required: false, Purpose: "the riscv kernel of the riscv splat logs (optional)", Extra: SplatLogs},
+	{Name: "static riscv64 glibc", Files: []string{"/usr/riscv64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-riscv64-cross", Required: false, Purpose: "the riscv /init of the riscv splat logs (optional)", Extra: SplatLogs},
+	{Name: "qemu-system-riscv64", Binary: "qemu-system-riscv64", Package: "qemu-system-misc", Required: false, Purpose: "boots the riscv kernel of the riscv splat logs (optional)", Extra: SplatLogs},
+	{Name: "OpenSBI", Files: []string{"/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"}, Package: "opensbi", Required: false, Purpose: "the firmware of QEMU's riscv virt machine (riscv splat logs; optional)", Extra: SplatLogs},
 	// The Rust panic log (Linux 6.1 with Rust support:
 	// TestRegenerateRustSplatLogs). Debian's rustc is looked for in
 	// /usr/bin: a rustup toolchain earlier in PATH is another compiler.
-	{Name: "Debian rustc", Files: []string{"/usr/bin/rustc"}, Package: "rustc", Required: false, Purpose: "the Rust panic splat log of Linux 6.1 (optional)"},
-	{Name: "Rust library sources", Files: []string{"/usr/lib/rustlib/src/rust/library/core/src/lib.rs"}, Package: "rust-src", Required: false, Purpose: "the kernel's core and alloc crates (Rust panic splat log; optional)"},
-	{Name: "bindgen", Files: []string{"/usr/bin/bindgen"}, Package: "bindgen", Required: false, Purpose: "the kernel's Rust bindings (Rust panic splat log; optional)"},
-	{Name: "libclang", Files: []string{"/usr/lib/llvm-*/lib/libclang.so*", "/usr/lib/*/libclang-*.so*"}, Package: "libclang-dev", Required: false, Purpose: "bindgen's C parser (Rust panic splat log; optional)"},
+	{Name: "Debian rustc", Files: []string{"/usr/bin/rustc"}, Package: "rustc", Required: false, Purpose: "the Rust panic splat log of Linux 6.1 (optional)", Extra: SplatLogs},
+	{Name: "Rust library sources", Files: []string{"/usr/lib/rustlib/src/rust/library/core/src/lib.rs"}, Package: "rust-src", Required: false, Purpose: "the kernel's core and alloc crates (Rust panic splat log; optional)", Extra: SplatLogs},
+	{Name: "bindgen", Files: []string{"/usr/bin/bindgen"}, Package: "bindgen", Required: false, Purpose: "the kernel's Rust bindings (Rust panic splat log; optional)", Extra: SplatLogs},
+	{Name: "libclang", Files: []string{"/usr/lib/llvm-*/lib/libclang.so*", "/usr/lib/*/libclang-*.so*"}, Package: "libclang-dev", Required: false, Purpose: "bindgen's C parser (Rust panic splat log; optional)", Extra: SplatLogs},
 }
 
 // Package returns the Debian package that provides binary, or binary
@@ -154,10 +165,14 @@ func lookPath(bin, path string) (string, bool) {
 }
 
 // Missing returns the tools that were not found; required only when
-// requiredOnly is set.
-func (r Report) Missing(requiredOnly bool) []ToolResult {
+// requiredOnly is set. Tools of an Extra set count only when the set is
+// named in extras.
+func (r Report) Missing(requiredOnly bool, extras ...string) []ToolResult {
 	var m []ToolResult
 	for _, t := range r.Tools {
+		if t.Extra != "" && !slices.Contains(extras, t.Extra) {
+			continue
+		}
 		if !t.Found && (t.Required || !requiredOnly) {
 			m = append(m, t)
 		}
@@ -170,10 +185,11 @@ func (r Report) Missing(requiredOnly bool) []ToolResult {
 func (r Report) OK() bool { return len(r.Missing(true)) == 0 }
 
 // Packages returns the sorted Debian packages that provide the missing
-// tools (required and, with optional set, optional ones too).
-func (r Report) Packages(optional bool) []string {
+// tools (required and, with optional set, optional ones too, and the
+// tools of the named Extra sets).
+func (r Report) Packages(optional bool, extras ...string) []string {
 	set := map[string]bool{}
-	for _, t := range r.Missing(!optional) {
+	for _, t := range r.Missing(!optional, extras...) {
 		set[t.Package] = true
 	}
 	pkgs := make([]string, 0, len(set))
@@ -186,24 +202,10 @@ func (r Report) Packages(optional bool) []string {
 
 // InstallCommand returns the exact apt-get line that installs the missing
 // packages ("" when nothing is missing).
-func (r Report) InstallCommand(optional bool) string {
-	p := r.Packages(optional)
+func (r Report) InstallCommand(optional bool, extras ...string) string {
+	p := r.Packages(optional, extras...)
 	if len(p) == 0 {
 		return ""
 	}
 	return "apt-get install -y " + strings.Join(p, " ")
-}
-
-// AllPackages returns every package of Tools, for a full install.
-func AllPackages() []string {
-	set := map[string]bool{}
-	for _, t := range Tools {
-		set[t.Package] = true
-	}
-	var p []string
-	for k := range set {
-		p = append(p, k)
-	}
-	sort.Strings(p)
-	return p
 }

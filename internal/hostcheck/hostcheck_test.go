@@ -70,3 +70,27 @@ func TestStaticPerfPackagesAreListed(t *testing.T) {
 		t.Errorf("tool list lacks %s", name)
 	}
 }
+
+func TestSplatLogToolsAreOptIn(t *testing.T) {
+	// The cross compilers conflict with gcc-multilib on bookworm: the
+	// default install line must never name them, the opt-in one must.
+	r := Run(Options{Path: t.TempDir()})
+	for _, line := range []string{r.InstallCommand(false), r.InstallCommand(true)} {
+		for _, p := range []string{"gcc-aarch64-linux-gnu", "gcc-riscv64-linux-gnu", "qemu-system-arm"} {
+			if strings.Contains(line, p) {
+				t.Errorf("default install line %q names opt-in package %s", line, p)
+			}
+		}
+	}
+	with := r.InstallCommand(true, SplatLogs)
+	for _, p := range []string{"gcc-aarch64-linux-gnu", "gcc-riscv64-linux-gnu", "qemu-system-arm", "qemu-system-misc"} {
+		if !strings.Contains(with, p) {
+			t.Errorf("install line with %s %q lacks %s", SplatLogs, with, p)
+		}
+	}
+	for _, m := range r.Missing(false) {
+		if m.Extra != "" {
+			t.Errorf("Missing without extras reports %s of set %s", m.Name, m.Extra)
+		}
+	}
+}

@@ -30,6 +30,7 @@ typedef int8_t s8; typedef int16_t s16; typedef int32_t s32; typedef int64_t s64
 #define kfree_rcu(p, f) free(p)
 struct list_head { struct list_head *next, *prev; };
 static inline void INIT_LIST_HEAD(struct list_head *l) { l->next = l->prev = l; }
+static inline int list_empty(const struct list_head *l) { return l->next == l; }
 static inline int list_empty_careful(struct list_head *l) { return l->next == l; }
 static inline void list_add_tail_rcu(struct list_head *n, struct list_head *h)
 { n->prev = h->prev; n->next = h; h->prev->next = n; h->prev = n; }
