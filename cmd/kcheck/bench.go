@@ -55,7 +55,7 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			fs.StringVar(&touch, "touch", "", "file (relative to TREE) to touch before the incremental rebuild")
 			fs.StringVar(&accel, "accel", "tcg", "auto, kvm or tcg for the boot")
 			fs.IntVar(&jobs, "j", 0, "make -j (default: number of CPUs)")
-			fs.DurationVar(&timeout, "timeout", 5*time.Minute, "guest time limit")
+			fs.DurationVar(&timeout, "timeout", 5*time.Minute, guestLimitHelp)
 			fs.StringVar(&against, "against", "", "upstream tree to compare the kernel cost figures with")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -164,21 +164,16 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			if against == "" {
 				return nil
 			}
-			ours, err := readKTAP(res.KTAPPath)
-			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %w", tree, err)
+			if _, err := checkBoot(res, nil, tree); err != nil {
+				return err
 			}
 			cli.Progress("bench: kcheck boot %s for its cost figures", against)
-			up, err := boot.Run(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
-			if err != nil && (up == nil || up.KTAPPath == "") {
-				return cli.Errorf(cli.ExitHarness, "booting %s: %w", against, err)
-			}
-			upDoc, err := readKTAP(up.KTAPPath)
+			up, err := bootKTAP(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %w", against, err)
+				return err
 			}
 			fmt.Println()
-			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(ours), conform.Costs(upDoc)), "ours", "upstream")
+			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(res.Report.KTAP), conform.Costs(up.Report.KTAP)), "ours", "upstream")
 			return nil
 		},
 	})

@@ -297,3 +297,20 @@ func ValidateJUnit(t testing.TB, data []byte) {
 		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
 	}
 }
+
+// StaticInit compiles the C program src with gcc -static and returns the
+// binary: an /init for a test initramfs.
+func StaticInit(t testing.TB, src string) []byte {
+	t.Helper()
+	Tool(t, "gcc")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "init.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Run(t, dir, nil, "gcc", "-static", "-O0", "-Wall", "-o", "init", "init.c")
+	b, err := os.ReadFile(filepath.Join(dir, "init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
