@@ -138,3 +138,35 @@ func find(ts []*ktap.Test, name string) *ktap.Test {
 	}
 	return nil
 }
+
+// TestE2EPerfToolSuiteSkipsWithoutTheSeries boots Debian's 6.12 as it
+// is (no series: perf_event_open refuses defer_callchain) with the
+// default self-tests: the perftool suite skips whole with the reason,
+// where it used to run perf, which fell back to in-interrupt stacks,
+// and fail its deferred cases.
+func TestE2EPerfToolSuiteSkipsWithoutTheSeries(t *testing.T) {
+	e2e.Need(t, "Debian's 6.12 tree, a kernel build, a Linux 7.x tree for perf and QEMU")
+	tree := e2e.Tree(t, "6.12")
+	if _, err := perftool.FindTree("", tree); err != nil {
+		e2e.Tree(t, "7") // a tree to build perf from: the suite must be in the initramfs
+	}
+	b := testkit.BuildKernel(t, tree)
+	res, err := boot.Run(context.Background(), boot.Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true,
+		Accel: "tcg", Timeout: 15 * time.Minute, OutDir: filepath.Join(t.TempDir(), "run")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := res.Report.KTAP
+	if doc == nil || doc.Root == nil {
+		t.Fatalf("no KTAP document (console: %s)", res.Report.ConsoleLog)
+	}
+	suite := find(doc.Root.Subtests, "perftool")
+	if suite == nil {
+		t.Fatalf("no perftool suite in %s", res.KTAPPath)
+	}
+	t.Logf("perftool: %s %s %s", suite.Status, suite.Directive, suite.Reason)
+	if suite.Directive != "SKIP" || !strings.Contains(suite.Reason, "lacks the deferred callchain ABI") || len(suite.Subtests) != 0 {
+		t.Fatalf("perftool on a kernel without the series: %s %s %q with %d cases, want a SKIP for the missing ABI (see %s)",
+			suite.Status, suite.Directive, suite.Reason, len(suite.Subtests), res.KTAPPath)
+	}
+}

@@ -1,6 +1,7 @@
 package perftool
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,5 +86,27 @@ func TestParsers(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q (all: %v)", tc.name, k, got[k], v, got)
 			}
 		}
+	}
+}
+
+// On a kernel without the deferred callchain ABI (this host's, when it
+// lacks it) the suite skips whole, with that reason, before it looks
+// for perf: perf would fall back to in-interrupt stacks and every
+// deferred case would fail for a kernel that never claimed the ABI.
+func TestSuiteSkipsWithoutTheDeferABI(t *testing.T) {
+	syms, err := os.ReadFile("/proc/kallsyms")
+	if err != nil || strings.Contains(string(syms), " perf_callchain_deferred_output\n") {
+		t.Skip("this host's kernel has deferred callchains (or no /proc/kallsyms)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("perf_event_open may be refused to a user here (perf_event_paranoid)")
+	}
+	out, err := exec.Command(buildSuite(t)).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 77 {
+		t.Fatalf("exit %v, want 77 (skipped)\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\n1..0\n# SKIP the kernel lacks the deferred callchain ABI") {
+		t.Fatalf("no skip for the missing ABI:\n%s", out)
 	}
 }
