@@ -49,7 +49,11 @@ the ioctl or self-NMI with an empty request, one get_user(), the
 syscall of a task that never requested) and the ratio divided by it,
 which leaves out how fast each base kernel's own paths are.
 
-Exit codes: 0 measured; 2 a step could not run.`,
+With --against, a guest that hangs, panics or dies stops the run as
+kcheck boot would, with the cause and the last console lines.
+
+Exit codes: 0 measured; 1 with --against, a guest hung, panicked or
+died; 2 a step could not run.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&cold, "cold", false, "measure a cold build in a fresh build directory (slow)")
 			fs.StringVar(&touch, "touch", "", "file (relative to TREE) to touch before the incremental rebuild")
