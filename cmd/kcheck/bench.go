@@ -168,16 +168,17 @@ died; 2 a step could not run.`,
 			if against == "" {
 				return nil
 			}
-			if _, err := checkBoot(res, nil, tree); err != nil {
+			_, ours, err := checkBoot(res, nil, tree)
+			if err != nil {
 				return err
 			}
 			cli.Progress("bench: kcheck boot %s for its cost figures", against)
-			up, err := bootKTAP(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
+			_, up, err := bootKTAP(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
 			if err != nil {
 				return err
 			}
 			fmt.Println()
-			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(res.Report.KTAP), conform.Costs(up.Report.KTAP)), "ours", "upstream")
+			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(ours), conform.Costs(up)), "ours", "upstream")
 			return nil
 		},
 	})

@@ -38,7 +38,7 @@ func TestE2EConformBootHang(t *testing.T) {
 	tree, build := testkit.Kernel(t)
 	init := e2e.StaticInit(t, hangInit)
 	start := time.Now()
-	_, err := bootKTAP(context.Background(), boot.Options{Tree: tree, BuildDir: build.Dir, SkipBuild: true, Accel: "tcg",
+	_, _, err := bootKTAP(context.Background(), boot.Options{Tree: tree, BuildDir: build.Dir, SkipBuild: true, Accel: "tcg",
 		Timeout: 30 * time.Second, OutDir: filepath.Join(t.TempDir(), "run"), Progress: t.Logf,
 		Selftests: func(context.Context, selftest.Options) ([]selftest.Artifact, error) {
 			return []selftest.Artifact{{Name: "init", Mode: 0o755, Data: init}}, nil
