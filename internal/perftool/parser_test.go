@@ -79,6 +79,16 @@ func TestParsers(t *testing.T) {
 			"unmatched": "1", "duplicate_records": "1", "shared_cookies": "1",
 			"max_samples_per_cookie": "2",
 		}},
+		// Written in the same format: whole chains from wl_leaf (one
+		// through the C library's clock_gettime), one taken in wl_c
+		// itself (wl_c <- wl_b <- wl_a <- main: whole for where it
+		// was, as a guest run printed it on 2026-12-02, once in 509
+		// samples), one in wl_b that skips wl_a, one in wl_c that stops
+		// at wl_b. The floor of sframe_full_chain counted the wl_c one
+		// as a miss.
+		{"caller", map[string]string{
+			"samples": "5", "workload_samples": "5", "in_chain": "5", "full_chain": "3", "in_caller": "1",
+		}},
 	} {
 		got := parse(t, bin, tc.name)
 		for k, v := range tc.want {

@@ -70,6 +70,7 @@ struct script_counts {
 	long wl_in_chain; /* ... with a wl_* function anywhere in the chain */
 	long wl_full;	  /* ... whose chain holds the whole chain, in order */
 	long wl_unmerged; /* ... whose user part is a bare cookie ([unknown]) */
+	long wl_in_caller; /* whole chains taken in wl_a, wl_b or wl_c */
 };
 
 /* a wl_* function (not main: main also runs the process's start-up) */
@@ -84,16 +85,30 @@ static int in_chain(char syms[][64], int n)
 	return 0;
 }
 
+/*
+ * Whether a sample's chain is whole: from its innermost wl_* frame on,
+ * every caller in order down to main. That frame is wl_leaf for nearly
+ * every sample; a sample taken in wl_a, wl_b or wl_c itself (on the way
+ * into wl_leaf or back out of it at the end) has its chain start there,
+ * wl_c <- wl_b <- wl_a <- main, which is the whole chain of where it was
+ * taken. Returns 0 when a frame is missing or the chain stops before
+ * main, 1 for a whole chain from wl_leaf, 2 for a whole chain from a
+ * caller of wl_leaf.
+ */
 static int sample_has_chain(char syms[][64], int n)
 {
-	int i, j;
+	int i, j, k;
 
-	for (i = 0; i + CHAIN_LEN <= n; i++) {
-		for (j = 0; j < CHAIN_LEN; j++)
-			if (strcmp(syms[i + j], chain[j]))
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < CHAIN_LEN - 1; j++)
+			if (!strcmp(syms[i], chain[j]))
 				break;
-		if (j == CHAIN_LEN)
-			return 1;
+		if (j == CHAIN_LEN - 1)
+			continue;
+		for (k = j; k < CHAIN_LEN; k++)
+			if (i + k - j >= n || strcmp(syms[i + k - j], chain[k]))
+				return 0;
+		return j ? 2 : 1;
 	}
 	return 0;
 }
@@ -132,7 +147,7 @@ int parse_script(FILE *f, const char *comm, struct script_counts *c)
 	static char syms[512][64];
 	static char kernel[512];
 	char line[4096];
-	int n = 0, in_sample = 0, is_wl = 0;
+	int n = 0, in_sample = 0, is_wl = 0, whole;
 
 	memset(c, 0, sizeof(*c));
 	for (;;) {
@@ -167,8 +182,10 @@ int parse_script(FILE *f, const char *comm, struct script_counts *c)
 				if (!inc && n > 0 && !strcmp(syms[n - 1], "[unknown]") &&
 				    (n == 1 || kernel[n - 2]))
 					c->wl_unmerged++;
-				if (sample_has_chain(syms, n)) {
+				whole = sample_has_chain(syms, n);
+				if (whole) {
 					c->wl_full++;
+					c->wl_in_caller += whole == 2;
 				} else if (inc && show_in_chain > 0) {
 					show_in_chain--;
 					print_partial(syms, n, 1);
@@ -634,9 +651,11 @@ static int record_and_read(const char *tag, const char *workload, const char *cg
 		 tag, sc->samples, sc->wl_samples, sc->wl_full,
 		 sc->wl_samples ? sc->wl_full * 100 / sc->wl_samples : 0);
 	line_out("# %s: in_chain=%ld (a wl_* frame; the rest is exec, start-up and exit) "
-		 "full_chain_of_in_chain=%ld%% unmerged=%ld (kernel frames, then a cookie perf did not replace)",
+		 "full_chain_of_in_chain=%ld%% in_caller=%ld (whole from wl_a..wl_c: taken there) "
+		 "unmerged=%ld (kernel frames, then a cookie perf did not replace)",
 		 tag, sc->wl_in_chain,
-		 sc->wl_in_chain ? sc->wl_full * 100 / sc->wl_in_chain : 0, sc->wl_unmerged);
+		 sc->wl_in_chain ? sc->wl_full * 100 / sc->wl_in_chain : 0, sc->wl_in_caller,
+		 sc->wl_unmerged);
 	line_out("# %s: dump samples=%ld workload_samples=%ld deferred_samples=%ld "
 		 "deferred_records=%ld workload_records=%ld unmatched=%ld duplicate_records=%ld "
 		 "shared_cookies=%ld max_samples_per_cookie=%ld",
@@ -857,8 +876,8 @@ static int parse_only(const char *script, const char *dump)
 	}
 	parse_dump(f, WORKLOAD_COMM, &dc);
 	fclose(f);
-	printf("samples=%ld\nworkload_samples=%ld\nin_chain=%ld\nfull_chain=%ld\nunmerged=%ld\n",
-	       sc.samples, sc.wl_samples, sc.wl_in_chain, sc.wl_full, sc.wl_unmerged);
+	printf("samples=%ld\nworkload_samples=%ld\nin_chain=%ld\nfull_chain=%ld\nin_caller=%ld\nunmerged=%ld\n",
+	       sc.samples, sc.wl_samples, sc.wl_in_chain, sc.wl_full, sc.wl_in_caller, sc.wl_unmerged);
 	printf("dump_samples=%ld\ndump_workload_samples=%ld\ndeferred_samples=%ld\n"
 	       "deferred_records=%ld\nworkload_records=%ld\nunmatched=%ld\n"
 	       "duplicate_records=%ld\nshared_cookies=%ld\nmax_samples_per_cookie=%ld\n",
