@@ -49,13 +49,17 @@ the ioctl or self-NMI with an empty request, one get_user(), the
 syscall of a task that never requested) and the ratio divided by it,
 which leaves out how fast each base kernel's own paths are.
 
-Exit codes: 0 measured; 2 a step could not run.`,
+With --against, a guest that hangs, panics or dies stops the run as
+kcheck boot would, with the cause and the last console lines.
+
+Exit codes: 0 measured; 1 with --against, a guest hung, panicked or
+died; 2 a step could not run.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&cold, "cold", false, "measure a cold build in a fresh build directory (slow)")
 			fs.StringVar(&touch, "touch", "", "file (relative to TREE) to touch before the incremental rebuild")
 			fs.StringVar(&accel, "accel", "tcg", "auto, kvm or tcg for the boot")
 			fs.IntVar(&jobs, "j", 0, "make -j (default: number of CPUs)")
-			fs.DurationVar(&timeout, "timeout", 5*time.Minute, "guest time limit")
+			fs.DurationVar(&timeout, "timeout", 5*time.Minute, guestLimitHelp)
 			fs.StringVar(&against, "against", "", "upstream tree to compare the kernel cost figures with")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -164,21 +168,17 @@ Exit codes: 0 measured; 2 a step could not run.`,
 			if against == "" {
 				return nil
 			}
-			ours, err := readKTAP(res.KTAPPath)
+			_, ours, err := checkBoot(res, nil, tree)
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %w", tree, err)
+				return err
 			}
 			cli.Progress("bench: kcheck boot %s for its cost figures", against)
-			up, err := boot.Run(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
-			if err != nil && (up == nil || up.KTAPPath == "") {
-				return cli.Errorf(cli.ExitHarness, "booting %s: %w", against, err)
-			}
-			upDoc, err := readKTAP(up.KTAPPath)
+			_, up, err := bootKTAP(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
 			if err != nil {
-				return cli.Errorf(cli.ExitHarness, "the cost figures of %s: %w", against, err)
+				return err
 			}
 			fmt.Println()
-			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(ours), conform.Costs(upDoc)), "ours", "upstream")
+			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(ours), conform.Costs(up)), "ours", "upstream")
 			return nil
 		},
 	})

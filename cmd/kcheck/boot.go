@@ -50,7 +50,7 @@ not start).`,
 			fs.Var(&extra, "config", "extra CONFIG_X=y line (repeatable)")
 			fs.IntVar(&o.Jobs, "j", 0, "make -j (default: number of CPUs)")
 			fs.StringVar(&o.Accel, "accel", "auto", "auto, kvm or tcg")
-			fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "hard limit for the guest run")
+			fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, guestLimitHelp)
 			fs.StringVar(&o.Memory, "m", "512M", "guest memory")
 			fs.IntVar(&o.SMP, "smp", 2, "guest vCPUs")
 			fs.StringVar(&o.Append, "append", "", "extra kernel command line")
@@ -111,3 +111,7 @@ not start).`,
 		},
 	})
 }
+
+// guestLimitHelp describes --timeout of the commands that boot guests
+// (internal/qemu).
+const guestLimitHelp = "limit of each guest run: the time it could run (time the host keeps it off the CPU is given back while it keeps printing, up to 3 times the limit in wall time); a guest silent for the limit in wall time is ended then"

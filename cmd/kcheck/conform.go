@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kdefer/kdefer/internal/boot"
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/ktap"
+	"github.com/kdefer/kdefer/internal/qemu"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -36,14 +38,20 @@ prints). A case whose result differs must be listed in qemu-tests/DEVIATIONS.md 
 with --ours-ktap and --upstream-ktap, two KTAP documents of earlier runs
 (kcheck boot --ktap FILE) are compared without booting.
 
-Exit codes: 0 every difference is documented; 1 a difference is not; 2
-a boot could not run.`,
+A guest that hangs, panics or dies ends the comparison as kcheck boot
+ends: exit 1 with the cause and the last console lines; a host that
+kept a guest off the CPU past its limit, or a boot that could not run,
+is exit 2. A kernel splat on either console fails the run (exit 1)
+after the table.
+
+Exit codes: 0 every difference is documented; 1 a difference is not, or
+a guest hung, panicked or splatted; 2 a boot could not run.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&oursKTAP, "ours-ktap", "", "KTAP document of a run on our kernel")
 			fs.StringVar(&upKTAP, "upstream-ktap", "", "KTAP document of a run on upstream's kernel")
-			fs.DurationVar(&timeout, "timeout", 10*time.Minute, "hard limit for each guest run")
+			fs.DurationVar(&timeout, "timeout", 10*time.Minute, guestLimitHelp)
 		},
-		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
+		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) (err error) {
 			md, err := qemutests.FS.ReadFile("DEVIATIONS.md")
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "reading the embedded qemu-tests/DEVIATIONS.md: %w", err)
@@ -61,16 +69,26 @@ a boot could not run.`,
 					}
 				}
 			case oursKTAP == "" && upKTAP == "" && len(args) == 2:
+				var splats []string
 				for i, tree := range args {
 					cli.Progress("conform: kcheck boot %s", tree)
-					res, err := boot.Run(ctx, boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress})
-					if err != nil && (res == nil || res.KTAPPath == "") {
-						return cli.Errorf(cli.ExitHarness, "booting %s: %w", tree, err)
+					var res *boot.Result
+					res, docs[i], err = bootKTAP(ctx, boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress})
+					if err != nil {
+						return err
 					}
-					if docs[i], err = readKTAP(res.KTAPPath); err != nil {
-						return cli.Errorf(cli.ExitHarness, "%w", err)
+					if n := len(res.Report.Splats); n > 0 {
+						splats = append(splats, fmt.Sprintf("%s: %d kernel splat(s), the first %s (console: %s)",
+							tree, n, res.Report.Splats[0].Title, res.Report.ConsoleLog))
 					}
 				}
+				defer func() {
+					// A splat fails the run as it fails kcheck boot, after
+					// the table.
+					if len(splats) > 0 && err == nil {
+						err = cli.Errorf(cli.ExitFail, "%s", strings.Join(splats, "; "))
+					}
+				}()
 			default:
 				fs.Usage()
 				return cli.Errorf(cli.ExitHarness, "give two trees, or --ours-ktap and --upstream-ktap")
@@ -85,6 +103,54 @@ a boot could not run.`,
 			return nil
 		},
 	})
+}
+
+// bootKTAP runs kcheck boot for conform and bench, which need the
+// tree's KTAP document, and stops as kcheck boot would when the guest
+// did not run the self-tests to their end: exit 2 when the harness
+// failed (QEMU, the build, a host that starved the guest), exit 1 when
+// the kernel hung, panicked or died, each with the cause and the last
+// console lines. Failed self-tests are not an error here: comparing
+// them is the caller's job. The document is the raw one the guest
+// printed (results.ktap), without kcheck boot's TODO marks for
+// upstream's documented behaviour, which the comparison judges itself.
+func bootKTAP(ctx context.Context, o boot.Options) (*boot.Result, *ktap.Document, error) {
+	res, err := boot.Run(ctx, o)
+	if ctx.Err() != nil {
+		return nil, nil, err
+	}
+	return checkBoot(res, err, o.Tree)
+}
+
+// checkBoot is bootKTAP's check of a kcheck boot run of tree that
+// returned res and err.
+func checkBoot(res *boot.Result, err error, tree string) (*boot.Result, *ktap.Document, error) {
+	tail := func() string {
+		if res == nil || res.Report == nil || res.Report.ConsoleTail == "" {
+			return ""
+		}
+		return "\nlast console lines (" + res.Report.ConsoleLog + "):\n  | " +
+			strings.ReplaceAll(res.Report.ConsoleTail, "\n", "\n  | ")
+	}
+	if err != nil {
+		return nil, nil, cli.Errorf(cli.ExitHarness, "kcheck boot %s: %w%s", tree, err, tail())
+	}
+	rep := res.Report
+	switch qemu.Outcome(rep.Outcome) {
+	case qemu.PowerOff, qemu.Reboot:
+	default:
+		return nil, nil, cli.Errorf(rep.ExitCode(), "kcheck boot %s: the guest ended with %s, not a power-off: %s%s",
+			tree, rep.Outcome, strings.Join(rep.Problems, "; "), tail())
+	}
+	if rep.KTAP == nil || !rep.KTAP.Found {
+		return nil, nil, cli.Errorf(cli.ExitFail, "kcheck boot %s: the guest powered off without printing the self-tests' KTAP document%s",
+			tree, tail())
+	}
+	doc, err := readKTAP(res.KTAPPath)
+	if err != nil {
+		return nil, nil, cli.Errorf(cli.ExitHarness, "kcheck boot %s: %w", tree, err)
+	}
+	return res, doc, nil
 }
 
 func readKTAP(path string) (*ktap.Document, error) {

@@ -82,9 +82,13 @@ var ErrSilent = errors.New("the guest printed nothing on its console")
 var ErrStarved = errors.New("the host starved the guest of CPU time")
 
 func starved(r *qemu.Result, q qemu.Options) error {
-	return fmt.Errorf("%w: QEMU's threads waited %s for a CPU in a %s run, and the %s timeout counts only the time the guest could run; "+
-		"the run says nothing about the kernel: rerun on a less loaded machine or raise --timeout",
-		ErrStarved, r.Waited.Round(time.Second), r.Duration.Round(time.Second), q.Timeout)
+	why := r.Killed
+	if why == "" {
+		why = fmt.Sprintf("QEMU's threads waited %s for a CPU in a %s run, and the %s timeout counts only the time the guest could run",
+			r.Waited.Round(time.Second), r.Duration.Round(time.Second), q.Timeout)
+	}
+	return fmt.Errorf("%w: killed after %s: %s; the run says nothing about the kernel: rerun on a less loaded machine or raise --timeout",
+		ErrStarved, r.Duration.Round(time.Second), why)
 }
 
 // Boot runs the guest described by q with the accelerator chosen as the

@@ -179,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	qo := qemu.Options{QEMU: o.QEMU, Kernel: build.Image, Initrd: res.Initrd, Append: o.Append, Memory: o.Memory, SMP: o.SMP,
-		Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log")}
+		Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log"), Progress: progress}
 	if o.Live != nil {
 		qo.Live = o.Live
 	}
@@ -202,6 +202,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		if qr != nil {
 			rep.Accel, rep.Outcome, rep.Boot, rep.ConsoleLog = string(qr.Accel), string(qr.Outcome), qr.Duration, qr.ConsoleLog
+			rep.Killed, rep.ConsoleTail = qr.Killed, consoleTail(qr)
 		}
 		return fail(fmt.Errorf("running QEMU: %w", err))
 	}
@@ -210,6 +211,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	rep.Outcome = string(qr.Outcome)
 	rep.Boot = qr.Duration
 	rep.ConsoleLog = qr.ConsoleLog
+	rep.Killed = qr.Killed
 
 	console, err := os.ReadFile(qr.ConsoleLog)
 	if err != nil {
@@ -230,14 +232,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(err)
 	}
 	if qr.Outcome != qemu.PowerOff && qr.Outcome != qemu.Reboot {
-		rep.ConsoleTail = qemu.Tail(qr.ConsoleLog, 25)
-		if strings.TrimSpace(rep.ConsoleTail) == "" {
-			rep.ConsoleTail = "(the guest wrote nothing on the serial console; " +
-				"check the kernel's console= parameter and CONFIG_SERIAL_8250_CONSOLE)"
-		}
+		rep.ConsoleTail = consoleTail(qr)
 	}
 	rep.Decide()
 	return res, nil
+}
+
+// consoleTail is the end of the guest's console, for a run that did not
+// end cleanly.
+func consoleTail(qr *qemu.Result) string {
+	tail := qemu.Tail(qr.ConsoleLog, 25)
+	if strings.TrimSpace(tail) == "" {
+		return "(the guest wrote nothing on the serial console; " +
+			"check the kernel's console= parameter and CONFIG_SERIAL_8250_CONSOLE)"
+	}
+	return tail
 }
 
 func hasSeries(tree string) bool {

@@ -297,3 +297,51 @@ func ValidateJUnit(t testing.TB, data []byte) {
 		t.Fatalf("xmllint: %v\n%s\n%s", err, out, data)
 	}
 }
+
+// StaticInit compiles the C program src with gcc -static and returns the
+// binary: an /init for a test initramfs.
+func StaticInit(t testing.TB, src string) []byte {
+	t.Helper()
+	Tool(t, "gcc")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "init.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Run(t, dir, nil, "gcc", "-static", "-O0", "-Wall", "-o", "init", "init.c")
+	b, err := os.ReadFile(filepath.Join(dir, "init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// GitAs is Run of git in dir as a fixed author and committer, returning
+// its output as it is.
+func GitAs(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return Run(t, dir, []string{"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@x"}, "git", args...)
+}
+
+// Repo makes a git repository (branch master) in a new temporary
+// directory with one commit, "base", of files (path: content; a path
+// ending in .sh is executable).
+func Repo(t testing.TB, files map[string]string) string {
+	t.Helper()
+	Tool(t, "git")
+	dir := t.TempDir()
+	GitAs(t, dir, "init", "-q", "-b", "master")
+	for p, c := range files {
+		full := filepath.Join(dir, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(full, []byte(c), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	GitAs(t, dir, "add", "-A")
+	GitAs(t, dir, "commit", "-q", "-m", "base")
+	return dir
+}

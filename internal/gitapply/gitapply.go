@@ -21,7 +21,7 @@
 //
 // # Objects
 //
-// Objects are read by need through ObjectStore: a pack's .idx is searched
+// Objects are read by need through gitobj.ObjectStore: a pack's .idx is searched
 // in place (fan-out, then binary search with pread) and an object is
 // inflated from its pack, deltas resolved by offset, with a 32 MB cache.
 // go-git's storage (still used for references) would load every .idx

@@ -21,37 +21,20 @@ import (
 // git runs git in dir as a fixed committer and returns its output.
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	return e2e.Run(t, dir, []string{"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@x"}, "git", args...)
+	return e2e.GitAs(t, dir, args...)
 }
 
 // newRepo makes a small repository with a few files in nested directories.
 func newRepo(t *testing.T) string {
 	t.Helper()
-	e2e.Tool(t, "git")
-	dir := t.TempDir()
-	git(t, dir, "init", "-q", "-b", "master")
-	files := map[string]string{
+	return e2e.Repo(t, map[string]string{
 		"Makefile":          "VERSION = 6\nPATCHLEVEL = 12\n",
 		"kernel/fork.c":     "int fork;\n",
 		"kernel/exit.c":     "int exit;\n",
 		"include/linux/a.h": "#define A 1\n",
 		"scripts/run.sh":    "#!/bin/sh\necho hi\n",
 		"untouched/x.c":     "x\n",
-	}
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(p, ".sh") {
-			mode = 0o755
-		}
-		if err := os.WriteFile(full, []byte(c), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, dir, "add", "-A")
-	git(t, dir, "commit", "-q", "-m", "base")
-	return dir
+	})
 }
 
 // commitOn builds a commit on parent that sets (or, for "", deletes) files.

@@ -27,11 +27,11 @@ var ErrNotGit = gitobj.ErrNotGit
 // GitDir and CommonDir are the same directory.
 type Repo struct {
 	WorkTree, GitDir, CommonDir string
-	// S is go-git's storage, used for references only: its object
-	// store loads every pack index whole (see ObjectStore).
+	// S is the repository's storage (gitobj.OpenStorage): references
+	// through go-git, objects through Objects.
 	S storage.Storer
 	// Objects reads and writes objects by need.
-	Objects *ObjectStore
+	Objects *gitobj.ObjectStore
 	Config  *Config
 }
 
@@ -70,11 +70,7 @@ func Open(dir string) (*Repo, error) {
 	if cfg.Bool("core", "bare", false) {
 		return nil, fmt.Errorf("%s: core.bare is true; kgen needs a work tree", abs)
 	}
-	objs, err := OpenObjectStore(common)
-	if err != nil {
-		return nil, err
-	}
-	return &Repo{WorkTree: abs, GitDir: gd, CommonDir: common, S: st, Objects: objs, Config: cfg}, nil
+	return &Repo{WorkTree: abs, GitDir: gd, CommonDir: common, S: st, Objects: st.Objects, Config: cfg}, nil
 }
 
 // Linked reports whether r is a linked worktree.

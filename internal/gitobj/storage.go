@@ -14,7 +14,9 @@ import (
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
@@ -22,15 +24,52 @@ import (
 // ErrNotGit is returned (wrapped) for a tree that is not a git repository.
 var ErrNotGit = errors.New("not a git repository")
 
-// OpenStorage opens the object and reference storage of the git
-// repository at dir (a work tree with a .git directory or file, a linked
-// worktree, or a bare repository) without go-git's repository-level
-// checks: it follows objects/info/alternates with absolute paths
-// ("git clone --shared/--reference") and accepts repositories that use
-// extensions.worktreeConfig ("git sparse-checkout"), which
-// git.PlainOpen refuses. Rendering only reads objects and HEAD, so this
-// is safe. The error wraps ErrNotGit when dir is not a repository.
-func OpenStorage(dir string) (*filesystem.Storage, error) {
+// Storage is a repository's storage as OpenStorage opens it: go-git's
+// filesystem storage for references, configuration and the index, and
+// ObjectStore for the objects, which follows every alternate as git
+// does (go-git's storage follows one level only, and its HasEncodedObject
+// and EncodedObjectSize none: an object of a "git clone --shared" of a
+// shared clone was "object not found").
+type Storage struct {
+	*filesystem.Storage
+	Objects *ObjectStore
+}
+
+// The object methods are ObjectStore's.
+
+func (s *Storage) NewEncodedObject() plumbing.EncodedObject { return s.Objects.NewEncodedObject() }
+
+func (s *Storage) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	return s.Objects.SetEncodedObject(o)
+}
+
+func (s *Storage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	return s.Objects.EncodedObject(t, h)
+}
+
+func (s *Storage) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObjectIter, error) {
+	return s.Objects.IterEncodedObjects(t)
+}
+
+func (s *Storage) HasEncodedObject(h plumbing.Hash) error { return s.Objects.HasEncodedObject(h) }
+
+func (s *Storage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	return s.Objects.EncodedObjectSize(h)
+}
+
+func (s *Storage) AddAlternate(remote string) error { return s.Objects.AddAlternate(remote) }
+
+// OpenStorage opens the storage of the git repository at dir (a work
+// tree with a .git directory or file, a linked worktree, or a bare
+// repository) without go-git's repository-level checks: it accepts
+// repositories that use extensions.worktreeConfig ("git
+// sparse-checkout"), which git.PlainOpen refuses, and reads objects
+// through ObjectStore, which follows objects/info/alternates as git
+// does: absolute and relative paths, and alternates of alternates ("git
+// clone --shared" of a shared clone). Every open of a repository in
+// kdefer goes through here. The error wraps ErrNotGit when dir is not a
+// repository.
+func OpenStorage(dir string) (*Storage, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -49,11 +88,15 @@ func OpenStorage(dir string) (*filesystem.Storage, error) {
 		return nil, fmt.Errorf("%s: %w (kgen needs a base commit; kgen probe works on plain trees)", dir, ErrNotGit)
 	}
 	var repoFS billy.Filesystem = osfs.New(gitDir)
-	if common, ok := CommonDir(gitDir); ok {
+	common, ok := CommonDir(gitDir)
+	if ok {
 		repoFS = dotgit.NewRepositoryFilesystem(repoFS, osfs.New(common))
 	}
-	return filesystem.NewStorageWithOptions(repoFS, cache.NewObjectLRUDefault(),
-		filesystem.Options{AlternatesFS: osfs.New("/", osfs.WithBoundOS())}), nil
+	objs, err := OpenObjectStore(common)
+	if err != nil {
+		return nil, fmt.Errorf("%s: opening the object store: %w", dir, err)
+	}
+	return &Storage{Storage: filesystem.NewStorage(repoFS, cache.NewObjectLRUDefault()), Objects: objs}, nil
 }
 
 // ReadGitFile returns the git directory that the .git file at path (a

@@ -83,20 +83,7 @@ func checkSuite(t *testing.T, tree string) {
 	if _, err := perftool.FindTree("", tree); err != nil {
 		e2e.Tree(t, "7") // fetch a tree to build perf from
 	}
-	b := testkit.BuildKernel(t, tree)
-	res, err := boot.Run(context.Background(), boot.Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true,
-		Accel: "tcg", Timeout: 15 * time.Minute, OutDir: filepath.Join(b.Dir, "kcheck-e2e", "perftool")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := res.Report.KTAP
-	if doc == nil || doc.Root == nil {
-		t.Fatalf("no KTAP document (console: %s)", res.Report.ConsoleLog)
-	}
-	suite := find(doc.Root.Subtests, "perftool")
-	if suite == nil {
-		t.Fatalf("no perftool suite in %s", res.KTAPPath)
-	}
+	res, suite := bootSuite(t, tree, "")
 	raw, _ := os.ReadFile(res.KTAPPath)
 	for _, l := range strings.Split(string(raw), "\n") {
 		if strings.Contains(l, "dump samples=") || strings.Contains(l, "full_chain=") || strings.Contains(l, "in_chain=") || strings.Contains(l, "side by side") {
@@ -137,4 +124,48 @@ func find(ts []*ktap.Test, name string) *ktap.Test {
 		}
 	}
 	return nil
+}
+
+// TestE2EPerfToolSuiteSkipsWithoutTheSeries boots Debian's 6.12 as it
+// is (no series: perf_event_open refuses defer_callchain) with the
+// default self-tests: the perftool suite skips whole with the reason,
+// where it used to run perf, which fell back to in-interrupt stacks,
+// and fail its deferred cases.
+func TestE2EPerfToolSuiteSkipsWithoutTheSeries(t *testing.T) {
+	e2e.Need(t, "Debian's 6.12 tree, a kernel build, a Linux 7.x tree for perf and QEMU")
+	tree := e2e.Tree(t, "6.12")
+	if _, err := perftool.FindTree("", tree); err != nil {
+		e2e.Tree(t, "7") // a tree to build perf from: the suite must be in the initramfs
+	}
+	res, suite := bootSuite(t, tree, filepath.Join(t.TempDir(), "run"))
+	t.Logf("perftool: %s %s %s", suite.Status, suite.Directive, suite.Reason)
+	if suite.Directive != "SKIP" || !strings.Contains(suite.Reason, "lacks the deferred callchain ABI") || len(suite.Subtests) != 0 {
+		t.Fatalf("perftool on a kernel without the series: %s %s %q with %d cases, want a SKIP for the missing ABI (see %s)",
+			suite.Status, suite.Directive, suite.Reason, len(suite.Subtests), res.KTAPPath)
+	}
+}
+
+// bootSuite builds tree's kcheck boot kernel, boots it with the default
+// self-tests (results in out, default the build directory's
+// kcheck-e2e/perftool) and returns the run and its perftool suite.
+func bootSuite(t *testing.T, tree, out string) (*boot.Result, *ktap.Test) {
+	t.Helper()
+	b := testkit.BuildKernel(t, tree)
+	if out == "" {
+		out = filepath.Join(b.Dir, "kcheck-e2e", "perftool")
+	}
+	res, err := boot.Run(context.Background(), boot.Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true,
+		Accel: "tcg", Timeout: 15 * time.Minute, OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := res.Report.KTAP
+	if doc == nil || doc.Root == nil {
+		t.Fatalf("no KTAP document (console: %s)", res.Report.ConsoleLog)
+	}
+	suite := find(doc.Root.Subtests, "perftool")
+	if suite == nil {
+		t.Fatalf("no perftool suite in %s", res.KTAPPath)
+	}
+	return res, suite
 }

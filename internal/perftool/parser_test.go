@@ -1,6 +1,7 @@
 package perftool
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,16 @@ func TestParsers(t *testing.T) {
 			"unmatched": "1", "duplicate_records": "1", "shared_cookies": "1",
 			"max_samples_per_cookie": "2",
 		}},
+		// Written in the same format: whole chains from wl_leaf (one
+		// through the C library's clock_gettime), one taken in wl_c
+		// itself (wl_c <- wl_b <- wl_a <- main: whole for where it
+		// was, as a guest run printed it on 2026-12-02, once in 509
+		// samples), one in wl_b that skips wl_a, one in wl_c that stops
+		// at wl_b. The floor of sframe_full_chain counted the wl_c one
+		// as a miss.
+		{"caller", map[string]string{
+			"samples": "5", "workload_samples": "5", "in_chain": "5", "full_chain": "3", "in_caller": "1",
+		}},
 	} {
 		got := parse(t, bin, tc.name)
 		for k, v := range tc.want {
@@ -85,5 +96,27 @@ func TestParsers(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q (all: %v)", tc.name, k, got[k], v, got)
 			}
 		}
+	}
+}
+
+// On a kernel without the deferred callchain ABI (this host's, when it
+// lacks it) the suite skips whole, with that reason, before it looks
+// for perf: perf would fall back to in-interrupt stacks and every
+// deferred case would fail for a kernel that never claimed the ABI.
+func TestSuiteSkipsWithoutTheDeferABI(t *testing.T) {
+	syms, err := os.ReadFile("/proc/kallsyms")
+	if err != nil || strings.Contains(string(syms), " perf_callchain_deferred_output\n") {
+		t.Skip("this host's kernel has deferred callchains (or no /proc/kallsyms)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("perf_event_open may be refused to a user here (perf_event_paranoid)")
+	}
+	out, err := exec.Command(buildSuite(t)).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 77 {
+		t.Fatalf("exit %v, want 77 (skipped)\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\n1..0\n# SKIP the kernel lacks the deferred callchain ABI") {
+		t.Fatalf("no skip for the missing ABI:\n%s", out)
 	}
 }

@@ -9,6 +9,17 @@
 // power-off and panic messages. -no-reboot turns any reboot (including
 // the one panic=-1 asks for) into QEMU exiting. On timeout or when the
 // context is cancelled the whole process group is killed.
+//
+// The limit (Options.Timeout) counts the time the guest could run: time
+// QEMU's threads spent waiting for a CPU on a loaded host is given back,
+// up to MaxStretch times the limit of wall time, so that a slow guest
+// that is still printing is not called hung. A guest that prints
+// nothing at all for the limit in wall time is ended then, whatever the
+// load: a hung kernel that spins (its vCPUs runnable, so waiting for a
+// CPU too) would otherwise be given its wait back and run for
+// MaxStretch times the limit. Whether that silence was a hang of the
+// kernel (Timeout) or the host keeping the guest off the CPU (Starved)
+// is decided by how much of it the guest could run.
 package qemu
 
 import (
@@ -57,6 +68,9 @@ type Options struct {
 	Live io.Writer
 	// ExtraArgs are appended to the QEMU command line.
 	ExtraArgs []string
+	// Progress, when set, is told when the limit is moved for a guest
+	// that the host keeps off the CPU.
+	Progress func(format string, args ...any)
 }
 
 // Outcome says how a boot ended.
@@ -87,12 +101,17 @@ type Result struct {
 	// Waited is how long QEMU's threads waited for a CPU, summed, as of
 	// the timeout (0 when the guest ended before it).
 	Waited time.Duration
-	// FirstOutput is when the first console byte arrived (0: never).
+	// FirstOutput is when the first console byte arrived (0: never),
+	// LastOutput when the last console line did.
 	FirstOutput time.Duration
+	LastOutput  time.Duration
 	ExitCode    int    // QEMU's exit status (-1 when killed)
 	Stderr      string // QEMU's own messages
 	PanicLine   string // the "Kernel panic" line, when Outcome is Panic
-	Args        []string
+	// Killed says why kcheck ended a Timeout or Starved guest: which
+	// limit ran out, and how much of it the guest could run.
+	Killed string
+	Args   []string
 }
 
 // MaxStretch bounds how far a starved guest's timeout is stretched: the
@@ -103,11 +122,16 @@ var MaxStretch = 3
 // could run (the wall time less its threads' run-queue wait per vCPU),
 // the wall time, and the run-queue wait itself.
 func available(pid int, start time.Time, smp int) (avail, wall, waited time.Duration) {
+	wall, waited = time.Since(start), RunQueueWait(pid)
+	return wall - perVCPU(waited, smp), wall, waited
+}
+
+// perVCPU spreads QEMU's summed run-queue wait over the guest's vCPUs.
+func perVCPU(waited time.Duration, smp int) time.Duration {
 	if smp == 0 {
 		smp = 2
 	}
-	wall, waited = time.Since(start), RunQueueWait(pid)
-	return wall - waited/time.Duration(smp), wall, waited
+	return waited / time.Duration(smp)
 }
 
 // RunQueueWait returns how long the threads of process pid waited on a
@@ -227,6 +251,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	var mu sync.Mutex
 	var sawPowerOff, sawRestart bool
+	// lastLine is when the guest last printed and lastWait QEMU's
+	// run-queue wait then (sampled at most once a second).
+	var lastLine, lastWaitAt time.Duration
+	var lastWait time.Duration
 	halted := make(chan struct{}, 1)
 	spoke := make(chan struct{})
 	readDone := make(chan struct{})
@@ -242,6 +270,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if line != "" {
 				out.Write([]byte(line))
 				mu.Lock()
+				lastLine = max(time.Since(start), time.Nanosecond)
+				if lastLine-lastWaitAt >= time.Second || lastWaitAt == 0 {
+					lastWait, lastWaitAt = RunQueueWait(cmd.Process.Pid), lastLine
+				}
 				if res.FirstOutput == 0 {
 					res.FirstOutput = max(time.Since(start), time.Nanosecond)
 					close(spoke)
@@ -286,6 +318,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.FirstOutput > 0 {
 		silence = silenceTimer.C
 	}
+	// quiet bounds the silence after the guest's last console line, in
+	// wall time (package documentation).
+	var quiet <-chan time.Time
+	quietTimer := time.NewTimer(o.Timeout)
+	defer quietTimer.Stop()
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	stretched := false
 	var werr error
 	killed := ""
 	for done := false; !done; {
@@ -293,9 +335,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		select {
 		case werr = <-waitErr:
 		case <-spoke:
-			// The guest printed: only the overall timeout bounds it now.
-			spoke, silence = nil, nil
+			// The guest printed: the limit and the silence bound it now.
+			spoke, silence, quiet = nil, nil, quietTimer.C
 			done = false
+		case <-quiet:
+			mu.Lock()
+			since, before := time.Since(start)-lastLine, lastWait
+			mu.Unlock()
+			if since < o.Timeout {
+				quietTimer.Reset(o.Timeout - since + time.Millisecond)
+				done = false
+				continue
+			}
+			res.Waited = RunQueueWait(cmd.Process.Pid)
+			could := max(since-perVCPU(res.Waited-before, o.SMP), 0)
+			killed = "timeout"
+			if could < o.Timeout/time.Duration(MaxStretch) {
+				killed = "starved"
+			}
+			res.Killed = fmt.Sprintf("it printed nothing for %s, the %s limit in wall time, and could run %s of that "+
+				"(QEMU's threads waited for a CPU the rest of the time)",
+				since.Round(time.Second), o.Timeout, could.Round(time.Second))
+			kill()
+			werr = <-waitErr
 		case <-silence:
 			// Like the timeout, the wait for the first line counts only
 			// the time the guest could run.
@@ -317,7 +379,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			avail, wall, waited := available(cmd.Process.Pid, start, o.SMP)
 			res.Waited = waited
 			if avail < o.Timeout && wall < time.Duration(MaxStretch)*o.Timeout {
-				timer.Reset(min(o.Timeout-avail, time.Duration(MaxStretch)*o.Timeout-wall) + time.Millisecond)
+				next := min(o.Timeout-avail, time.Duration(MaxStretch)*o.Timeout-wall)
+				if !stretched {
+					progress("qemu: in %s of wall time the guest could run %s of its %s limit (QEMU's threads waited %s for a CPU); "+
+						"the limit moves on, to %s of wall time at most, while the guest keeps printing",
+						wall.Round(time.Second), max(avail, 0).Round(time.Second), o.Timeout, waited.Round(time.Second),
+						time.Duration(MaxStretch)*o.Timeout)
+					stretched = true
+				}
+				timer.Reset(next + time.Millisecond)
 				done = false
 				continue
 			}
@@ -325,6 +395,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if avail < o.Timeout {
 				killed = "starved"
 			}
+			res.Killed = fmt.Sprintf("it could run %s in %s of wall time (the limit is %s of run time, at most %s of wall time); "+
+				"QEMU's threads waited %s for a CPU", max(avail, 0).Round(time.Second), wall.Round(time.Second), o.Timeout,
+				time.Duration(MaxStretch)*o.Timeout, waited.Round(time.Second))
 			kill()
 			werr = <-waitErr
 		case <-ctx.Done():
@@ -340,6 +413,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	mu.Lock()
 	defer mu.Unlock()
+	res.LastOutput = lastLine
 	switch {
 	case killed == "cancel":
 		return res, ctx.Err()

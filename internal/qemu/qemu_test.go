@@ -148,32 +148,38 @@ func TestFirstOutputBound(t *testing.T) {
 	}
 }
 
-// A guest the host keeps off the CPU is not hung: its timeout stretches
-// by the time it waited for a CPU, and if that is not enough the run
-// ends Starved, never Timeout. Six spinners share CPU 0 with the fake
-// QEMU; a sleeping guest, which never waits for a CPU, still times out
-// at the plain timeout.
-func TestStarvedIsNotAHang(t *testing.T) {
+// spinners keeps CPU 0 busy with n busy loops until the test ends.
+func spinners(t *testing.T, n int) {
+	t.Helper()
 	e2e.Tool(t, "taskset")
 	if RunQueueWait(os.Getpid()) == 0 {
 		t.Skip("the kernel keeps no schedstat here")
 	}
-	for i := 0; i < 6; i++ {
+	for i := 0; i < n; i++ {
 		spin := exec.Command("taskset", "-c", "0", "sh", "-c", "while :; do :; done")
 		if err := spin.Start(); err != nil {
 			t.Fatal(err)
 		}
-		defer func() { spin.Process.Kill(); spin.Wait() }()
+		t.Cleanup(func() { spin.Process.Kill(); spin.Wait() })
 	}
-	o := fake(t, "echo booting\nexec taskset -c 0 sh -c 'while :; do :; done'\n")
+}
+
+// A guest the host keeps off the CPU is not hung while it keeps
+// printing: its timeout stretches by the time it waited for a CPU, and
+// if that is not enough the run ends Starved, never Timeout. Six
+// spinners share CPU 0 with the fake QEMU; a sleeping guest, which
+// never waits for a CPU, still times out at the plain timeout.
+func TestStarvedIsNotAHang(t *testing.T) {
+	spinners(t, 6)
+	o := fake(t, "echo booting\nexec taskset -c 0 sh -c 'while :; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; echo tick; done'\n")
 	o.SMP, o.Timeout = 1, time.Second
 	start := time.Now()
 	r, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Outcome != Starved || r.Waited == 0 {
-		t.Fatalf("outcome %s, waited %s", r.Outcome, r.Waited)
+	if r.Outcome != Starved || r.Waited == 0 || !strings.Contains(r.Killed, "could run") {
+		t.Fatalf("outcome %s, waited %s, killed %q", r.Outcome, r.Waited, r.Killed)
 	}
 	if el := time.Since(start); el < 2*time.Second || el > 10*time.Second {
 		t.Errorf("ended after %s: want the timeout stretched to about %d s", el, MaxStretch)
@@ -182,5 +188,28 @@ func TestStarvedIsNotAHang(t *testing.T) {
 	o.SMP, o.Timeout = 1, time.Second
 	if r, err = Run(context.Background(), o); err != nil || r.Outcome != Timeout {
 		t.Fatalf("sleeping guest: %v %v (waited %s)", err, r.Outcome, r.Waited)
+	}
+}
+
+// A guest that prints nothing for its limit is ended at the limit even
+// when its vCPU spins on a loaded CPU: the wait is not given back to a
+// silent guest (a hung kernel spinning looks starved), and the run is
+// Starved, since the guest could run only a small part of that time.
+// Before the silence bound it ran MaxStretch times the limit.
+func TestSilentSpinnerEndsAtTheLimit(t *testing.T) {
+	spinners(t, 6)
+	o := fake(t, "echo booting\nexec taskset -c 0 sh -c 'while :; do :; done'\n")
+	o.SMP, o.Timeout = 1, 2*time.Second
+	start := time.Now()
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	if r.Outcome != Starved || !strings.Contains(r.Killed, "printed nothing for 2s") {
+		t.Fatalf("outcome %s after %s, killed %q", r.Outcome, el, r.Killed)
+	}
+	if el > o.Timeout+time.Second {
+		t.Errorf("ended after %s: want the %s limit", el, o.Timeout)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // ErrNotGit is returned (wrapped) for a tree that is not a git
@@ -23,7 +22,7 @@ import (
 var ErrNotGit = gitobj.ErrNotGit
 
 // OpenStorage opens the git storage of dir (see gitobj.OpenStorage).
-func OpenStorage(dir string) (*filesystem.Storage, error) { return gitobj.OpenStorage(dir) }
+func OpenStorage(dir string) (*gitobj.Storage, error) { return gitobj.OpenStorage(dir) }
 
 // openBase opens the repository at dir and returns its storage with the
 // base commit (base, or HEAD when zero).

@@ -51,6 +51,8 @@ type Report struct {
 	Verdict  string   `json:"verdict"`
 	// HarnessError, when set, makes the verdict Error.
 	HarnessError string `json:"harness_error,omitempty"`
+	// Killed says why kcheck ended the guest (internal/qemu Result.Killed).
+	Killed string `json:"killed,omitempty"`
 	// ConsoleTail is the end of the console for timeouts and crashes.
 	ConsoleTail string `json:"console_tail,omitempty"`
 }
@@ -65,7 +67,11 @@ func (r *Report) Decide() {
 	}
 	switch r.Outcome {
 	case "timeout":
-		r.Problems = append(r.Problems, "the guest did not finish in time (hang): killed after the timeout")
+		p := "the guest did not finish in time (hang): killed after the timeout"
+		if r.Killed != "" {
+			p += ": " + r.Killed
+		}
+		r.Problems = append(r.Problems, p)
 	case "panic":
 		r.Problems = append(r.Problems, "the kernel panicked")
 	case "died":

@@ -766,7 +766,7 @@ static void t_fuzz(void)
 	long accepted = 0, refused = 0, bad = 0, walks = 0, maxnr = 0, nocb = 0;
 	long errs[64] = { 0 };
 	unsigned long text = (unsigned long)sf_level;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), shown = t0;
 	int iter, nr_iter = 12000;
 	long r;
 
@@ -800,6 +800,15 @@ static void t_fuzz(void)
 	for (iter = 0; iter < nr_iter; iter++) {
 		int after = iter % 3 == 2, got, want;
 
+		/*
+		 * A line every 10 s: on a loaded host this loop takes minutes,
+		 * and kcheck ends a guest that prints nothing for its limit.
+		 */
+		if (now_ns() - shown >= 10000000000ULL) {
+			shown = now_ns();
+			diag("fuzz: %d of %d sections after %llu ms", iter, nr_iter,
+			     (unsigned long long)(shown - t0) / 1000000);
+		}
 		fz_fill();
 		if (!after)
 			fz_mutate();

@@ -1,4 +1,4 @@
-package gitapply
+package gitobj
 
 import (
 	"bufio"
@@ -18,8 +18,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-
-	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
 // ObjectStore reads a repository's objects by need, the way git does:
@@ -509,7 +507,7 @@ func (s *ObjectStore) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Has
 	if s.HasEncodedObject(h) == nil {
 		return h, nil
 	}
-	data, err := gitobj.ReadObject(obj)
+	data, err := ReadObject(obj)
 	if err != nil {
 		return h, err
 	}

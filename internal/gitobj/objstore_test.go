@@ -1,4 +1,4 @@
-package gitapply
+package gitobj
 
 import (
 	"bytes"
