@@ -57,22 +57,68 @@ var riscvConfig = smallGuest(
 	"CONFIG_DEBUG_KERNEL=y",
 )
 
+// armConfig is the 32-bit ARM kernel of the arm splat logs: tinyconfig
+// (which is a no-MMU Cortex-M kernel on arm) turned into an ARMv7
+// multiplatform kernel for QEMU's virt machine, in ARM (not Thumb-2)
+// mode, with the VFP that Debian's armhf user space (kinit) needs, a
+// PL011 console and the rest as arm64Config without lockdep.
+var armConfig = smallGuest(
+	"CONFIG_MMU=y",
+	"CONFIG_ARCH_MULTIPLATFORM=y",
+	"CONFIG_ARCH_MULTI_V7=y",
+	"CONFIG_ARCH_VIRT=y",
+	"# CONFIG_THUMB2_KERNEL is not set",
+	"CONFIG_VFP=y",
+	"CONFIG_VFPv3=y",
+	"CONFIG_SERIAL_AMBA_PL011=y",
+	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+	"CONFIG_PROC_SYSCTL=y",
+	"CONFIG_SMP=y",
+	"CONFIG_DEBUG_KERNEL=y",
+	"CONFIG_DETECT_HUNG_TASK=y",
+	"CONFIG_SOFTLOCKUP_DETECTOR=y",
+	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
+)
+
+// powerpcConfig is the ppc64le kernel of the powerpc splat logs:
+// tinyconfig (a 32-bit big-endian kernel on powerpc) turned into a
+// little-endian Book3S 64-bit kernel for QEMU's pseries machine, whose
+// console is the hypervisor's (hvc0), and the rest as armConfig.
+var powerpcConfig = smallGuest(
+	"CONFIG_PPC64=y",
+	"CONFIG_PPC_BOOK3S_64=y",
+	"CONFIG_CPU_LITTLE_ENDIAN=y",
+	"CONFIG_PPC_PSERIES=y",
+	"CONFIG_HVC_CONSOLE=y",
+	"CONFIG_PROC_SYSCTL=y",
+	"CONFIG_SMP=y",
+	"CONFIG_DEBUG_KERNEL=y",
+	"CONFIG_DETECT_HUNG_TASK=y",
+	"CONFIG_SOFTLOCKUP_DETECTOR=y",
+	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
+)
+
 // crossGuests are the other architectures' kernels: how each is built
-// and booted, and the triggers booted on it ("" is the boot without
-// one, stored as ../splat/testdata/clean/kinit-ARCH-6.12.log).
+// (cross compiler prefix, make target of the image QEMU boots) and
+// booted, and the triggers booted on it ("" is the boot without one,
+// stored as ../splat/testdata/clean/kinit-ARCH-6.12.log).
 var crossGuests = map[string]struct {
-	cross, qemu, console string
-	machine, config      []string
-	logs                 []string
+	cross, image, qemu, console string
+	machine, config             []string
+	logs                        []string
 }{
-	"arm64": {"aarch64-linux-gnu-", "qemu-system-aarch64", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a57"}, arm64Config,
-		[]string{"", "bug", "null", "gpf", "rcu-stall", "warn", "lockup"}},
-	"riscv": {"riscv64-linux-gnu-", "qemu-system-riscv64", "ttyS0", []string{"-M", "virt"}, riscvConfig,
+	"arm64": {"aarch64-linux-gnu-", "Image", "qemu-system-aarch64", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a57"}, arm64Config,
+		[]string{"", "bug", "null", "gpf", "rcu-stall", "warn", "lockup", "bus"}},
+	"riscv": {"riscv64-linux-gnu-", "Image", "qemu-system-riscv64", "ttyS0", []string{"-M", "virt"}, riscvConfig,
 		[]string{"", "null", "bug", "warn"}},
+	"arm": {"arm-linux-gnueabihf-", "zImage", "qemu-system-arm", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a15"}, armConfig,
+		[]string{"", "bug", "null", "gpf", "bus", "warn", "rcu-stall", "lockup"}},
+	"powerpc": {"powerpc64le-linux-gnu-", "vmlinux", "qemu-system-ppc64", "hvc0", []string{"-M", "pseries"}, powerpcConfig,
+		[]string{"", "bug", "null", "gpf", "warn", "rcu-stall", "lockup"}},
 }
 
 // TestRegenerateCrossSplatLogs cross-builds the kernel of each of
-// crossGuests (KDEFER_CROSS_ARCH=arm64,riscv picks some) from a 6.12
+// crossGuests (KDEFER_CROSS_ARCH=arm64,riscv,arm,powerpc picks some) from a 6.12
 // tree (KDEFER_TREE_612, or Debian's 6.12), boots it in QEMU's virt
 // machine (TCG) with kinit and the trigger module once per trigger, and
 // stores each console as ../splat/testdata/guest-ARCH/<kind>.log. It
@@ -87,7 +133,7 @@ func TestRegenerateCrossSplatLogs(t *testing.T) {
 	if tree == "" {
 		tree = e2e.Tree(t, "6.12")
 	}
-	arches := []string{"arm64", "riscv"}
+	arches := []string{"arm64", "riscv", "arm", "powerpc"}
 	if a := os.Getenv("KDEFER_CROSS_ARCH"); a != "" {
 		arches = strings.Split(a, ",")
 	}
@@ -102,7 +148,7 @@ func TestRegenerateCrossSplatLogs(t *testing.T) {
 			}
 		}
 		b, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, Arch: arch, ExtraConfig: g.config,
-			Targets: []string{"Image", "modules"}, Progress: t.Logf})
+			Targets: []string{g.image, "modules"}, Progress: t.Logf})
 		if err != nil {
 			t.Fatalf("building the %s kernel of %s: %v", arch, tree, err)
 		}
