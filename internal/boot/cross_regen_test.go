@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,21 +25,27 @@ func smallGuest(more ...string) []string {
 		"CONFIG_FUTEX=y", "CONFIG_MODULES=y", "CONFIG_MODULE_UNLOAD=y", "CONFIG_KALLSYMS=y"}, more...)
 }
 
-// arm64Config is the arm64 kernel of the arm64 splat logs: tinyconfig
-// with a PL011 console (QEMU's virt machine), an initramfs, modules,
-// SMP (the RCU stall detector is Tree RCU's), the soft lockup and hung
-// task detectors and lockdep.
-var arm64Config = smallGuest(
-	"CONFIG_SERIAL_AMBA_PL011=y",
-	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+// detectors are the options of a guest whose stall and lockup triggers
+// report: SMP (the RCU stall detector is Tree RCU's), the soft lockup
+// and hung task detectors, and the sysctls that tune them.
+var detectors = []string{
 	"CONFIG_PROC_SYSCTL=y",
 	"CONFIG_SMP=y",
 	"CONFIG_DEBUG_KERNEL=y",
 	"CONFIG_DETECT_HUNG_TASK=y",
 	"CONFIG_SOFTLOCKUP_DETECTOR=y",
 	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
+}
+
+// arm64Config is the arm64 kernel of the arm64 splat logs: tinyconfig
+// with a PL011 console (QEMU's virt machine), an initramfs, modules,
+// the detectors and lockdep.
+var arm64Config = smallGuest(slices.Concat([]string{
+	"CONFIG_SERIAL_AMBA_PL011=y",
+	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+}, detectors, []string{
 	"CONFIG_PROVE_LOCKING=y",
-)
+})...)
 
 // riscvConfig is the riscv64 kernel of the riscv splat logs: tinyconfig
 // with QEMU's virt machine (ARCH_VIRT), its 16550 console and the rest
@@ -61,8 +68,8 @@ var riscvConfig = smallGuest(
 // (which is a no-MMU Cortex-M kernel on arm) turned into an ARMv7
 // multiplatform kernel for QEMU's virt machine, in ARM (not Thumb-2)
 // mode, with the VFP that Debian's armhf user space (kinit) needs, a
-// PL011 console and the rest as arm64Config without lockdep.
-var armConfig = smallGuest(
+// PL011 console and the detectors.
+var armConfig = smallGuest(append([]string{
 	"CONFIG_MMU=y",
 	"CONFIG_ARCH_MULTIPLATFORM=y",
 	"CONFIG_ARCH_MULTI_V7=y",
@@ -72,31 +79,19 @@ var armConfig = smallGuest(
 	"CONFIG_VFPv3=y",
 	"CONFIG_SERIAL_AMBA_PL011=y",
 	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
-	"CONFIG_PROC_SYSCTL=y",
-	"CONFIG_SMP=y",
-	"CONFIG_DEBUG_KERNEL=y",
-	"CONFIG_DETECT_HUNG_TASK=y",
-	"CONFIG_SOFTLOCKUP_DETECTOR=y",
-	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
-)
+}, detectors...)...)
 
 // powerpcConfig is the ppc64le kernel of the powerpc splat logs:
 // tinyconfig (a 32-bit big-endian kernel on powerpc) turned into a
 // little-endian Book3S 64-bit kernel for QEMU's pseries machine, whose
-// console is the hypervisor's (hvc0), and the rest as armConfig.
-var powerpcConfig = smallGuest(
+// console is the hypervisor's (hvc0), and the detectors.
+var powerpcConfig = smallGuest(append([]string{
 	"CONFIG_PPC64=y",
 	"CONFIG_PPC_BOOK3S_64=y",
 	"CONFIG_CPU_LITTLE_ENDIAN=y",
 	"CONFIG_PPC_PSERIES=y",
 	"CONFIG_HVC_CONSOLE=y",
-	"CONFIG_PROC_SYSCTL=y",
-	"CONFIG_SMP=y",
-	"CONFIG_DEBUG_KERNEL=y",
-	"CONFIG_DETECT_HUNG_TASK=y",
-	"CONFIG_SOFTLOCKUP_DETECTOR=y",
-	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
-)
+}, detectors...)...)
 
 // crossGuests are the other architectures' kernels: how each is built
 // (cross compiler prefix, make target of the image QEMU boots) and
