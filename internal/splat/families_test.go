@@ -134,6 +134,9 @@ var guestLogs = []logCase{
 	{"guest-arm64/rcu-stall.log", KindRCUStall, "INFO: rcu detected stall in spin_for"},
 	{"guest-arm64/warn.log", KindWarning, "WARNING in trigger_init"},
 	{"guest-arm64/lockup.log", KindSoftLockup, "BUG: soft lockup in spin_for"},
+	// a read of an address nothing decodes (trigger bus): arm64 dies
+	// with "Internal error: synchronous external abort"
+	{"guest-arm64/bus.log", KindOops, "Internal error: synchronous external abort in read_undecoded"},
 	// A riscv64 tinyconfig kernel of Debian's 6.12.118 (riscvConfig in
 	// internal/boot) in qemu-system-riscv64, the same module.
 	// Written down as a NULL dereference; riscv names a kernel access
