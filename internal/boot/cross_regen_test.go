@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,21 +25,27 @@ func smallGuest(more ...string) []string {
 		"CONFIG_FUTEX=y", "CONFIG_MODULES=y", "CONFIG_MODULE_UNLOAD=y", "CONFIG_KALLSYMS=y"}, more...)
 }
 
-// arm64Config is the arm64 kernel of the arm64 splat logs: tinyconfig
-// with a PL011 console (QEMU's virt machine), an initramfs, modules,
-// SMP (the RCU stall detector is Tree RCU's), the soft lockup and hung
-// task detectors and lockdep.
-var arm64Config = smallGuest(
-	"CONFIG_SERIAL_AMBA_PL011=y",
-	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+// detectors are the options of a guest whose stall and lockup triggers
+// report: SMP (the RCU stall detector is Tree RCU's), the soft lockup
+// and hung task detectors, and the sysctls that tune them.
+var detectors = []string{
 	"CONFIG_PROC_SYSCTL=y",
 	"CONFIG_SMP=y",
 	"CONFIG_DEBUG_KERNEL=y",
 	"CONFIG_DETECT_HUNG_TASK=y",
 	"CONFIG_SOFTLOCKUP_DETECTOR=y",
 	"CONFIG_RCU_CPU_STALL_TIMEOUT=21",
+}
+
+// arm64Config is the arm64 kernel of the arm64 splat logs: tinyconfig
+// with a PL011 console (QEMU's virt machine), an initramfs, modules,
+// the detectors and lockdep.
+var arm64Config = smallGuest(slices.Concat([]string{
+	"CONFIG_SERIAL_AMBA_PL011=y",
+	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+}, detectors, []string{
 	"CONFIG_PROVE_LOCKING=y",
-)
+})...)
 
 // riscvConfig is the riscv64 kernel of the riscv splat logs: tinyconfig
 // with QEMU's virt machine (ARCH_VIRT), its 16550 console and the rest
@@ -57,22 +64,67 @@ var riscvConfig = smallGuest(
 	"CONFIG_DEBUG_KERNEL=y",
 )
 
+// armConfig is the 32-bit ARM kernel of the arm splat logs: tinyconfig
+// (which is a no-MMU Cortex-M kernel on arm) turned into an ARMv7
+// multiplatform kernel for QEMU's virt machine, in ARM (not Thumb-2)
+// mode, with the VFP that Debian's armhf user space (kinit) needs, a
+// PL011 console and the detectors.
+var armConfig = smallGuest(append([]string{
+	"CONFIG_MMU=y",
+	"CONFIG_ARCH_MULTIPLATFORM=y",
+	"CONFIG_ARCH_MULTI_V7=y",
+	"CONFIG_ARCH_VIRT=y",
+	"# CONFIG_THUMB2_KERNEL is not set",
+	"CONFIG_VFP=y",
+	"CONFIG_VFPv3=y",
+	"CONFIG_SERIAL_AMBA_PL011=y",
+	"CONFIG_SERIAL_AMBA_PL011_CONSOLE=y",
+}, detectors...)...)
+
+// powerpcConfig is the ppc64le kernel of the powerpc splat logs:
+// tinyconfig (a 32-bit big-endian kernel on powerpc) turned into a
+// little-endian Book3S 64-bit kernel for QEMU's pseries machine, whose
+// console is the hypervisor's (hvc0), and the detectors. SLOF starts
+// the kernel through the Open Firmware client interface, which only
+// prom_init (PPC_OF_BOOT_TRAMPOLINE, off in tinyconfig) speaks:
+// without it SLOF reported a program exception at the kernel's entry.
+// Debian's ppc64el user space (kinit) is built for POWER8 and stores
+// with VSX instructions: without ALTIVEC and VSX init died of an
+// illegal instruction (VSX unavailable). The bare-metal platform
+// (PowerNV) is left out.
+var powerpcConfig = smallGuest(append([]string{
+	"CONFIG_PPC64=y",
+	"CONFIG_PPC_BOOK3S_64=y",
+	"CONFIG_CPU_LITTLE_ENDIAN=y",
+	"CONFIG_PPC_PSERIES=y",
+	"CONFIG_PPC_OF_BOOT_TRAMPOLINE=y",
+	"CONFIG_ALTIVEC=y",
+	"CONFIG_VSX=y",
+	"# CONFIG_PPC_POWERNV is not set",
+	"CONFIG_HVC_CONSOLE=y",
+}, detectors...)...)
+
 // crossGuests are the other architectures' kernels: how each is built
-// and booted, and the triggers booted on it ("" is the boot without
-// one, stored as ../splat/testdata/clean/kinit-ARCH-6.12.log).
+// (cross compiler prefix, make target of the image QEMU boots) and
+// booted, and the triggers booted on it ("" is the boot without one,
+// stored as ../splat/testdata/clean/kinit-ARCH-6.12.log).
 var crossGuests = map[string]struct {
-	cross, qemu, console string
-	machine, config      []string
-	logs                 []string
+	cross, image, qemu, console string
+	machine, config             []string
+	logs                        []string
 }{
-	"arm64": {"aarch64-linux-gnu-", "qemu-system-aarch64", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a57"}, arm64Config,
-		[]string{"", "bug", "null", "gpf", "rcu-stall", "warn", "lockup"}},
-	"riscv": {"riscv64-linux-gnu-", "qemu-system-riscv64", "ttyS0", []string{"-M", "virt"}, riscvConfig,
+	"arm64": {"aarch64-linux-gnu-", "Image", "qemu-system-aarch64", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a57"}, arm64Config,
+		[]string{"", "bug", "null", "gpf", "rcu-stall", "warn", "lockup", "bus"}},
+	"riscv": {"riscv64-linux-gnu-", "Image", "qemu-system-riscv64", "ttyS0", []string{"-M", "virt"}, riscvConfig,
 		[]string{"", "null", "bug", "warn"}},
+	"arm": {"arm-linux-gnueabihf-", "zImage", "qemu-system-arm", "ttyAMA0", []string{"-M", "virt", "-cpu", "cortex-a15"}, armConfig,
+		[]string{"", "bug", "null", "gpf", "bus", "warn", "rcu-stall", "lockup"}},
+	"powerpc": {"powerpc64le-linux-gnu-", "vmlinux", "qemu-system-ppc64", "hvc0", []string{"-M", "pseries"}, powerpcConfig,
+		[]string{"", "bug", "null", "gpf", "warn", "rcu-stall", "lockup"}},
 }
 
 // TestRegenerateCrossSplatLogs cross-builds the kernel of each of
-// crossGuests (KDEFER_CROSS_ARCH=arm64,riscv picks some) from a 6.12
+// crossGuests (KDEFER_CROSS_ARCH=arm64,riscv,arm,powerpc picks some) from a 6.12
 // tree (KDEFER_TREE_612, or Debian's 6.12), boots it in QEMU's virt
 // machine (TCG) with kinit and the trigger module once per trigger, and
 // stores each console as ../splat/testdata/guest-ARCH/<kind>.log. It
@@ -87,7 +139,7 @@ func TestRegenerateCrossSplatLogs(t *testing.T) {
 	if tree == "" {
 		tree = e2e.Tree(t, "6.12")
 	}
-	arches := []string{"arm64", "riscv"}
+	arches := []string{"arm64", "riscv", "arm", "powerpc"}
 	if a := os.Getenv("KDEFER_CROSS_ARCH"); a != "" {
 		arches = strings.Split(a, ",")
 	}
@@ -102,7 +154,7 @@ func TestRegenerateCrossSplatLogs(t *testing.T) {
 			}
 		}
 		b, err := kbuild.Build(context.Background(), kbuild.Options{Src: tree, Arch: arch, ExtraConfig: g.config,
-			Targets: []string{"Image", "modules"}, Progress: t.Logf})
+			Targets: []string{g.image, "modules"}, Progress: t.Logf})
 		if err != nil {
 			t.Fatalf("building the %s kernel of %s: %v", arch, tree, err)
 		}
@@ -142,6 +194,10 @@ func TestRegenerateCrossSplatLogs(t *testing.T) {
 				Append: app, Accel: qemu.TCG, Timeout: 4 * time.Minute, ConsoleLog: console, ExtraArgs: g.machine})
 			if err != nil {
 				t.Fatalf("booting the %s kernel with %q: %v", arch, app, err)
+			}
+			if what == "" && r.Outcome != qemu.PowerOff {
+				// every trigger would wait out its timeout the same way
+				t.Fatalf("the %s kernel's boot without a trigger ended %s, not powered off: see %s", arch, r.Outcome, console)
 			}
 			data, err := os.ReadFile(console)
 			if err != nil {

@@ -76,6 +76,15 @@ var Tools = []Tool{
 	{Name: "static riscv64 glibc", Files: []string{"/usr/riscv64-linux-gnu/lib/libc.a"}, Package: "libc6-dev-riscv64-cross", Required: false, Purpose: "the riscv /init of the riscv splat logs (optional)", Extra: SplatLogs},
 	{Name: "qemu-system-riscv64", Binary: "qemu-system-riscv64", Package: "qemu-system-misc", Required: false, Purpose: "boots the riscv kernel of the riscv splat logs (optional)", Extra: SplatLogs},
 	{Name: "OpenSBI", Files: []string{"/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"}, Package: "opensbi", Required: false, Purpose: "the firmware of QEMU's riscv virt machine (riscv splat logs; optional)", Extra: SplatLogs},
+	// The 32-bit ARM (armhf, QEMU's virt machine) and powerpc (ppc64le,
+	// QEMU's pseries machine, booted by SLOF) splat logs, the same way.
+	{Name: "arm-linux-gnueabihf-gcc", Binary: "arm-linux-gnueabihf-gcc", Package: "gcc-arm-linux-gnueabihf", Required: false, Purpose: "the 32-bit ARM kernel of the arm splat logs (optional)", Extra: SplatLogs},
+	{Name: "static armhf glibc", Files: []string{"/usr/arm-linux-gnueabihf/lib/libc.a"}, Package: "libc6-dev-armhf-cross", Required: false, Purpose: "the armhf /init of the arm splat logs (optional)", Extra: SplatLogs},
+	{Name: "qemu-system-arm", Binary: "qemu-system-arm", Package: "qemu-system-arm", Required: false, Purpose: "boots the 32-bit ARM kernel of the arm splat logs (optional)", Extra: SplatLogs},
+	{Name: "powerpc64le-linux-gnu-gcc", Binary: "powerpc64le-linux-gnu-gcc", Package: "gcc-powerpc64le-linux-gnu", Required: false, Purpose: "the ppc64le kernel of the powerpc splat logs (optional)", Extra: SplatLogs},
+	{Name: "static ppc64el glibc", Files: []string{"/usr/powerpc64le-linux-gnu/lib/libc.a"}, Package: "libc6-dev-ppc64el-cross", Required: false, Purpose: "the ppc64le /init of the powerpc splat logs (optional)", Extra: SplatLogs},
+	{Name: "qemu-system-ppc64", Binary: "qemu-system-ppc64", Package: "qemu-system-ppc", Required: false, Purpose: "boots the ppc64le kernel of the powerpc splat logs (optional)", Extra: SplatLogs},
+	{Name: "SLOF", Files: []string{"/usr/share/qemu/slof.bin"}, Package: "qemu-system-data", Required: false, Purpose: "the firmware of QEMU's pseries machine (powerpc splat logs; optional)", Extra: SplatLogs},
 	// The Rust panic log (Linux 6.1 with Rust support:
 	// TestRegenerateRustSplatLogs). Debian's rustc is looked for in
 	// /usr/bin: a rustup toolchain earlier in PATH is another compiler.

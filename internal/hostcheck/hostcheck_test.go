@@ -76,14 +76,15 @@ func TestSplatLogToolsAreOptIn(t *testing.T) {
 	// default install line must never name them, the opt-in one must.
 	r := Run(Options{Path: t.TempDir()})
 	for _, line := range []string{r.InstallCommand(false), r.InstallCommand(true)} {
-		for _, p := range []string{"gcc-aarch64-linux-gnu", "gcc-riscv64-linux-gnu", "qemu-system-arm"} {
+		for _, p := range []string{"gcc-aarch64-linux-gnu", "gcc-riscv64-linux-gnu", "qemu-system-arm", "gcc-arm-linux-gnueabihf", "gcc-powerpc64le-linux-gnu", "libc6-dev-ppc64el-cross", "qemu-system-ppc"} {
 			if strings.Contains(line, p) {
 				t.Errorf("default install line %q names opt-in package %s", line, p)
 			}
 		}
 	}
 	with := r.InstallCommand(true, SplatLogs)
-	for _, p := range []string{"gcc-aarch64-linux-gnu", "gcc-riscv64-linux-gnu", "qemu-system-arm", "qemu-system-misc"} {
+	for _, p := range []string{"gcc-aarch64-linux-gnu", "gcc-riscv64-linux-gnu", "qemu-system-arm", "qemu-system-misc",
+		"gcc-arm-linux-gnueabihf", "gcc-powerpc64le-linux-gnu", "qemu-system-ppc"} {
 		if !strings.Contains(with, p) {
 			t.Errorf("install line with %s %q lacks %s", SplatLogs, with, p)
 		}

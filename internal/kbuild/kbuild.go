@@ -110,7 +110,7 @@ const ColdStamp = ".kdefer-cold"
 type Result struct {
 	Dir      string
 	Key      string
-	Image    string // arch/x86/boot/bzImage, arch/ARCH/boot/Image (empty if not among the targets)
+	Image    string // the kernel image of the targets (imagePath), empty if they make none
 	Config   string // Dir/.config
 	LogPath  string
 	Duration time.Duration
@@ -372,11 +372,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		os.WriteFile(filepath.Join(o.Dir, ColdStamp), []byte(fmt.Sprintf("%d %d\n", res.Duration.Milliseconds(), mon.compiled)), 0o644)
 	}
 	for _, t := range o.Targets {
-		if t == "bzImage" || t == "Image" || t == "all" {
-			img := filepath.Join(o.Dir, "arch", "x86", "boot", "bzImage")
-			if _, ok := crossArch[o.Arch]; ok {
-				img = filepath.Join(o.Dir, "arch", o.Arch, "boot", "Image")
-			}
+		if img := imagePath(o, t); img != "" {
 			if _, err := os.Stat(img); err != nil {
 				return res, fmt.Errorf("kbuild: make succeeded but %s is missing", img)
 			}
@@ -410,12 +406,40 @@ func verify(o Options, config string, want *kconfig.Config, progress func(string
 }
 
 // crossArch are the architectures built with a Debian cross compiler
-// (gcc-aarch64-linux-gnu, gcc-riscv64-linux-gnu; Debian's ccache has
-// their names too), each with its compiler prefix. Their image is
-// arch/ARCH/boot/Image (target "Image").
+// (gcc-aarch64-linux-gnu, gcc-riscv64-linux-gnu,
+// gcc-arm-linux-gnueabihf, gcc-powerpc64le-linux-gnu; Debian's ccache
+// has their names too), each with its compiler prefix.
 var crossArch = map[string]string{
-	"arm64": "aarch64-linux-gnu-",
-	"riscv": "riscv64-linux-gnu-",
+	"arm64":   "aarch64-linux-gnu-",
+	"riscv":   "riscv64-linux-gnu-",
+	"arm":     "arm-linux-gnueabihf-",
+	"powerpc": "powerpc64le-linux-gnu-",
+}
+
+// imagePath is the kernel image that make target t leaves in the build
+// directory, or "" when t makes none: bzImage (x86), Image (arm64,
+// riscv), zImage (arm) under arch/ARCH/boot, and vmlinux itself (the ELF
+// file that QEMU's pseries machine boots). "all" is the architecture's
+// default image: bzImage on x86, Image on arm64 and riscv, zImage on
+// arm, vmlinux on powerpc.
+func imagePath(o Options, t string) string {
+	arch := o.Arch
+	if arch == "x86_64" || arch == "i386" {
+		arch = "x86"
+	}
+	if t == "all" {
+		t = map[string]string{"x86": "bzImage", "arm": "zImage", "powerpc": "vmlinux"}[arch]
+		if t == "" {
+			t = "Image"
+		}
+	}
+	switch t {
+	case "bzImage", "Image", "zImage":
+		return filepath.Join(o.Dir, "arch", arch, "boot", t)
+	case "vmlinux":
+		return filepath.Join(o.Dir, "vmlinux")
+	}
+	return ""
 }
 
 // runMake runs make in the source tree with O=Dir, copying all output

@@ -210,3 +210,29 @@ func TestSrcRelative(t *testing.T) {
 		t.Errorf("two levels down: %q", got)
 	}
 }
+
+// TestImagePath checks where each architecture's image target is
+// looked for: a cross build of arm or powerpc that looked in
+// arch/ARCH/boot/Image would fail after make succeeded.
+func TestImagePath(t *testing.T) {
+	for _, c := range []struct{ arch, target, want string }{
+		{"x86_64", "bzImage", "arch/x86/boot/bzImage"},
+		{"i386", "all", "arch/x86/boot/bzImage"},
+		{"arm64", "Image", "arch/arm64/boot/Image"},
+		{"riscv", "all", "arch/riscv/boot/Image"},
+		{"arm", "zImage", "arch/arm/boot/zImage"},
+		{"arm", "all", "arch/arm/boot/zImage"},
+		{"powerpc", "vmlinux", "vmlinux"},
+		{"powerpc", "all", "vmlinux"},
+		{"x86_64", "modules", ""},
+	} {
+		got := imagePath(Options{Arch: c.arch, Dir: "/b"}, c.target)
+		want := ""
+		if c.want != "" {
+			want = "/b/" + c.want
+		}
+		if got != want {
+			t.Errorf("%s %s: %q, want %q", c.arch, c.target, got, want)
+		}
+	}
+}

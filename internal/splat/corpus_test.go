@@ -79,6 +79,9 @@ func corpus(t testing.TB) []corpusLog {
 	for _, c := range guestLogs {
 		add(c.file, c.title)
 	}
+	for _, c := range publicLogs {
+		add(c.file, c.title)
+	}
 	for _, c := range realLogs {
 		if len(c.want) > 0 {
 			add(c.file, c.want[0][2])

@@ -3,6 +3,7 @@ package splat
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -33,11 +34,18 @@ var holdoutLogs = []logCase{
 }
 
 func TestHoldout(t *testing.T) {
-	checkLogs(t, []string{"holdout"}, holdoutLogs, func(t *testing.T, file string, got []Finding) {
-		if len(got) > 1 {
+	checkLogs(t, []string{"holdout"}, holdoutLogs, oneFinding())
+}
+
+// oneFinding is a checkLogs check that a log holds one report, the
+// root one; the files named may hold more (a report that causes
+// others).
+func oneFinding(more ...string) func(*testing.T, string, []Finding) {
+	return func(t *testing.T, file string, got []Finding) {
+		if len(got) > 1 && !slices.Contains(more, file) {
 			t.Errorf("%s: %d findings, want 1", file, len(got))
 		}
-	})
+	}
 }
 
 // logCase is a log in testdata and the kind and title of its first

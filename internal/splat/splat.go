@@ -48,7 +48,8 @@ type Finding struct {
 }
 
 // Clean returns the message of a console line without the printk
-// prefix: an optional "<N>" log level, a "[ seconds.micro]" time stamp,
+// prefix: an optional "<N>" log level, an optional syslog prefix
+// ("Oct  8 21:16:31 host kernel: "), a "[ seconds.micro]" time stamp,
 // an optional caller id ("[  T123]", "[    C4]") and one space.
 func Clean(line string) string {
 	return strings.TrimRight(line[prefixLen(line):], " \r")
@@ -56,6 +57,7 @@ func Clean(line string) string {
 
 func prefixLen(l string) int {
 	i := levelLen(l)
+	i += syslogLen(l[i:])
 	i += stampLen(l[i:])
 	i += callerLen(l[i:])
 	if i < len(l) && (l[i] == ' ' || l[i] == '\t') {
@@ -80,6 +82,28 @@ func levelLen(l string) int {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// syslogLen returns the length of the prefix that a kernel line gets in
+// a system log, or 0: a date, a host name and "kernel: ", the date as
+// BSD syslog and journalctl write it ("Oct  8 21:16:31", "Apr 15
+// 13:58:08.549417") or in RFC 3339 as rsyslog does
+// ("2016-03-26T20:52:22.526357+00:00"). Bug reports quote the kernel's
+// reports this way; a header framed by "=====" lines is only known as
+// one once the prefix is gone.
+func syslogLen(l string) int {
+	bsd := len(l) > 16 && l[0] >= 'A' && l[0] <= 'Z' && l[3] == ' ' && l[6] == ' ' && l[9] == ':' && l[12] == ':'
+	iso := len(l) > 20 && isDigit(l[0]) && l[4] == '-' && l[7] == '-' && l[10] == 'T' && l[13] == ':'
+	if !bsd && !iso {
+		return 0
+	}
+	const tag = " kernel: "
+	end := min(len(l), 96)
+	i := strings.Index(l[:end], tag)
+	if i < 0 {
+		return 0
+	}
+	return i + len(tag)
+}
 
 // stampLen returns the length of a printk time stamp "[  12.345]" at
 // the start of s, or 0.
@@ -154,10 +178,13 @@ func splitLines(s string) []string {
 		}
 		l = strings.TrimRight(l, "\r")
 		// Cut before every time stamp that is not at the start (after
-		// an optional "<N>" level).
+		// an optional "<N>" level and syslog prefix).
 		start, from := 0, 1
 		if n := levelLen(l); n > 0 {
 			from = n + 1
+		}
+		if n := syslogLen(l[from-1:]); n > 0 {
+			from += n
 		}
 		for from < len(l) {
 			j := strings.IndexByte(l[from:], '[')

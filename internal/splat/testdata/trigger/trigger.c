@@ -28,6 +28,8 @@
 #include <linux/netdevice.h>
 #include <linux/etherdevice.h>
 #include <linux/workqueue.h>
+#include <linux/io.h>
+#include <linux/mm.h>
 
 static char *what = "none";
 module_param(what, charp, 0444);
@@ -35,7 +37,7 @@ MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-sta
 		 "divide|kasan-uaf|kasan-oob|double-free|bad-unlock|held-freed|lock-return|"
 		 "non-static|recursive|inconsistent|still-held|sched-atomic|"
 		 "kmemleak|list-del|ubsan-shift|ubsan-bounds|usercopy|stack-protector|double-fault|"
-		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io|netdev-wait|kcsan");
+		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io|netdev-wait|kcsan|bus");
 
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
@@ -167,6 +169,27 @@ static noinline __no_sanitize_address void smash_stack(void)
 	OPTIMIZER_HIDE_VAR(p);
 	for (i = 0; i < n; i++)
 		p[i] = 'A';	/* over the canary */
+}
+
+/*
+ * A read of a physical address that no device decodes: QEMU's arm virt
+ * machine answers it with a synchronous external abort, which 32-bit ARM
+ * reports as "Unhandled fault: external abort on non-linefetch" and
+ * arm64 as "Internal error: synchronous external abort". 0x0b000000 lies
+ * between virt's virtio-mmio transports and its platform bus.
+ */
+static noinline void read_undecoded(void)
+{
+#if defined(CONFIG_ARM) || defined(CONFIG_ARM64)
+	void __iomem *p = ioremap(0x0b000000, PAGE_SIZE);
+
+	if (p) {
+		pr_info("splat_trigger: %x\n", readl(p));
+		iounmap(p);
+	}
+#else
+	pr_info("splat_trigger: bus is arm and arm64 only (QEMU virt)\n");
+#endif
 }
 
 static noinline void fault_twice(void)
@@ -329,8 +352,13 @@ static int __init trigger_init(void)
 		volatile int *p = NULL;
 		*p = 1;
 	} else if (!strcmp(what, "gpf")) {
-		volatile unsigned long *p = (void *)0xdead000000000100UL;
-		*p = 1;
+#if BITS_PER_LONG == 64
+		unsigned long addr = 0xdead000000000100UL;
+#else
+		/* the guard hole above the linear map: nothing maps it */
+		unsigned long addr = (unsigned long)high_memory + 0x100;
+#endif
+		WRITE_ONCE(*(unsigned long *)addr, 1);
 	} else if (!strcmp(what, "lockdep")) {
 		take_ab();
 		take_ba();
@@ -442,6 +470,8 @@ static int __init trigger_init(void)
 		unregister_held();
 	} else if (!strcmp(what, "kcsan")) {
 		race_two_threads();
+	} else if (!strcmp(what, "bus")) {
+		read_undecoded();
 	}
 	pr_info("splat_trigger: done\n");
 	return 0;
