@@ -1,6 +1,8 @@
 // Package qemutests embeds the sources of the in-guest self-tests (the
 // test module and the static user-space driver) so that kcheck can build
-// them from any working directory, including after `go install`.
+// them from any working directory, including after `go install`, and
+// reads their documented deviations from upstream (DEVIATIONS.md), which
+// both kcheck boot (upstream's known failures) and kcheck conform use.
 package qemutests
 
 import "embed"

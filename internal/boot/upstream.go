@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/probe"
 	"github.com/kdefer/kdefer/internal/report"
@@ -36,18 +35,14 @@ func excuseUpstream(tree string, rep *report.Report) error {
 	if rep.KTAP == nil || rep.KTAP.Root == nil || !infraUpstream(tree) {
 		return nil
 	}
-	md, err := qemutests.FS.ReadFile("DEVIATIONS.md")
+	devs, err := qemutests.Deviations()
 	if err != nil {
-		return fmt.Errorf("reading the embedded qemu-tests/DEVIATIONS.md: %w", err)
-	}
-	devs, err := conform.ParseDeviations(md)
-	if err != nil {
-		return fmt.Errorf("qemu-tests/%w", err)
+		return err
 	}
 	// upstreamFails gives the reason when the deviation documenting
 	// the case allows it to fail upstream
 	upstreamFails := func(name string) (string, bool) {
-		d, ok := conform.Match(devs, name)
+		d, ok := qemutests.Match(devs, name)
 		if ok && slices.Contains(d.Upstream, "fail") {
 			return d.Reason, true
 		}
