@@ -419,6 +419,18 @@ func List(cacheDir string) ([]Tree, error) {
 	return out, nil
 }
 
+// Newest returns the path of the newest cached tree whose release begins
+// with prefix ("7." for Linux 7.x), or "" when the cache has none.
+func Newest(cacheDir, prefix string) string {
+	trees, _ := List(cacheDir)
+	for _, t := range trees { // newest first
+		if strings.HasPrefix(t.Release, prefix) {
+			return t.Path
+		}
+	}
+	return ""
+}
+
 // cleanStale removes what interrupted runs left behind. It is called with
 // the lock held, so nothing else is working on them.
 func cleanStale(trees string, progress func(string, ...any)) {

@@ -550,3 +550,20 @@ func TestMachineMirror(t *testing.T) {
 		t.Errorf("MachineMirror on an Ubuntu machine = %q, %v; want a 'no Debian archive' error", got, err)
 	}
 }
+
+// Newest picks the highest release with the prefix, by version order
+// (7.10 after 7.9), and "" when no cached tree has it.
+func TestNewest(t *testing.T) {
+	cache := t.TempDir()
+	for _, r := range []string{"6.12.118", "7.9.1", "7.10.2", "7.2.13", ".partial-7.11.0"} {
+		if err := os.MkdirAll(filepath.Join(cache, "trees", r), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := Newest(cache, "7."), filepath.Join(cache, "trees", "7.10.2"); got != want {
+		t.Errorf("Newest 7.: %q, want %q", got, want)
+	}
+	if got := Newest(cache, "6.1."); got != "" {
+		t.Errorf("Newest 6.1.: %q, want none", got)
+	}
+}
