@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
-	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/selftest"
 	"github.com/kdefer/kdefer/internal/splat"
 	"github.com/kdefer/kdefer/internal/testkit"
@@ -111,7 +111,7 @@ func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result
 
 // bootLogged boots the kinit kernel with the splat trigger what and
 // logs the human report, which it returns with the report.
-func bootLogged(t *testing.T, what string) (*report.Report, string) {
+func bootLogged(t *testing.T, what string) (*bootreport.Report, string) {
 	t.Helper()
 	tree := seriesTree(t)
 	r := bootKinit(t, tree, testkit.BuildKernel(t, tree), what).Report
@@ -123,7 +123,7 @@ func bootLogged(t *testing.T, what string) (*report.Report, string) {
 
 func TestE2ECleanBootPasses(t *testing.T) {
 	r, _ := bootLogged(t, "")
-	if r.Verdict != report.Pass || r.ExitCode() != 0 || r.Outcome != "poweroff" {
+	if r.Verdict != bootreport.Pass || r.ExitCode() != 0 || r.Outcome != "poweroff" {
 		t.Fatalf("clean boot: verdict %s, outcome %s, problems %q", r.Verdict, r.Outcome, r.Problems)
 	}
 	if c := r.KTAP.Counts(); c.Pass != 2 || c.Skip != 1 {
@@ -166,7 +166,7 @@ func TestE2ECleanBootEveryBase(t *testing.T) {
 			for _, f := range found {
 				t.Errorf("%s: console line %d: %s: %s", base, f.Line, f.Kind, f.Title)
 			}
-			if r.Verdict != report.Pass || r.Outcome != "poweroff" || len(r.Splats) != 0 {
+			if r.Verdict != bootreport.Pass || r.Outcome != "poweroff" || len(r.Splats) != 0 {
 				t.Errorf("%s: verdict %s, outcome %s, %d splats, problems %q", base, r.Verdict, r.Outcome, len(r.Splats), r.Problems)
 			}
 			t.Logf("%s (%s): %d console lines, %d findings, console %s", base, tree, strings.Count(string(data), "\n"), len(found), r.ConsoleLog)
@@ -203,7 +203,7 @@ func TestE2EPanicAndHang(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := res2.Report
-	if r.Outcome != "timeout" || r.ExitCode() != 1 || r.Verdict == report.Pass {
+	if r.Outcome != "timeout" || r.ExitCode() != 1 || r.Verdict == bootreport.Pass {
 		t.Fatalf("hang: outcome %s exit %d verdict %s", r.Outcome, r.ExitCode(), r.Verdict)
 	}
 	if !strings.Contains(r.ConsoleTail, "hanging on purpose") {
@@ -420,7 +420,7 @@ func TestE2ESelftests(t *testing.T) {
 	var sb strings.Builder
 	r.Human(&sb)
 	t.Log(sb.String())
-	if r.Verdict != report.Pass || !r.KTAP.Found || r.KTAP.Counts().Total() == 0 {
+	if r.Verdict != bootreport.Pass || !r.KTAP.Found || r.KTAP.Counts().Total() == 0 {
 		t.Fatalf("verdict %s, problems %q", r.Verdict, r.Problems)
 	}
 	c := r.KTAP.Counts()

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/probe"
-	"github.com/kdefer/kdefer/internal/report"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -31,7 +31,7 @@ func infraUpstream(tree string) bool {
 // tree whose infrastructure is upstream's, and says so in a note. Any
 // other failure still fails the run; on a tree carrying the series
 // nothing is excused.
-func excuseUpstream(tree string, rep *report.Report) error {
+func excuseUpstream(tree string, rep *bootreport.Report) error {
 	if rep.KTAP == nil || rep.KTAP.Root == nil || !infraUpstream(tree) {
 		return nil
 	}
