@@ -129,7 +129,7 @@ func get(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		progress("removing the partial tree %s", tmp)
 		os.RemoveAll(tmp)
-		if !errors.Is(err, context.Canceled) && o.Deb == "" && strings.Contains(err.Error(), "dpkg-deb") {
+		if de := (*DamagedDebError)(nil); errors.As(err, &de) && o.Deb == "" {
 			os.Remove(deb) // a damaged download: fetch it again next time
 		}
 		return "", err

@@ -363,6 +363,9 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(strings.TrimSpace(err.Error()), "\n") {
 		t.Errorf("error is not one line: %q", err)
 	}
+	if de := (*DamagedDebError)(nil); !errors.As(err, &de) || de.Deb != bad {
+		t.Errorf("a truncated .deb is not a DamagedDebError naming it (a downloaded one would be kept): %v", err)
+	}
 	if ls, _ := List(cache); len(ls) != 0 {
 		t.Errorf("a failed extraction left a tree: %+v", ls)
 	}
