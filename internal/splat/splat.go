@@ -25,6 +25,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/printk"
 )
 
 // MaxLines bounds the number of lines quoted per report.
@@ -56,7 +58,7 @@ func Clean(line string) string {
 
 func prefixLen(l string) int {
 	i := levelLen(l)
-	i += stampLen(l[i:])
+	i += printk.StampLen(l[i:])
 	i += callerLen(l[i:])
 	if i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 		i++
@@ -80,34 +82,6 @@ func levelLen(l string) int {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// stampLen returns the length of a printk time stamp "[  12.345]" at
-// the start of s, or 0.
-func stampLen(s string) int {
-	if len(s) < 4 || s[0] != '[' {
-		return 0
-	}
-	i := 1
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	d := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	if i == d || i >= len(s) || s[i] != '.' {
-		return 0
-	}
-	i++
-	d = i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	if i == d || i >= len(s) || s[i] != ']' {
-		return 0
-	}
-	return i + 1
-}
 
 // callerLen returns the length of a printk caller id "[  T123]" or
 // "[    C4]" at the start of s, or 0.
@@ -159,19 +133,13 @@ func splitLines(s string) []string {
 		if n := levelLen(l); n > 0 {
 			from = n + 1
 		}
-		for from < len(l) {
-			j := strings.IndexByte(l[from:], '[')
+		for {
+			j, n := printk.IndexStamp(l, from, false)
 			if j < 0 {
 				break
 			}
-			j += from
-			if n := stampLen(l[j:]); n > 0 {
-				out = append(out, l[start:j])
-				start = j
-				from = j + n
-				continue
-			}
-			from = j + 1
+			out = append(out, l[start:j])
+			start, from = j, j+n
 		}
 		out = append(out, l[start:])
 	}
