@@ -221,20 +221,26 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 	fmin, fmax, bmin, bmax := fmid, fmid, bmid, bmid
 	*kf(fmid) = off1
 	*kb(bmid) = lim1
+	// widen extends one search's diagonals [lo, hi] by one on each side
+	// where the edit graph allows, else narrows it, marking the new
+	// outermost diagonals with fill (as xdl_split does for both).
+	widen := func(lo, hi *int, kv func(int) *int, fill int) {
+		if *lo > dmin {
+			*lo--
+			*kv(*lo - 1) = fill
+		} else {
+			*lo++
+		}
+		if *hi < dmax {
+			*hi++
+			*kv(*hi + 1) = fill
+		} else {
+			*hi--
+		}
+	}
 	for ec := 1; ; ec++ {
 		gotSnake := false
-		if fmin > dmin {
-			fmin--
-			*kf(fmin - 1) = -1
-		} else {
-			fmin++
-		}
-		if fmax < dmax {
-			fmax++
-			*kf(fmax + 1) = -1
-		} else {
-			fmax--
-		}
+		widen(&fmin, &fmax, kf, -1)
 		for k := fmax; k >= fmin; k -= 2 {
 			var x int
 			if *kf(k - 1) >= *kf(k + 1) {
@@ -256,18 +262,7 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 				return x, y, true, true
 			}
 		}
-		if bmin > dmin {
-			bmin--
-			*kb(bmin - 1) = lineMax
-		} else {
-			bmin++
-		}
-		if bmax < dmax {
-			bmax++
-			*kb(bmax + 1) = lineMax
-		} else {
-			bmax--
-		}
+		widen(&bmin, &bmax, kb, lineMax)
 		for k := bmax; k >= bmin; k -= 2 {
 			var x int
 			if *kb(k - 1) < *kb(k + 1) {
