@@ -40,10 +40,8 @@ with different bytes.`,
 			pdir = fs.String("patches", "patches", "directory of the current rendering; kept versions are its vN subdirectories")
 			keep = fs.Bool("keep", false, "keep the current rendering as patches/vN")
 		},
-		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Errorf(cli.ExitHarness, "unexpected arguments %q", args)
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, _ *flag.FlagSet, _ []string) error {
 			tfs, err := templatesFS(*tdir)
 			if err != nil {
 				return err
@@ -125,10 +123,8 @@ the base; 17, 18 as for kgen apply.`,
 			ident = fs.String("identity", "", "render as \"Name <email>\" (default: series.yaml maintainer:, as published)")
 			color = fs.Bool("color", false, "colour git range-diff's output")
 		},
-		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Errorf(cli.ExitHarness, "unexpected arguments %q", args)
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, _ *flag.FlagSet, _ []string) error {
 			return runRangeDiff(ctx, rangeDiffOpts{tree: *tree, from: *from, base: *baseRev, templates: *rtdir, patches: *rpdir, identity: *ident, color: *color})
 		},
 	})
