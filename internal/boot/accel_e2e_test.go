@@ -21,7 +21,7 @@ import (
 // same kernel under TCG, pass, and say both facts in every output; the
 // next run must use the kept verdict without trying KVM again.
 func TestE2EKVMSilentFallsBack(t *testing.T) {
-	tree := seriesTree(t)
+	tree := testkit.SeriesTree(t)
 	b := testkit.BuildKernel(t, tree)
 	real := e2e.Tool(t, "qemu-system-x86_64")
 	dir := t.TempDir()
