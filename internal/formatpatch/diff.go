@@ -290,10 +290,7 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 		if gotSnake && ec > heurMin {
 			best, bx, by := 0, 0, 0
 			for k := fmax; k >= fmin; k -= 2 {
-				dd := k - fmid
-				if dd < 0 {
-					dd = -dd
-				}
+				dd := abs(k - fmid)
 				x := *kf(k)
 				y := x - k
 				v := (x - off1) + (y - off2) - dd
@@ -311,10 +308,7 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 			}
 			best = 0
 			for k := bmax; k >= bmin; k -= 2 {
-				dd := k - bmid
-				if dd < 0 {
-					dd = -dd
-				}
+				dd := abs(k - bmid)
 				x := *kb(k)
 				y := x - k
 				v := (lim1 - x) + (lim2 - y) - dd
@@ -360,6 +354,13 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 			return bx, bbest - bx, false, true
 		}
 	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // ---- change compaction (xdl_change_compact) ----
