@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/formatpatch"
+	"github.com/kdefer/kdefer/internal/gitobj"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -151,7 +153,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 			return cli.Errorf(cli.ExitHarness, "--base: %w", err)
 		}
 	default:
-		if h, ok := render.RecordedBase(o.patches); ok && render.HasCommit(t, h) {
+		if h, ok := formatpatch.RecordedBase(o.patches); ok && gitobj.HasCommit(t, h) {
 			base = h
 		}
 	}
@@ -194,7 +196,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 		}
 		what = k.Dir
 		oldBase = res.Base
-		if !k.Base.IsZero() && render.HasCommit(t, k.Base) {
+		if !k.Base.IsZero() && gitobj.HasCommit(t, k.Base) {
 			oldBase = k.Base
 		}
 		if oldTip, err = sc.ApplyKept(ctx, k, oldBase); err != nil {

@@ -15,15 +15,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // ErrNotGit is returned (wrapped) for a tree that is not a git
 // repository (internal/gitobj).
 var ErrNotGit = gitobj.ErrNotGit
-
-// OpenStorage opens the git storage of dir (see gitobj.OpenStorage).
-func OpenStorage(dir string) (*filesystem.Storage, error) { return gitobj.OpenStorage(dir) }
 
 // openBase opens the repository at dir and returns its storage with the
 // base commit (base, or HEAD when zero).
@@ -35,7 +31,7 @@ func openBase(dir string, base plumbing.Hash, objs storer.EncodedObjectStorer) (
 		}
 		return objs, c, nil
 	}
-	st, err := OpenStorage(dir)
+	st, err := gitobj.OpenStorage(dir)
 	if err != nil {
 		return nil, nil, err
 	}
