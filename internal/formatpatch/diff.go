@@ -476,31 +476,27 @@ func measureSplit(f *xfile, split int) splitMeasure {
 	} else {
 		m.indent = getIndent(f.recs[split])
 	}
-	m.preIndent = -1
-	for i := split - 1; i >= 0; i-- {
-		m.preIndent = getIndent(f.recs[i])
-		if m.preIndent != -1 {
-			break
-		}
-		m.preBlank++
-		if m.preBlank == maxBlanks {
-			m.preIndent = 0
-			break
-		}
-	}
-	m.post = -1
-	for i := split + 1; i < f.n(); i++ {
-		m.post = getIndent(f.recs[i])
-		if m.post != -1 {
-			break
-		}
-		m.postBlank++
-		if m.postBlank == maxBlanks {
-			m.post = 0
-			break
-		}
-	}
+	m.preIndent, m.preBlank = f.nearestIndent(split-1, -1)
+	m.post, m.postBlank = f.nearestIndent(split+1, 1)
 	return m
+}
+
+// nearestIndent walks from line i in direction step (-1 up, 1 down) to
+// the first line that is not blank and returns its indent (-1: none
+// before the file ends; 0 after maxBlanks blank lines) and the number
+// of blank lines passed.
+func (f *xfile) nearestIndent(i, step int) (indent, blanks int) {
+	indent = -1
+	for ; i >= 0 && i < f.n(); i += step {
+		if indent = getIndent(f.recs[i]); indent != -1 {
+			return indent, blanks
+		}
+		blanks++
+		if blanks == maxBlanks {
+			return 0, blanks
+		}
+	}
+	return indent, blanks
 }
 
 type splitScore struct{ effIndent, penalty int }
