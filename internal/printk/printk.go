@@ -1,8 +1,9 @@
-// Package printk reads the time stamp that printk puts before a kernel
-// message on the console ("[   12.345678] "), for the two readers of a
-// console log: the KTAP parser, which drops kernel messages between KTAP
-// lines (internal/ktap), and the report scanner, which cuts a line where
-// a stamp begins and removes it from a message (internal/splat).
+// Package printk reads the time stamp (and caller id) that printk puts
+// before a kernel message on the console ("[   12.345678] "), for the
+// two readers of a console log: the KTAP parser, which drops kernel
+// messages between KTAP lines (internal/ktap), and the report scanner,
+// which cuts a line where a stamp begins and removes the prefix from a
+// message (internal/splat).
 package printk
 
 import "strings"
@@ -10,6 +11,37 @@ import "strings"
 // StampLen returns the length of a time stamp "[  12.345]" at the start
 // of s (spaces, seconds, a dot, a fraction, a closing bracket), or 0.
 func StampLen(s string) int {
+	return bracketed(s, func(i int) int {
+		d := digits(s, i)
+		if d == i || d >= len(s) || s[d] != '.' {
+			return -1
+		}
+		if e := digits(s, d+1); e > d+1 {
+			return e
+		}
+		return -1
+	})
+}
+
+// CallerLen returns the length of a caller id "[  T123]" (a task) or
+// "[    C4]" (a CPU) at the start of s, as CONFIG_PRINTK_CALLER prints
+// it after the time stamp, or 0.
+func CallerLen(s string) int {
+	return bracketed(s, func(i int) int {
+		if i >= len(s) || (s[i] != 'T' && s[i] != 'C') {
+			return -1
+		}
+		if e := digits(s, i+1); e > i+1 {
+			return e
+		}
+		return -1
+	})
+}
+
+// bracketed returns the length of "[", spaces, what body accepts and "]"
+// at the start of s, or 0. body gets the index after the spaces and
+// returns the index after what it accepts, or -1.
+func bracketed(s string, body func(i int) int) int {
 	if len(s) < 4 || s[0] != '[' {
 		return 0
 	}
@@ -17,18 +49,11 @@ func StampLen(s string) int {
 	for i < len(s) && s[i] == ' ' {
 		i++
 	}
-	d := i
-	i = digits(s, i)
-	if i == d || i >= len(s) || s[i] != '.' {
+	j := body(i)
+	if j < 0 || j >= len(s) || s[j] != ']' {
 		return 0
 	}
-	i++
-	d = i
-	i = digits(s, i)
-	if i == d || i >= len(s) || s[i] != ']' {
-		return 0
-	}
-	return i + 1
+	return j + 1
 }
 
 // IndexStamp returns the start and length of the first time stamp in s

@@ -2,19 +2,31 @@ package printk
 
 import "testing"
 
-func TestStampLen(t *testing.T) {
-	for s, want := range map[string]int{
-		"[    1.234567] msg": 14,
-		"[12.5]x":            6,
-		"[ 1.]":              0,
-		"[ .5]":              0,
-		"[  T123] msg":       0,
-		"[1.5":               0,
-		"x[1.5]":             0,
-		"":                   0,
+// StampLen and CallerLen each take their own bracketed field and
+// nothing else.
+func TestFieldLen(t *testing.T) {
+	for _, c := range []struct {
+		s             string
+		stamp, caller int
+	}{
+		{"[    1.234567] msg", 14, 0},
+		{"[12.5]x", 6, 0},
+		{"[ 1.]", 0, 0},
+		{"[ .5]", 0, 0},
+		{"[1.5", 0, 0},
+		{"x[1.5]", 0, 0},
+		{"", 0, 0},
+		{"[  T123] msg", 0, 8},
+		{"[    C4]", 0, 8},
+		{"[T1]", 0, 4},
+		{"[  X123]", 0, 0},
+		{"[  T]", 0, 0},
 	} {
-		if got := StampLen(s); got != want {
-			t.Errorf("StampLen(%q) = %d, want %d", s, got, want)
+		if got := StampLen(c.s); got != c.stamp {
+			t.Errorf("StampLen(%q) = %d, want %d", c.s, got, c.stamp)
+		}
+		if got := CallerLen(c.s); got != c.caller {
+			t.Errorf("CallerLen(%q) = %d, want %d", c.s, got, c.caller)
 		}
 	}
 }

@@ -47,7 +47,7 @@ func variants(lines, host []string) map[string]string {
 	v["nostamp"] = mapLines(func(_ int, l string) string { return l[printk.StampLen(l):] })
 	v["caller"] = mapLines(func(i int, l string) string {
 		n := printk.StampLen(l)
-		if n == 0 || callerLen(l[n:]) > 0 {
+		if n == 0 || printk.CallerLen(l[n:]) > 0 {
 			return l // no time stamp, or the kernel printed caller ids already
 		}
 		id := fmt.Sprintf("[%6s]", fmt.Sprintf("T%d", 100+i%7))

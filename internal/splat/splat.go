@@ -59,7 +59,7 @@ func Clean(line string) string {
 func prefixLen(l string) int {
 	i := levelLen(l)
 	i += printk.StampLen(l[i:])
-	i += callerLen(l[i:])
+	i += printk.CallerLen(l[i:])
 	if i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 		i++
 	}
@@ -82,30 +82,6 @@ func levelLen(l string) int {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// callerLen returns the length of a printk caller id "[  T123]" or
-// "[    C4]" at the start of s, or 0.
-func callerLen(s string) int {
-	if len(s) < 4 || s[0] != '[' {
-		return 0
-	}
-	i := 1
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	if i >= len(s) || (s[i] != 'T' && s[i] != 'C') {
-		return 0
-	}
-	i++
-	d := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	if i == d || i >= len(s) || s[i] != ']' {
-		return 0
-	}
-	return i + 1
-}
 
 // Lines splits a console log into lines, also cutting a line where a
 // printk time stamp appears in its middle.
