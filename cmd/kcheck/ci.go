@@ -66,7 +66,7 @@ Exit: 0 everything passed, 1 something failed, 2 something could not run
 			if err != nil {
 				return err
 			}
-			opt := ci.Options{Tree: tree, TreeName: name, Templates: tfs, Patches: sf.patches, Quick: st.quick, NoBoot: st.noBoot, Full: st.full, Progress: cli.Progress}
+			opt := ci.Options{Tree: tree, TreeName: name, Templates: tfs, Patches: sf.patches, Quick: st.quick, NoBoot: st.noBoot, Full: st.full, Upstream: kerneltree.Newest("", "7."), Progress: cli.Progress}
 			r, err := ci.Run(ctx, opt)
 			if err != nil {
 				return err

@@ -50,10 +50,8 @@ Exit: 0 every required tool is present, 1 a required tool is missing,
 			recheck = fs.Bool("recheck-kvm", false, "forget the kept KVM verdict and check again")
 			with = fs.String("with", "", "comma-separated opt-in tool sets to check and install too (splat-logs)")
 		},
-		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
-			if len(args) != 0 {
-				return cli.Errorf(cli.ExitHarness, "doctor takes no arguments")
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, fs *flag.FlagSet, _ []string) error {
 			extras, err := extraSets(*with)
 			if err != nil {
 				return err

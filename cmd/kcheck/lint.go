@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/cli"
+	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/lint"
 	"github.com/kdefer/kdefer/internal/workspace"
 	"github.com/kdefer/kdefer/templates"
@@ -133,7 +134,7 @@ Exit: 0 clean, 1 a finding, 2 a check could not run.`,
 			if len(args) == 1 {
 				tree = args[0]
 			}
-			r, err := runLint(ctx, tree, &sf, lint.Options{Strict: strict, Skip: splitList(skip), ConfigOff: off})
+			r, err := runLint(ctx, tree, &sf, lint.Options{Strict: strict, Skip: splitList(skip), ConfigOff: off, Upstream: kerneltree.Newest("", "7.")})
 			if err != nil {
 				return err
 			}

@@ -151,7 +151,7 @@ func runApply(ctx context.Context, o applyOpts) error {
 		return err
 	}
 	res, err := apply.Run(ctx, apply.Options{Tree: o.tree, Templates: o.templates, Branch: o.branch, Base: base, DryRun: o.dryRun,
-		Identity: ro.Identity, NoSignOff: ro.NoSignOff})
+		Identity: ro.Identity, NoSignOff: ro.NoSignOff, Progress: cli.Progress})
 	if res != nil && res.Render != nil {
 		printSkipped(os.Stdout, res.Render.Skipped, len(res.Render.Patches)+len(res.Render.Skipped))
 	}

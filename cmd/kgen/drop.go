@@ -94,7 +94,7 @@ func runDrop(ctx context.Context, tree, to, tdir string, dryRun bool) error {
 	if err := apply.KernelTree(tree); err != nil {
 		return err
 	}
-	r, lk, err := apply.OpenLocked(tree)
+	r, lk, err := apply.OpenLocked(tree, cli.Progress)
 	if err != nil {
 		return err
 	}

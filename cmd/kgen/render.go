@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/formatpatch"
 	"github.com/kdefer/kdefer/internal/gitobj"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -99,7 +100,7 @@ place it — nothing written.`,
 					return cli.Errorf(cli.ExitHarness, "--base: %w", err)
 				}
 			case *check || *update:
-				if h, ok := render.RecordedBase(*pdir); ok && render.HasCommit(t, h) {
+				if h, ok := formatpatch.RecordedBase(*pdir); ok && gitobj.HasCommit(t, h) {
 					base = h
 				}
 			}

@@ -162,7 +162,7 @@ func runUpgrade(ctx context.Context, o applyOpts) error {
 	if err := apply.KernelTree(o.tree); err != nil {
 		return err
 	}
-	r, lk, err := apply.OpenLocked(o.tree)
+	r, lk, err := apply.OpenLocked(o.tree, cli.Progress)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/kdefer/kdefer/internal/apply"
+	"github.com/kdefer/kdefer/internal/formatpatch"
+	"github.com/kdefer/kdefer/internal/gitobj"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -40,10 +42,8 @@ with different bytes.`,
 			pdir = fs.String("patches", "patches", "directory of the current rendering; kept versions are its vN subdirectories")
 			keep = fs.Bool("keep", false, "keep the current rendering as patches/vN")
 		},
-		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Errorf(cli.ExitHarness, "unexpected arguments %q", args)
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, _ *flag.FlagSet, _ []string) error {
 			tfs, err := templatesFS(*tdir)
 			if err != nil {
 				return err
@@ -125,10 +125,8 @@ the base; 17, 18 as for kgen apply.`,
 			ident = fs.String("identity", "", "render as \"Name <email>\" (default: series.yaml maintainer:, as published)")
 			color = fs.Bool("color", false, "colour git range-diff's output")
 		},
-		Run: func(ctx context.Context, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return cli.Errorf(cli.ExitHarness, "unexpected arguments %q", args)
-			}
+		NoArgs: true,
+		Run: func(ctx context.Context, _ *flag.FlagSet, _ []string) error {
 			return runRangeDiff(ctx, rangeDiffOpts{tree: *tree, from: *from, base: *baseRev, templates: *rtdir, patches: *rpdir, identity: *ident, color: *color})
 		},
 	})
@@ -155,7 +153,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 			return cli.Errorf(cli.ExitHarness, "--base: %w", err)
 		}
 	default:
-		if h, ok := render.RecordedBase(o.patches); ok && render.HasCommit(t, h) {
+		if h, ok := formatpatch.RecordedBase(o.patches); ok && gitobj.HasCommit(t, h) {
 			base = h
 		}
 	}
@@ -198,7 +196,7 @@ func runRangeDiff(ctx context.Context, o rangeDiffOpts) error {
 		}
 		what = k.Dir
 		oldBase = res.Base
-		if !k.Base.IsZero() && render.HasCommit(t, k.Base) {
+		if !k.Base.IsZero() && gitobj.HasCommit(t, k.Base) {
 			oldBase = k.Base
 		}
 		if oldTip, err = sc.ApplyKept(ctx, k, oldBase); err != nil {

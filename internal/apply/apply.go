@@ -45,6 +45,9 @@ type Options struct {
 	// (zero: the series' maintainer), and whether to add that sign-off.
 	Identity  series.Identity
 	NoSignOff bool
+	// Progress reports what happens on the way (nil: nothing), such as
+	// the recovery of a transaction that an earlier run left unfinished.
+	Progress func(format string, args ...any)
 }
 
 // Result says what Run did (or, with DryRun, would do).
@@ -80,7 +83,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := KernelTree(o.Tree); err != nil {
 		return nil, err
 	}
-	r, lk, err := OpenLocked(o.Tree)
+	r, lk, err := OpenLocked(o.Tree, o.Progress)
 	if err != nil {
 		return nil, err
 	}

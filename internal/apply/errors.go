@@ -82,8 +82,8 @@ func LockRepo(r *gitapply.Repo) (*gitapply.Lock, error) {
 
 // OpenLocked opens the repository, takes the kgen lock and recovers an
 // interrupted transaction (proving what it overwrites; see
-// gitapply.Recover).
-func OpenLocked(tree string) (*gitapply.Repo, *gitapply.Lock, error) {
+// gitapply.Recover), saying what it recovered through progress (nil: nothing).
+func OpenLocked(tree string, progress func(format string, args ...any)) (*gitapply.Repo, *gitapply.Lock, error) {
 	r, err := OpenRepo(tree)
 	if err != nil {
 		return nil, nil, err
@@ -97,8 +97,8 @@ func OpenLocked(tree string) (*gitapply.Repo, *gitapply.Lock, error) {
 		lk.Release()
 		return nil, nil, RecoverErr(tree, err)
 	}
-	if msg != "" {
-		cli.Progress("%s: %s", tree, msg)
+	if msg != "" && progress != nil {
+		progress("%s: %s", tree, msg)
 	}
 	return r, lk, nil
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/testkit"
 )
 
@@ -21,7 +21,7 @@ import (
 // same kernel under TCG, pass, and say both facts in every output; the
 // next run must use the kept verdict without trying KVM again.
 func TestE2EKVMSilentFallsBack(t *testing.T) {
-	tree := seriesTree(t)
+	tree := testkit.SeriesTree(t)
 	b := testkit.BuildKernel(t, tree)
 	real := e2e.Tool(t, "qemu-system-x86_64")
 	dir := t.TempDir()
@@ -56,7 +56,7 @@ func TestE2EKVMSilentFallsBack(t *testing.T) {
 	r.Human(&human)
 	r.JUnit(&junit)
 	t.Log(human.String())
-	if r.Verdict != report.Pass || r.Accel != "tcg" || !res.Accel.Fallback || res.Accel.KVMAttempt != "silent" {
+	if r.Verdict != bootreport.Pass || r.Accel != "tcg" || !res.Accel.Fallback || res.Accel.KVMAttempt != "silent" {
 		t.Fatalf("verdict %s accel %s decision %+v problems %q", r.Verdict, r.Accel, res.Accel, r.Problems)
 	}
 	line := "accelerator: tcg (fallback from KVM); kvm not used: the kernel printed nothing within " + accel.KVMSilence.String() + " under KVM"
@@ -72,7 +72,7 @@ func TestE2EKVMSilentFallsBack(t *testing.T) {
 
 	res2, second := run("second")
 	r2 := res2.Report
-	if r2.Verdict != report.Pass || r2.Accel != "tcg" || res2.Accel.Fallback || !strings.Contains(r2.AccelRefused, "printed nothing") {
+	if r2.Verdict != bootreport.Pass || r2.Accel != "tcg" || res2.Accel.Fallback || !strings.Contains(r2.AccelRefused, "printed nothing") {
 		t.Fatalf("second run: verdict %s accel %s decision %+v", r2.Verdict, r2.Accel, res2.Accel)
 	}
 	if b, _ := os.ReadFile(attempts); strings.Count(string(b), "kvm") != 1 {

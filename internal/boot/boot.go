@@ -2,9 +2,9 @@
 // (internal/kbuild), build the self-tests against it (internal/selftest),
 // pack them into an initramfs (internal/initramfs), boot QEMU
 // (internal/qemu), read the KTAP document and the splats from the
-// console (internal/ktap, internal/splat) and decide (internal/report).
+// console (internal/ktap, internal/splat) and decide (internal/bootreport).
 //
-// Exit codes (report.Report.ExitCode): 0 every test passed and the
+// Exit codes (bootreport.Report.ExitCode): 0 every test passed and the
 // console is clean; 1 a test failed or never reported, a splat, a panic
 // or a hang; 2 the harness could not run (missing tool, build failure,
 // QEMU refusing to start).
@@ -27,6 +27,7 @@ import (
 
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/accel"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/cachedir"
 	"github.com/kdefer/kdefer/internal/flock"
 	"github.com/kdefer/kdefer/internal/hostcheck"
@@ -34,7 +35,6 @@ import (
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/qemu"
-	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/selftest"
 	"github.com/kdefer/kdefer/internal/splat"
 )
@@ -74,7 +74,7 @@ type Options struct {
 
 // Result is the report plus the paths of what was produced.
 type Result struct {
-	Report   *report.Report
+	Report   *bootreport.Report
 	Build    *kbuild.Result
 	KTAPPath string
 	Initrd   string
@@ -90,7 +90,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	rep := &report.Report{Tree: o.Tree}
+	rep := &bootreport.Report{Tree: o.Tree}
 	res := &Result{Report: rep}
 	fail := func(err error) (*Result, error) {
 		rep.HarnessError = err.Error()
@@ -217,7 +217,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return fail(err)
 	}
-	raw := report.RawKTAP(console)
+	raw := bootreport.RawKTAP(console)
 	res.KTAPPath = filepath.Join(out, "results.ktap")
 	if err := os.WriteFile(res.KTAPPath, raw, 0o644); err != nil {
 		return fail(err)

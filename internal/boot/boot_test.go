@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kdefer/kdefer/internal/report"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/selftest"
 )
 
@@ -41,7 +41,7 @@ func TestFakePass(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := res.Report
-	if r.Verdict != report.Pass || r.Outcome != "poweroff" {
+	if r.Verdict != bootreport.Pass || r.Outcome != "poweroff" {
 		t.Fatalf("verdict %s outcome %s problems %q", r.Verdict, r.Outcome, r.Problems)
 	}
 	raw, _ := os.ReadFile(res.KTAPPath)

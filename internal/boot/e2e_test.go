@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
-	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/selftest"
 	"github.com/kdefer/kdefer/internal/splat"
 	"github.com/kdefer/kdefer/internal/testkit"
@@ -21,17 +21,8 @@ import (
 
 // The end-to-end tests need a 6.12 tree carrying the series, a kernel
 // build (a few minutes on two cores, cached), gcc and QEMU. They run with
-// KDEFER_E2E=1; the tree is KDEFER_TREE_612 or the shared test clone of
-// Debian's 6.12 with the series (internal/testkit).
-
-func seriesTree(t testing.TB) string {
-	t.Helper()
-	e2e.Need(t, "needs a kernel tree, a kernel build and QEMU")
-	if tree := os.Getenv("KDEFER_TREE_612"); tree != "" {
-		return tree
-	}
-	return testkit.SeriesTree(t)
-}
+// KDEFER_E2E=1 on the shared test clone of Debian's 6.12 with the series
+// (testkit.SeriesTree).
 
 // kinitBuilder builds ../splat/testdata/trigger: the kinit test init and
 // the splat trigger module, as a SelftestBuilder.
@@ -111,9 +102,9 @@ func bootKinit(t *testing.T, tree string, b *kbuild.Result, what string) *Result
 
 // bootLogged boots the kinit kernel with the splat trigger what and
 // logs the human report, which it returns with the report.
-func bootLogged(t *testing.T, what string) (*report.Report, string) {
+func bootLogged(t *testing.T, what string) (*bootreport.Report, string) {
 	t.Helper()
-	tree := seriesTree(t)
+	tree := testkit.SeriesTree(t)
 	r := bootKinit(t, tree, testkit.BuildKernel(t, tree), what).Report
 	var sb strings.Builder
 	r.Human(&sb)
@@ -123,7 +114,7 @@ func bootLogged(t *testing.T, what string) (*report.Report, string) {
 
 func TestE2ECleanBootPasses(t *testing.T) {
 	r, _ := bootLogged(t, "")
-	if r.Verdict != report.Pass || r.ExitCode() != 0 || r.Outcome != "poweroff" {
+	if r.Verdict != bootreport.Pass || r.ExitCode() != 0 || r.Outcome != "poweroff" {
 		t.Fatalf("clean boot: verdict %s, outcome %s, problems %q", r.Verdict, r.Outcome, r.Problems)
 	}
 	if c := r.KTAP.Counts(); c.Pass != 2 || c.Skip != 1 {
@@ -153,7 +144,7 @@ func TestE2ECleanBootEveryBase(t *testing.T) {
 		t.Run(base, func(t *testing.T) {
 			tree := e2e.Tree(t, base)
 			if base == "6.12" {
-				tree = seriesTree(t)
+				tree = testkit.SeriesTree(t)
 			}
 			b := testkit.BuildKernel(t, tree)
 			res := bootKinit(t, tree, b, "")
@@ -166,7 +157,7 @@ func TestE2ECleanBootEveryBase(t *testing.T) {
 			for _, f := range found {
 				t.Errorf("%s: console line %d: %s: %s", base, f.Line, f.Kind, f.Title)
 			}
-			if r.Verdict != report.Pass || r.Outcome != "poweroff" || len(r.Splats) != 0 {
+			if r.Verdict != bootreport.Pass || r.Outcome != "poweroff" || len(r.Splats) != 0 {
 				t.Errorf("%s: verdict %s, outcome %s, %d splats, problems %q", base, r.Verdict, r.Outcome, len(r.Splats), r.Problems)
 			}
 			t.Logf("%s (%s): %d console lines, %d findings, console %s", base, tree, strings.Count(string(data), "\n"), len(found), r.ConsoleLog)
@@ -187,7 +178,7 @@ func TestE2EWarnOnFailsTheRun(t *testing.T) {
 }
 
 func TestE2EPanicAndHang(t *testing.T) {
-	tree := seriesTree(t)
+	tree := testkit.SeriesTree(t)
 	b := testkit.BuildKernel(t, tree)
 	res := bootKinit(t, tree, b, "panic")
 	if r := res.Report; r.Outcome != "panic" || r.ExitCode() != 1 {
@@ -203,7 +194,7 @@ func TestE2EPanicAndHang(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := res2.Report
-	if r.Outcome != "timeout" || r.ExitCode() != 1 || r.Verdict == report.Pass {
+	if r.Outcome != "timeout" || r.ExitCode() != 1 || r.Verdict == bootreport.Pass {
 		t.Fatalf("hang: outcome %s exit %d verdict %s", r.Outcome, r.ExitCode(), r.Verdict)
 	}
 	if !strings.Contains(r.ConsoleTail, "hanging on purpose") {
@@ -222,7 +213,7 @@ func TestE2EPanicAndHang(t *testing.T) {
 // the kcheck boot kernel (another base: KDEFER_TREE_612 names its tree):
 // KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 go test -run RegenerateSplatLogs ./internal/boot
 func TestRegenerateSplatLogs(t *testing.T) {
-	tree := seriesTree(t)
+	tree := testkit.SeriesTree(t)
 	if os.Getenv("KDEFER_REGEN_SPLATS") != "1" {
 		t.Skip("set KDEFER_REGEN_SPLATS=1 to regenerate ../splat/testdata/*.log")
 	}
@@ -391,7 +382,7 @@ func variantKernel(t *testing.T, tree, variant string) *kbuild.Result {
 // BenchmarkBootToVerdict measures initramfs + QEMU boot + KTAP and splat
 // parsing with the kernel already built (kinit as the test program).
 func BenchmarkBootToVerdict(b *testing.B) {
-	tree := seriesTree(b)
+	tree := testkit.SeriesTree(b)
 	kb := testkit.BuildKernel(b, tree)
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
@@ -409,7 +400,7 @@ func BenchmarkBootToVerdict(b *testing.B) {
 // tree with the series: both suites must report, every case must pass
 // (skips only with a reason), with no splat.
 func TestE2ESelftests(t *testing.T) {
-	tree := seriesTree(t)
+	tree := testkit.SeriesTree(t)
 	b := testkit.BuildKernel(t, tree)
 	res, err := Run(context.Background(), Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Accel: "tcg",
 		Timeout: 5 * time.Minute, OutDir: filepath.Join(b.Dir, "kcheck-e2e", "selftests")})
@@ -420,7 +411,7 @@ func TestE2ESelftests(t *testing.T) {
 	var sb strings.Builder
 	r.Human(&sb)
 	t.Log(sb.String())
-	if r.Verdict != report.Pass || !r.KTAP.Found || r.KTAP.Counts().Total() == 0 {
+	if r.Verdict != bootreport.Pass || !r.KTAP.Found || r.KTAP.Counts().Total() == 0 {
 		t.Fatalf("verdict %s, problems %q", r.Verdict, r.Problems)
 	}
 	c := r.KTAP.Counts()
@@ -447,7 +438,7 @@ func TestE2ESelftests(t *testing.T) {
 // BenchmarkIncrementalRebuild touches one series file (kernel/unwind/
 // deferred.c, or init/main.c on a tree without the series) and rebuilds.
 func BenchmarkIncrementalRebuild(b *testing.B) {
-	tree := seriesTree(b)
+	tree := testkit.SeriesTree(b)
 	testkit.BuildKernel(b, tree)
 	file := filepath.Join(tree, "kernel/unwind/deferred.c")
 	if _, err := os.Stat(file); err != nil {

@@ -7,10 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kdefer/kdefer/internal/conform"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/probe"
-	"github.com/kdefer/kdefer/internal/report"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -32,22 +31,18 @@ func infraUpstream(tree string) bool {
 // tree whose infrastructure is upstream's, and says so in a note. Any
 // other failure still fails the run; on a tree carrying the series
 // nothing is excused.
-func excuseUpstream(tree string, rep *report.Report) error {
+func excuseUpstream(tree string, rep *bootreport.Report) error {
 	if rep.KTAP == nil || rep.KTAP.Root == nil || !infraUpstream(tree) {
 		return nil
 	}
-	md, err := qemutests.FS.ReadFile("DEVIATIONS.md")
+	devs, err := qemutests.Deviations()
 	if err != nil {
-		return fmt.Errorf("reading the embedded qemu-tests/DEVIATIONS.md: %w", err)
-	}
-	devs, err := conform.ParseDeviations(md)
-	if err != nil {
-		return fmt.Errorf("qemu-tests/%w", err)
+		return err
 	}
 	// upstreamFails gives the reason when the deviation documenting
 	// the case allows it to fail upstream
 	upstreamFails := func(name string) (string, bool) {
-		d, ok := conform.Match(devs, name)
+		d, ok := qemutests.Match(devs, name)
 		if ok && slices.Contains(d.Upstream, "fail") {
 			return d.Reason, true
 		}

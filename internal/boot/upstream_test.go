@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/ktap"
-	"github.com/kdefer/kdefer/internal/report"
 )
 
 func fakeTree(t *testing.T, version string) string {
@@ -19,7 +19,7 @@ func fakeTree(t *testing.T, version string) string {
 	return dir
 }
 
-func upstreamReport(t *testing.T, extraFail bool) *report.Report {
+func upstreamReport(t *testing.T, extraFail bool) *bootreport.Report {
 	t.Helper()
 	doc := `KTAP version 1
 1..2
@@ -44,7 +44,7 @@ not ok 1 unwind_deferred
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &report.Report{KTAP: d, Outcome: "poweroff", Splats: nil}
+	return &bootreport.Report{KTAP: d, Outcome: "poweroff", Splats: nil}
 }
 
 // On a tree whose infrastructure is upstream's, the failures
@@ -56,7 +56,7 @@ func TestExcuseUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Decide()
-	if r.Verdict != report.Pass || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "unwind_deferred/compat_task_refused") {
+	if r.Verdict != bootreport.Pass || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "unwind_deferred/compat_task_refused") {
 		t.Fatalf("7.x, documented failure: verdict %s, problems %q, notes %q", r.Verdict, r.Problems, r.Notes)
 	}
 	c := r.KTAP.Root.Subtests[0]
@@ -67,14 +67,14 @@ func TestExcuseUpstream(t *testing.T) {
 	r = upstreamReport(t, true)
 	excuseUpstream(fakeTree(t, "7"), r)
 	r.Decide()
-	if r.Verdict != report.Fail || r.KTAP.Counts().Fail != 1 {
+	if r.Verdict != bootreport.Fail || r.KTAP.Counts().Fail != 1 {
 		t.Errorf("7.x with an undocumented failure: verdict %s, counts %+v", r.Verdict, r.KTAP.Counts())
 	}
 
 	r = upstreamReport(t, false)
 	excuseUpstream(fakeTree(t, "6"), r)
 	r.Decide()
-	if r.Verdict != report.Fail || len(r.Notes) != 0 {
+	if r.Verdict != bootreport.Fail || len(r.Notes) != 0 {
 		t.Errorf("a 6.x tree (the series' own code): verdict %s, notes %q; nothing may be excused", r.Verdict, r.Notes)
 	}
 }

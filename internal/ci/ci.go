@@ -68,6 +68,9 @@ type Options struct {
 	NoBoot    bool // skip the boot
 	Full      bool // build --each builds vmlinux after every patch
 	Configs   []stepbuild.Config
+	// Upstream is a Linux 7.x tree for lint's uapi comparison ("": not
+	// compared).
+	Upstream string
 	// Boot runs kcheck boot on the tree with the series applied; nil is
 	// boot.Run (tests substitute a fake).
 	Boot     func(ctx context.Context, o boot.Options) (*boot.Result, error)
@@ -244,7 +247,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	// lint
 	stage(StageLint, func() (string, string) {
 		lr, err := lint.Run(ctx, r.Series, lint.Options{Tree: opt.Tree, Scratch: sc, APIBuild: filepath.Join(work, "build-api"),
-			ConfigOff: []string{"UNWIND_USER"}, Progress: opt.Progress})
+			ConfigOff: []string{"UNWIND_USER"}, Upstream: opt.Upstream, Progress: opt.Progress})
 		if err != nil {
 			return Error, err.Error()
 		}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/kdefer/kdefer/internal/boot"
+	"github.com/kdefer/kdefer/internal/bootreport"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/ktap"
 	"github.com/kdefer/kdefer/internal/lint"
-	"github.com/kdefer/kdefer/internal/report"
 	"github.com/kdefer/kdefer/internal/stepbuild"
 	"github.com/kdefer/kdefer/internal/workspace"
 )
@@ -48,7 +48,7 @@ func fakeResult(t *testing.T) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := &report.Report{Tree: dir, Outcome: "poweroff", KTAP: doc, Splats: nil}
+	rep := &bootreport.Report{Tree: dir, Outcome: "poweroff", KTAP: doc, Splats: nil}
 	rep.Decide()
 	now := time.Now()
 	r := &Result{Tree: dir, TreeName: "test", Base: strings.Repeat("ab", 20), Start: now, Elapsed: 90 * time.Second,

@@ -62,6 +62,9 @@ type Command struct {
 	// Run parses its own flags from fs (already populated by Flags) and args.
 	Flags func(fs *flag.FlagSet)
 	Run   func(ctx context.Context, fs *flag.FlagSet, args []string) error
+	// NoArgs: the command takes flags only; App.Run refuses positional
+	// arguments (exit 2) before Run.
+	NoArgs bool
 }
 
 // App is a program with subcommands.
@@ -148,6 +151,10 @@ func (a *App) Run(args []string, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
+		return ExitHarness
+	}
+	if cmd.NoArgs && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s %s: takes no arguments, got %q (see %s %s -h)\n", a.Name, cmd.Name, fs.Args(), a.Name, cmd.Name)
 		return ExitHarness
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

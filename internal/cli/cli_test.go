@@ -52,3 +52,27 @@ func TestFlagsAfterArguments(t *testing.T) {
 		t.Fatalf("args %q junit %q json %v", got, junit, json)
 	}
 }
+
+// A NoArgs command refuses a positional argument with exit 2 and never
+// runs; with flags only it runs.
+func TestNoArgs(t *testing.T) {
+	a := &App{Name: "t"}
+	ran := false
+	var keep bool
+	a.Register(&Command{Name: "versions", NoArgs: true, Flags: func(fs *flag.FlagSet) {
+		fs.BoolVar(&keep, "keep", false, "")
+	}, Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
+		ran = true
+		return nil
+	}})
+	var out strings.Builder
+	if code := a.Run([]string{"versions", "v2", "--keep"}, &out); code != ExitHarness || ran {
+		t.Fatalf("exit %d, ran %v; want 2 without running", code, ran)
+	}
+	if !strings.Contains(out.String(), `takes no arguments, got ["v2"]`) {
+		t.Errorf("message %q", out.String())
+	}
+	if code := a.Run([]string{"versions", "--keep"}, io.Discard); code != 0 || !ran || !keep {
+		t.Errorf("flags only: exit %d, ran %v, keep %v", code, ran, keep)
+	}
+}

@@ -19,8 +19,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/kdefer/kdefer/internal/aptsrc"
 	"github.com/kdefer/kdefer/internal/flock"
-	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
@@ -30,7 +30,7 @@ type Options struct {
 	Dir      string   // roots are kept as Dir/SUITE
 	Suite    string   // Debian suite (bookworm, trixie, ...)
 	Include  []string // packages besides the minimal base
-	Mirror   string   // Debian mirror URI; the machine's own (kerneltree.MachineMirror) if empty
+	Mirror   string   // Debian mirror URI; the machine's own (aptsrc.MachineMirror) if empty
 	EtcApt   string   // where the machine's apt sources are; /etc/apt if empty
 	Finish   func(tmp string) error
 	Progress func(format string, args ...any)
@@ -69,7 +69,7 @@ func Ensure(ctx context.Context, o Options) (root string, built bool, err error)
 	}
 	mirror := o.Mirror
 	if mirror == "" {
-		if mirror, err = kerneltree.MachineMirror(o.EtcApt); err != nil {
+		if mirror, err = aptsrc.MachineMirror(o.EtcApt); err != nil {
 			return "", false, err
 		}
 	}

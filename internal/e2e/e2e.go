@@ -274,7 +274,7 @@ func Git(t testing.TB, dir string, args ...string) string {
 }
 
 // ValidateJUnit checks data against the JUnit schema that kcheck's
-// reports follow (internal/report/testdata/junit.xsd) with xmllint. A
+// reports follow (internal/bootreport/testdata/junit.xsd) with xmllint. A
 // missing xmllint fails the test under KDEFER_E2E=1; otherwise the data
 // is left unchecked, with a note in the log.
 func ValidateJUnit(t testing.TB, data []byte) {
@@ -288,7 +288,7 @@ func ValidateJUnit(t testing.TB, data []byte) {
 		return
 	}
 	_, self, _, _ := runtime.Caller(0)
-	xsd := filepath.Join(filepath.Dir(self), "..", "report", "testdata", "junit.xsd")
+	xsd := filepath.Join(filepath.Dir(self), "..", "bootreport", "testdata", "junit.xsd")
 	f := filepath.Join(t.TempDir(), "junit.xml")
 	if err := os.WriteFile(f, data, 0o644); err != nil {
 		t.Fatal(err)

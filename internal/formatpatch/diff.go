@@ -221,20 +221,26 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 	fmin, fmax, bmin, bmax := fmid, fmid, bmid, bmid
 	*kf(fmid) = off1
 	*kb(bmid) = lim1
+	// widen extends one search's diagonals [lo, hi] by one on each side
+	// where the edit graph allows, else narrows it, marking the new
+	// outermost diagonals with fill (as xdl_split does for both).
+	widen := func(lo, hi *int, kv func(int) *int, fill int) {
+		if *lo > dmin {
+			*lo--
+			*kv(*lo - 1) = fill
+		} else {
+			*lo++
+		}
+		if *hi < dmax {
+			*hi++
+			*kv(*hi + 1) = fill
+		} else {
+			*hi--
+		}
+	}
 	for ec := 1; ; ec++ {
 		gotSnake := false
-		if fmin > dmin {
-			fmin--
-			*kf(fmin - 1) = -1
-		} else {
-			fmin++
-		}
-		if fmax < dmax {
-			fmax++
-			*kf(fmax + 1) = -1
-		} else {
-			fmax--
-		}
+		widen(&fmin, &fmax, kf, -1)
 		for k := fmax; k >= fmin; k -= 2 {
 			var x int
 			if *kf(k - 1) >= *kf(k + 1) {
@@ -256,18 +262,7 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 				return x, y, true, true
 			}
 		}
-		if bmin > dmin {
-			bmin--
-			*kb(bmin - 1) = lineMax
-		} else {
-			bmin++
-		}
-		if bmax < dmax {
-			bmax++
-			*kb(bmax + 1) = lineMax
-		} else {
-			bmax--
-		}
+		widen(&bmin, &bmax, kb, lineMax)
 		for k := bmax; k >= bmin; k -= 2 {
 			var x int
 			if *kb(k - 1) < *kb(k + 1) {
@@ -295,10 +290,7 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 		if gotSnake && ec > heurMin {
 			best, bx, by := 0, 0, 0
 			for k := fmax; k >= fmin; k -= 2 {
-				dd := k - fmid
-				if dd < 0 {
-					dd = -dd
-				}
+				dd := abs(k - fmid)
 				x := *kf(k)
 				y := x - k
 				v := (x - off1) + (y - off2) - dd
@@ -316,10 +308,7 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 			}
 			best = 0
 			for k := bmax; k >= bmin; k -= 2 {
-				dd := k - bmid
-				if dd < 0 {
-					dd = -dd
-				}
+				dd := abs(k - bmid)
 				x := *kb(k)
 				y := x - k
 				v := (lim1 - x) + (lim2 - y) - dd
@@ -365,6 +354,13 @@ func (d *xdiff) split(off1, lim1, off2, lim2 int, needMin bool) (int, int, bool,
 			return bx, bbest - bx, false, true
 		}
 	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // ---- change compaction (xdl_change_compact) ----
@@ -480,31 +476,27 @@ func measureSplit(f *xfile, split int) splitMeasure {
 	} else {
 		m.indent = getIndent(f.recs[split])
 	}
-	m.preIndent = -1
-	for i := split - 1; i >= 0; i-- {
-		m.preIndent = getIndent(f.recs[i])
-		if m.preIndent != -1 {
-			break
-		}
-		m.preBlank++
-		if m.preBlank == maxBlanks {
-			m.preIndent = 0
-			break
-		}
-	}
-	m.post = -1
-	for i := split + 1; i < f.n(); i++ {
-		m.post = getIndent(f.recs[i])
-		if m.post != -1 {
-			break
-		}
-		m.postBlank++
-		if m.postBlank == maxBlanks {
-			m.post = 0
-			break
-		}
-	}
+	m.preIndent, m.preBlank = f.nearestIndent(split-1, -1)
+	m.post, m.postBlank = f.nearestIndent(split+1, 1)
 	return m
+}
+
+// nearestIndent walks from line i in direction step (-1 up, 1 down) to
+// the first line that is not blank and returns its indent (-1: none
+// before the file ends; 0 after maxBlanks blank lines) and the number
+// of blank lines passed.
+func (f *xfile) nearestIndent(i, step int) (indent, blanks int) {
+	indent = -1
+	for ; i >= 0 && i < f.n(); i += step {
+		if indent = getIndent(f.recs[i]); indent != -1 {
+			return indent, blanks
+		}
+		blanks++
+		if blanks == maxBlanks {
+			return 0, blanks
+		}
+	}
+	return indent, blanks
 }
 
 type splitScore struct{ effIndent, penalty int }

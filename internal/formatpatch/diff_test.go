@@ -89,3 +89,24 @@ func TestDiffMatchesGit(t *testing.T) {
 		}
 	}
 }
+
+// RecordedBase reads the base-commit line of the one cover letter in a
+// directory of format-patch files, numbered or not, and nothing else.
+func TestRecordedBase(t *testing.T) {
+	const h = "0123456789abcdef0123456789abcdef01234567"
+	dir := t.TempDir()
+	if _, ok := RecordedBase(dir); ok {
+		t.Error("a base without a cover letter")
+	}
+	cover := filepath.Join(dir, "v2-0000-cover-letter.patch")
+	if err := os.WriteFile(cover, []byte("Subject: [PATCH v2 00/14] x\n\nbase-commit: "+h+"\n-- \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := RecordedBase(dir); !ok || got.String() != h {
+		t.Errorf("RecordedBase = %s, %v; want %s", got, ok, h)
+	}
+	os.WriteFile(cover, []byte("base-commit: 0123\n"), 0o644)
+	if _, ok := RecordedBase(dir); ok {
+		t.Error("a short base-commit taken for a commit id")
+	}
+}

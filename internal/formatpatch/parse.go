@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // Mail is one parsed format-patch file.
@@ -160,4 +162,23 @@ func TrailerKey(text string) (key string, ok bool) {
 		return t[1], true
 	}
 	return "", false
+}
+
+// RecordedBase returns the "base-commit:" of the cover letter in dir
+// (0000-cover-letter.patch, or vN-0000-cover-letter.patch).
+func RecordedBase(dir string) (plumbing.Hash, bool) {
+	names, _ := filepath.Glob(filepath.Join(dir, "*0000-cover-letter.patch"))
+	if len(names) != 1 {
+		return plumbing.ZeroHash, false
+	}
+	data, err := os.ReadFile(names[0])
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if h, ok := strings.CutPrefix(l, "base-commit: "); ok && len(strings.TrimSpace(h)) == 40 {
+			return plumbing.NewHash(strings.TrimSpace(h)), true
+		}
+	}
+	return plumbing.ZeroHash, false
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
@@ -139,4 +140,14 @@ func isGitDir(p string) bool {
 		}
 	}
 	return true
+}
+
+// HasCommit reports whether the repository at tree holds commit h.
+func HasCommit(tree string, h plumbing.Hash) bool {
+	st, err := OpenStorage(tree)
+	if err != nil {
+		return false
+	}
+	_, err = object.GetCommit(st, h)
+	return err == nil
 }

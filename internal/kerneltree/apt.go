@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/aptsrc"
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
@@ -30,10 +31,10 @@ type apt struct {
 func systemApt() *apt { return &apt{name: "the machine's apt sources"} }
 
 // privateApt prepares cacheDir/apt/<suite> with a sources list for suite
-// derived from the machine's Debian entries (ReadSources) and returns an
+// derived from the machine's Debian entries (aptsrc.ReadSources) and returns an
 // apt that uses only it.
-func privateApt(cacheDir string, entries []SourceEntry, suite string) (*apt, error) {
-	list, err := DeriveSourcesList(entries, suite)
+func privateApt(cacheDir string, entries []aptsrc.SourceEntry, suite string) (*apt, error) {
+	list, err := aptsrc.DeriveSourcesList(entries, suite)
 	if err != nil {
 		return nil, err
 	}

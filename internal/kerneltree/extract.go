@@ -42,6 +42,18 @@ type extractResult struct {
 
 var innerTarRE = regexp.MustCompile(`^usr/src/linux-source-[^/]+\.tar\.xz$`)
 
+// DamagedDebError is a .deb that dpkg-deb could not read (a truncated or
+// corrupt download): Get removes a downloaded one so that the next run
+// fetches it again.
+type DamagedDebError struct {
+	Deb    string
+	Detail string // dpkg-deb's first line of complaint
+}
+
+func (e *DamagedDebError) Error() string {
+	return fmt.Sprintf("dpkg-deb --fsys-tarfile %s failed: %s", e.Deb, e.Detail)
+}
+
 // extractDeb streams the data of a linux-source .deb through
 // dpkg-deb --fsys-tarfile, finds usr/src/linux-source-*.tar.xz and unpacks
 // it into dst (created, must not exist), stripping the tarball's top-level
@@ -65,7 +77,7 @@ func extractDeb(ctx context.Context, deb, dst string, progress func(string, ...a
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("dpkg-deb --fsys-tarfile %s failed: %s", deb, firstLine(stderr.String(), err))
+			return &DamagedDebError{Deb: deb, Detail: firstLine(stderr.String(), err)}
 		}
 		return nil
 	}

@@ -129,7 +129,7 @@ func get(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		progress("removing the partial tree %s", tmp)
 		os.RemoveAll(tmp)
-		if !errors.Is(err, context.Canceled) && o.Deb == "" && strings.Contains(err.Error(), "dpkg-deb") {
+		if de := (*DamagedDebError)(nil); errors.As(err, &de) && o.Deb == "" {
 			os.Remove(deb) // a damaged download: fetch it again next time
 		}
 		return "", err
@@ -417,6 +417,18 @@ func List(cacheDir string) ([]Tree, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return compareRelease(out[i].Release, out[j].Release) > 0 })
 	return out, nil
+}
+
+// Newest returns the path of the newest cached tree whose release begins
+// with prefix ("7." for Linux 7.x), or "" when the cache has none.
+func Newest(cacheDir, prefix string) string {
+	trees, _ := List(cacheDir)
+	for _, t := range trees { // newest first
+		if strings.HasPrefix(t.Release, prefix) {
+			return t.Path
+		}
+	}
+	return ""
 }
 
 // cleanStale removes what interrupted runs left behind. It is called with

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/aptsrc"
 	"time"
 )
 
@@ -80,79 +82,14 @@ func TestMatchesAndVersions(t *testing.T) {
 	}
 }
 
-// writeFakeEtcApt builds a /etc/apt like this machine's: deb822 with the
-// security archive, a one-line list with options, a third-party source
-// and a disabled file.
-func writeFakeEtcApt(t *testing.T) string {
-	etc := t.TempDir()
-	os.MkdirAll(filepath.Join(etc, "sources.list.d"), 0o755)
-	os.WriteFile(filepath.Join(etc, "sources.list.d", "debian.sources"), []byte(`Types: deb
-# http://snapshot.debian.org/archive/debian/20250520T000000Z
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-`), 0o644)
-	os.WriteFile(filepath.Join(etc, "sources.list"), []byte(`# a comment
-deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example.org/debian/ bookworm main contrib non-free-firmware
-deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main
-deb http://mirror.example.org/debian bookworm-backports main
-`), 0o644)
-	os.WriteFile(filepath.Join(etc, "sources.list.d", "node.sources.disabled-by-farm"), []byte("Types: deb\nURIs: https://deb.example.com/node\nSuites: nodistro\nComponents: main\n"), 0o644)
-	os.WriteFile(filepath.Join(etc, "sources.list.d", "off.sources"), []byte("Enabled: no\nTypes: deb\nURIs: http://off.example.org/debian\nSuites: trixie\nComponents: main\n"), 0o644)
-	return etc
-}
-
-func TestDeriveSourcesList(t *testing.T) {
-	etc := writeFakeEtcApt(t)
-	entries, err := ReadSources(etc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 6 {
-		t.Errorf("read %d deb entries, want 6: %+v", len(entries), entries)
-	}
-	got, err := DeriveSourcesList(entries, "unstable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := sourceLines(got)
-	want := []string{
-		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example.org/debian unstable contrib main non-free-firmware",
-		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian unstable main",
-	}
-	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
-		t.Errorf("derived list:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
-
-	// No Debian entry at all: a clear error, not an empty list.
-	empty := t.TempDir()
-	os.WriteFile(filepath.Join(empty, "sources.list"), []byte("deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n"), 0o644)
-	es, _ := ReadSources(empty)
-	if _, err := DeriveSourcesList(es, "unstable"); err == nil || !strings.Contains(err.Error(), "no Debian archive entry") {
-		t.Errorf("want a 'no Debian archive entry' error, got %v", err)
-	}
-}
+// debianEntries are the apt sources of a Debian machine (internal/aptsrc
+// reads and tests the files themselves).
+var debianEntries = []aptsrc.SourceEntry{{URI: "http://deb.debian.org/debian", Suite: "bookworm",
+	Components: []string{"main"}, SignedBy: "/usr/share/keyrings/debian-archive-keyring.gpg", File: "sources.list"}}
 
 func TestPrivateAptState(t *testing.T) {
-	etc := writeFakeEtcApt(t)
 	cache := t.TempDir()
-	entries, err := ReadSources(etc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := privateApt(cache, entries, "unstable")
+	a, err := privateApt(cache, debianEntries, "unstable")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +363,9 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(strings.TrimSpace(err.Error()), "\n") {
 		t.Errorf("error is not one line: %q", err)
 	}
+	if de := (*DamagedDebError)(nil); !errors.As(err, &de) || de.Deb != bad {
+		t.Errorf("a truncated .deb is not a DamagedDebError naming it (a downloaded one would be kept): %v", err)
+	}
 	if ls, _ := List(cache); len(ls) != 0 {
 		t.Errorf("a failed extraction left a tree: %+v", ls)
 	}
@@ -449,42 +389,11 @@ func TestUnknownVersionViaPrivateApt(t *testing.T) {
 	}
 }
 
-// A security suite comes from the security archive: the machine's own
-// debian-security entry when it has one, else derived from its Debian URI.
-func TestDeriveSecuritySuite(t *testing.T) {
-	entries, err := ReadSources(writeFakeEtcApt(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DeriveSourcesList(entries, "trixie-security")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security trixie-security main"
-	if l := sourceLines(got); strings.Join(l, "\n") != want {
-		t.Errorf("derived security list:\n%s\nwant:\n%s", strings.Join(l, "\n"), want)
-	}
-	var noSec []SourceEntry
-	for _, e := range entries {
-		if !e.isSecurityArchive() {
-			noSec = append(noSec, e)
-		}
-	}
-	got, err = DeriveSourcesList(noSec, "bookworm-security")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l := sourceLines(got); len(l) != 2 || !strings.Contains(l[0], "http://mirror.example.org/debian-security bookworm-security contrib main non-free-firmware") || !strings.Contains(l[1], "http://deb.debian.org/debian-security bookworm-security main") {
-		t.Errorf("security list derived from the Debian URIs:\n%s", got)
-	}
-}
-
 // Every suite in Suites gets a sources list, and a request resolves to the
 // newest final release, the machine's sources first among equals.
 func TestPick(t *testing.T) {
-	entries, _ := ReadSources(writeFakeEtcApt(t))
 	for _, s := range Suites {
-		if _, err := DeriveSourcesList(entries, s); err != nil {
+		if _, err := aptsrc.DeriveSourcesList(debianEntries, s); err != nil {
 			t.Errorf("suite %s: %v", s, err)
 		}
 	}
@@ -523,30 +432,19 @@ func TestPick(t *testing.T) {
 	}
 }
 
-// sourceLines returns the entries of a sources.list text: its lines
-// without blank lines and comments.
-func sourceLines(list string) []string {
-	var lines []string
-	for _, l := range strings.Split(list, "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
+// Newest picks the highest release with the prefix, by version order
+// (7.10 after 7.9), and "" when no cached tree has it.
+func TestNewest(t *testing.T) {
+	cache := t.TempDir()
+	for _, r := range []string{"6.12.118", "7.9.1", "7.10.2", "7.2.13", ".partial-7.11.0"} {
+		if err := os.MkdirAll(filepath.Join(cache, "trees", r), 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return lines
-}
-
-// MachineMirror takes the first Debian archive of the machine's sources
-// (sources.list before sources.list.d, the order apt reads them); an
-// Ubuntu machine (a hosted CI runner) has none, and says so.
-func TestMachineMirror(t *testing.T) {
-	got, err := MachineMirror(writeFakeEtcApt(t))
-	if err != nil || got != "http://mirror.example.org/debian" {
-		t.Errorf("MachineMirror = %q, %v; want http://mirror.example.org/debian", got, err)
+	if got, want := Newest(cache, "7."), filepath.Join(cache, "trees", "7.10.2"); got != want {
+		t.Errorf("Newest 7.: %q, want %q", got, want)
 	}
-	ubuntu := t.TempDir()
-	os.MkdirAll(filepath.Join(ubuntu, "sources.list.d"), 0o755)
-	os.WriteFile(filepath.Join(ubuntu, "sources.list.d", "ubuntu.sources"), []byte("Types: deb\nURIs: http://azure.archive.ubuntu.com/ubuntu/\nSuites: noble noble-updates noble-backports\nComponents: main universe restricted multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n"), 0o644)
-	if got, err := MachineMirror(ubuntu); err == nil || !strings.Contains(err.Error(), "no Debian archive") {
-		t.Errorf("MachineMirror on an Ubuntu machine = %q, %v; want a 'no Debian archive' error", got, err)
+	if got := Newest(cache, "6.1."); got != "" {
+		t.Errorf("Newest 6.1.: %q, want none", got)
 	}
 }

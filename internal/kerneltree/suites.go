@@ -8,12 +8,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kdefer/kdefer/internal/aptsrc"
 )
 
 // Suites are the Debian suites searched for linux-source packages, in the
 // order that breaks ties between equal releases (after the machine's own
 // apt sources, which come first). The security suites live on the
-// security archive (see DeriveSourcesList).
+// security archive (see aptsrc.DeriveSourcesList).
 var Suites = []string{
 	"unstable",
 	"experimental",
@@ -70,7 +72,7 @@ func available(ctx context.Context, cache string, o Options, r Request, progress
 	if etc == "" {
 		etc = "/etc/apt"
 	}
-	entries, err := ReadSources(etc)
+	entries, err := aptsrc.ReadSources(etc)
 	if err != nil {
 		return nil, nil, err
 	}

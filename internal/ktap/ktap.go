@@ -29,6 +29,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/printk"
 )
 
 // Status is the outcome of one test.
@@ -142,11 +144,6 @@ var (
 	rePlan    = regexp.MustCompile(`^1\.\.(\d+)\s*(?:#.*)?$`)
 	reResult  = regexp.MustCompile(`^(ok|not ok)(?:\s+(\d+))?(?:\s*-)?\s*([^#]*?)\s*(?:#\s*(.*))?$`)
 	reSubtest = regexp.MustCompile(`^#\s*Subtest:\s*(.*?)\s*$`)
-	// A kernel log line as printk writes it to the console with
-	// CONFIG_PRINTK_TIME, or with a caller id: "[    1.234567] ..." or
-	// "[    1.234567][    T1] ...".
-	reKlog      = regexp.MustCompile(`\[\s*\d+\.\d{6}\]`)
-	reKlogStart = regexp.MustCompile(`^\s*\[\s*\d+\.\d+\]`)
 )
 
 type frame struct {
@@ -360,17 +357,20 @@ func path(stack []*frame) string {
 // that starts with a printk timestamp becomes empty, and a timestamped
 // message glued to the end of a KTAP line is cut off.
 func StripKlog(line string) string {
-	if reKlogStart.MatchString(line) {
+	// A kernel log line as printk writes it to the console with
+	// CONFIG_PRINTK_TIME, or with a caller id: "[    1.234567] ..." or
+	// "[    1.234567][    T1] ...".
+	if printk.StampLen(strings.TrimLeft(line, " \t")) > 0 {
 		return ""
 	}
-	loc := reKlog.FindStringIndex(line)
-	if loc == nil {
+	i, _ := printk.IndexStamp(line, 0, true)
+	if i < 0 {
 		return line
 	}
-	if strings.TrimSpace(line[:loc[0]]) == "" {
+	if strings.TrimSpace(line[:i]) == "" {
 		return ""
 	}
-	return line[:loc[0]]
+	return line[:i]
 }
 
 // Walk calls fn for every test in the document, depth first, with the

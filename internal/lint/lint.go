@@ -147,8 +147,9 @@ type Options struct {
 	// ConfigOff adds Kconfig options to the ones the series defines,
 	// for the capi off view.
 	ConfigOff []string
-	// Upstream is a Linux 7.x tree for the uapi check; default the newest
-	// cached one.
+	// Upstream is a Linux 7.x tree for the uapi check ("": the check is
+	// reported as not compared; kcheck passes the newest cached one,
+	// kerneltree.Newest).
 	Upstream string
 	Strict   bool     // checkpatch --strict
 	Skip     []string // checks not to run (reported as not run: skipped)

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/workspace"
-
 	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/kerneltree"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // lintSeries renders the templates in dir for tree and lints them in the
@@ -32,7 +32,7 @@ func lintSeries(t *testing.T, tree, templates string) *Result {
 	}
 	defer sc.Close()
 	r, err := Run(ctx, s, Options{Tree: tree, Scratch: sc, APIBuild: filepath.Join(work, "build-api"),
-		ConfigOff: []string{"UNWIND_USER"}, Progress: t.Logf})
+		ConfigOff: []string{"UNWIND_USER"}, Upstream: kerneltree.Newest("", "7."), Progress: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,9 @@ package lint
 import (
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/kdefer/kdefer/internal/workspace"
-
-	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/uapicheck"
+	"github.com/kdefer/kdefer/internal/workspace"
 )
 
 // CheckUAPI compares the perf uapi header as the series leaves it with
@@ -19,21 +16,6 @@ const CheckUAPI = "uapi"
 // uapiHeaders are the files the check compares; the tools copy must
 // agree too, since perf is built from it.
 var uapiHeaders = []string{"include/uapi/linux/perf_event.h", "tools/include/uapi/linux/perf_event.h"}
-
-// upstreamTree returns opt.Upstream, else the newest Linux 7.x tree in
-// the kdefer cache ("" when there is none).
-func upstreamTree(opt Options) string {
-	if opt.Upstream != "" {
-		return opt.Upstream
-	}
-	trees, _ := kerneltree.List("")
-	for _, t := range trees { // newest first
-		if strings.HasPrefix(t.Release, "7.") {
-			return t.Path
-		}
-	}
-	return ""
-}
 
 // lastTouch returns, for each uapi header, the index of the last patch
 // that changes it (0: none).
@@ -53,7 +35,7 @@ func lastTouch(s *workspace.Series) map[string]int {
 
 // uapi runs the comparison for header, as it is in dir after patch.
 func (r *Result) uapi(dir, header string, patch int, opt Options) {
-	up := upstreamTree(opt)
+	up := opt.Upstream
 	if up == "" {
 		// Advisory, not a gap that fails the run: the comparison needs a
 		// second tree that a plain lint run has no reason to download.

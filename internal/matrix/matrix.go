@@ -236,7 +236,7 @@ func runBase(ctx context.Context, o Options, base string) (row Row, err error) {
 	// that found each, as for a base that has all of it.
 	row.Upstream = res.Skipped
 	r, err := o.CI(ctx, ci.Options{Tree: tree, TreeName: "debian-" + row.Release, Templates: o.Templates,
-		Quick: o.Quick, NoBoot: o.NoBoot, Full: o.Full, Progress: o.Progress})
+		Quick: o.Quick, NoBoot: o.NoBoot, Full: o.Full, Upstream: kerneltree.Newest("", "7."), Progress: o.Progress})
 	if err != nil {
 		if ctx.Err() != nil {
 			return row, ctx.Err()

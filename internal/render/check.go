@@ -8,9 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Mismatch is the result of Check when the rendered series and a
@@ -110,33 +107,4 @@ func firstDiffLine(a, b []string, ignore func(i int, x, y string) bool) (i int, 
 		}
 	}
 	return 0, "", "", false
-}
-
-// RecordedBase returns the "base-commit:" of the cover letter in dir
-// (0000-cover-letter.patch, or vN-0000-cover-letter.patch).
-func RecordedBase(dir string) (plumbing.Hash, bool) {
-	names, _ := filepath.Glob(filepath.Join(dir, "*0000-cover-letter.patch"))
-	if len(names) != 1 {
-		return plumbing.ZeroHash, false
-	}
-	data, err := os.ReadFile(names[0])
-	if err != nil {
-		return plumbing.ZeroHash, false
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if h, ok := strings.CutPrefix(l, "base-commit: "); ok && len(strings.TrimSpace(h)) == 40 {
-			return plumbing.NewHash(strings.TrimSpace(h)), true
-		}
-	}
-	return plumbing.ZeroHash, false
-}
-
-// HasCommit reports whether the repository at tree holds commit h.
-func HasCommit(tree string, h plumbing.Hash) bool {
-	st, err := OpenStorage(tree)
-	if err != nil {
-		return false
-	}
-	_, err = object.GetCommit(st, h)
-	return err == nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/formatpatch"
+	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/series"
 )
@@ -33,7 +35,7 @@ const realPatches = "../../patches"
 func tree612(t testing.TB) (string, plumbing.Hash) {
 	t.Helper()
 	tree := findTree612(t)
-	if h, ok := RecordedBase(realPatches); ok && HasCommit(tree, h) {
+	if h, ok := formatpatch.RecordedBase(realPatches); ok && gitobj.HasCommit(tree, h) {
 		return tree, h
 	}
 	out, err := exec.Command("git", "-C", tree, "rev-list", "--max-parents=0", "HEAD").Output()

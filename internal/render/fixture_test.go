@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/kdefer/kdefer/internal/e2e"
+	"github.com/kdefer/kdefer/internal/gitobj"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the fixture templates")
@@ -175,7 +176,7 @@ func TestPartialSkip(t *testing.T) {
 func TestBuildWithCommitter(t *testing.T) {
 	tree := fakeKernel(t)
 	res := renderFixture(t, tree)
-	st, err := OpenStorage(tree)
+	st, err := gitobj.OpenStorage(tree)
 	if err != nil {
 		t.Fatal(err)
 	}

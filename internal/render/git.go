@@ -21,9 +21,6 @@ import (
 // repository (internal/gitobj).
 var ErrNotGit = gitobj.ErrNotGit
 
-// OpenStorage opens the git storage of dir (see gitobj.OpenStorage).
-func OpenStorage(dir string) (*gitobj.Storage, error) { return gitobj.OpenStorage(dir) }
-
 // openBase opens the repository at dir and returns its storage with the
 // base commit (base, or HEAD when zero).
 func openBase(dir string, base plumbing.Hash, objs storer.EncodedObjectStorer) (storer.EncodedObjectStorer, *object.Commit, error) {
@@ -34,7 +31,7 @@ func openBase(dir string, base plumbing.Hash, objs storer.EncodedObjectStorer) (
 		}
 		return objs, c, nil
 	}
-	st, err := OpenStorage(dir)
+	st, err := gitobj.OpenStorage(dir)
 	if err != nil {
 		return nil, nil, err
 	}

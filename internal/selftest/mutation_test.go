@@ -20,12 +20,8 @@ package selftest_test
 // and KDEFER_MUTATION_BUILD_DIR (both are modified, deferred.c restored).
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/testkit"
 	"github.com/kdefer/kdefer/internal/testkit/mutation"
 )
 
@@ -39,10 +35,5 @@ var mutations = []mutation.Mutation{
 }
 
 func TestMutationsCaught(t *testing.T) {
-	e2e.Need(t, "builds and boots mutated kernels")
-	tree := testkit.MutationTree(t)
-	if _, err := os.Stat(filepath.Join(tree, "kernel/unwind/deferred.c")); err != nil {
-		t.Fatalf("%s does not carry the series (no kernel/unwind/deferred.c): run kgen apply first", tree)
-	}
-	mutation.Caught(t, tree, "unwind_deferred", mutations)
+	mutation.Suite(t, "unwind_deferred", "kernel/unwind/deferred.c", "", mutations)
 }

@@ -261,12 +261,17 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 	return data, nil
 }
 
+// SharedHeader is the header of qemu-tests that the user-space programs
+// share (the leaf of a known chain, SFrame rebasing), on their include
+// path.
+const SharedHeader = "include/chain.h"
+
 // buildUser compiles one static program from src, skipping the compiler
 // when a stamp of the sources and flags says the output is current.
 func buildUser(ctx context.Context, o Options, src, out string, flags, files, libs []string) ([]byte, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, o.CC, flags, files, libs)
-	for _, f := range append(files, "module/unwind_test_uapi.h", "module/"+ProbesHeaderName) {
+	for _, f := range append(files, "module/unwind_test_uapi.h", "module/"+ProbesHeaderName, SharedHeader) {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			return nil, err
@@ -282,7 +287,7 @@ func buildUser(ctx context.Context, o Options, src, out string, flags, files, li
 		}
 	}
 	args := append([]string{}, flags...)
-	args = append(args, "-I", filepath.Join(src, "module"), "-o", bin)
+	args = append(args, "-I", filepath.Join(src, "module"), "-I", filepath.Join(src, filepath.Dir(SharedHeader)), "-o", bin)
 	for _, f := range files {
 		args = append(args, filepath.Join(src, f))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/render"
 	"github.com/kdefer/kdefer/internal/toolchain"
+	qemutests "github.com/kdefer/kdefer/qemu-tests"
 	"github.com/kdefer/kdefer/templates"
 )
 
@@ -69,6 +70,9 @@ func hostHarness(ctx context.Context, t *testing.T, tc *toolchain.Toolchain, fin
 		"shim/linux/errno.h":             []byte("#include <asm/errno.h>\n#include \"../kshim.h\"\n"),
 		"harness.c":                      nil,
 		"shim/kshim.h":                   nil,
+	}
+	if files["chain.h"], err = qemutests.FS.ReadFile(SharedHeader); err != nil {
+		t.Fatal(err)
 	}
 	for _, h := range sframeShims {
 		files["shim/linux/"+h+".h"] = []byte("#include \"" + strings.Repeat("../", strings.Count(h, "/")+1) + "kshim.h\"\n")

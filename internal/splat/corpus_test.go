@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/printk"
 )
 
 // The corpus: every log with a report in testdata (the family logs, the
@@ -42,10 +44,10 @@ func variants(lines, host []string) map[string]string {
 	}
 	v := map[string]string{}
 	v["asis"] = strings.Join(lines, "\n") + "\n"
-	v["nostamp"] = mapLines(func(_ int, l string) string { return l[stampLen(l):] })
+	v["nostamp"] = mapLines(func(_ int, l string) string { return l[printk.StampLen(l):] })
 	v["caller"] = mapLines(func(i int, l string) string {
-		n := stampLen(l)
-		if n == 0 || callerLen(l[n:]) > 0 {
+		n := printk.StampLen(l)
+		if n == 0 || printk.CallerLen(l[n:]) > 0 {
 			return l // no time stamp, or the kernel printed caller ids already
 		}
 		id := fmt.Sprintf("[%6s]", fmt.Sprintf("T%d", 100+i%7))

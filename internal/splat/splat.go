@@ -25,6 +25,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/kdefer/kdefer/internal/printk"
 )
 
 // MaxLines bounds the number of lines quoted per report.
@@ -58,8 +60,8 @@ func Clean(line string) string {
 func prefixLen(l string) int {
 	i := levelLen(l)
 	i += syslogLen(l[i:])
-	i += stampLen(l[i:])
-	i += callerLen(l[i:])
+	i += printk.StampLen(l[i:])
+	i += printk.CallerLen(l[i:])
 	if i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 		i++
 	}
@@ -105,58 +107,6 @@ func syslogLen(l string) int {
 	return i + len(tag)
 }
 
-// stampLen returns the length of a printk time stamp "[  12.345]" at
-// the start of s, or 0.
-func stampLen(s string) int {
-	if len(s) < 4 || s[0] != '[' {
-		return 0
-	}
-	i := 1
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	d := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	if i == d || i >= len(s) || s[i] != '.' {
-		return 0
-	}
-	i++
-	d = i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	if i == d || i >= len(s) || s[i] != ']' {
-		return 0
-	}
-	return i + 1
-}
-
-// callerLen returns the length of a printk caller id "[  T123]" or
-// "[    C4]" at the start of s, or 0.
-func callerLen(s string) int {
-	if len(s) < 4 || s[0] != '[' {
-		return 0
-	}
-	i := 1
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	if i >= len(s) || (s[i] != 'T' && s[i] != 'C') {
-		return 0
-	}
-	i++
-	d := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	if i == d || i >= len(s) || s[i] != ']' {
-		return 0
-	}
-	return i + 1
-}
-
 // Lines splits a console log into lines, also cutting a line where a
 // printk time stamp appears in its middle.
 func Lines(r io.Reader) ([]string, error) {
@@ -186,19 +136,13 @@ func splitLines(s string) []string {
 		if n := syslogLen(l[from-1:]); n > 0 {
 			from += n
 		}
-		for from < len(l) {
-			j := strings.IndexByte(l[from:], '[')
+		for {
+			j, n := printk.IndexStamp(l, from, false)
 			if j < 0 {
 				break
 			}
-			j += from
-			if n := stampLen(l[j:]); n > 0 {
-				out = append(out, l[start:j])
-				start = j
-				from = j + n
-				continue
-			}
-			from = j + 1
+			out = append(out, l[start:j])
+			start, from = j, j+n
 		}
 		out = append(out, l[start:])
 	}

@@ -26,8 +26,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdefer/kdefer/internal/cachedir"
 	"github.com/kdefer/kdefer/internal/debroot"
-	"github.com/kdefer/kdefer/internal/kerneltree"
 	"github.com/kdefer/kdefer/internal/lines"
 	"github.com/kdefer/kdefer/internal/proc"
 )
@@ -41,7 +41,7 @@ var Packages = []string{"gcc", "libc6-dev", "binutils"}
 // Options say which suite and where; zero values give the defaults.
 type Options struct {
 	Suite    string // Debian suite; DefaultSuite if empty
-	CacheDir string // kdefer cache; kerneltree.CacheDir() if empty
+	CacheDir string // kdefer cache; cachedir.Dir() if empty
 	Mirror   string // Debian mirror URI; the machine's own if empty
 	EtcApt   string // where the machine's apt sources are; /etc/apt if empty
 	Progress func(format string, args ...any)
@@ -68,7 +68,7 @@ func Ensure(ctx context.Context, o Options) (*Toolchain, error) {
 		o.Suite = DefaultSuite
 	}
 	if o.CacheDir == "" {
-		o.CacheDir = kerneltree.CacheDir()
+		o.CacheDir = cachedir.Dir()
 	}
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}

@@ -25,6 +25,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/kdefer/kdefer/internal/formatpatch"
+	"github.com/kdefer/kdefer/internal/gitobj"
 	"github.com/kdefer/kdefer/internal/proc"
 	"github.com/kdefer/kdefer/internal/render"
 )
@@ -64,7 +66,7 @@ func Open(dir string) (Kept, error) {
 		return k, fmt.Errorf("%s holds no format-patch files (*.patch)", dir)
 	}
 	if k.Cover != "" {
-		k.Base, _ = render.RecordedBase(dir)
+		k.Base, _ = formatpatch.RecordedBase(dir)
 		if data, err := os.ReadFile(k.Cover); err == nil {
 			for _, l := range strings.Split(string(data), "\n") {
 				if s, ok := strings.CutPrefix(l, "Subject: "); ok {
@@ -244,7 +246,7 @@ func (s *Scratch) AddRendering(res *render.Result) (plumbing.Hash, error) {
 	if len(res.Patches) == 0 {
 		return plumbing.ZeroHash, errors.New("the rendering has no patches (every patch is upstream on this tree)")
 	}
-	st, err := render.OpenStorage(s.Dir)
+	st, err := gitobj.OpenStorage(s.Dir)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "unwind_test_uapi.h"
 
 #ifndef PR_ADD_SFRAME
@@ -46,8 +47,6 @@
 #define PT_GNU_SFRAME		(PT_LOOS + 0x474e554)
 #endif
 
-#define NOINLINE __attribute__((noinline, noclone))
-#define BARRIER() asm volatile("" ::: "memory")
 
 static int failures, test_no;
 static int dev_fd = -1;
@@ -127,19 +126,7 @@ static void *volatile expect[MAXCHAIN];
 static volatile int nexpect;
 
 /* The leaf: no call, a syscall from inline assembly. */
-static NOINLINE long sf_syscall(long nr, long a, long b, long c)
-{
-	register long rax asm("rax") = nr;
-
-	expect[1] = __builtin_return_address(0);
-	asm volatile("syscall\n\t"
-		     ".globl sf_after_syscall\n"
-		     "sf_after_syscall:\n\t"
-		     : "+r"(rax)
-		     : "D"(a), "S"(b), "d"(c)
-		     : "rcx", "r11", "memory");
-	return rax;
-}
+DEFINE_CHAIN_SYSCALL(sf_syscall, sf_after_syscall, expect[1])
 
 struct call {
 	long nr, a, b, c;
@@ -147,6 +134,22 @@ struct call {
 };
 
 static long sf_level(struct call *k, int slot);
+
+/*
+ * At the end of a chain (its depth used up, or expect[] full) the level
+ * makes the syscall itself, not as a tail call, so that it keeps its
+ * frame: the result goes to *r and chain_end() returns 1. Inlined, so
+ * that the syscall is made from the level's own frame.
+ */
+static inline ALWAYS_INLINE int chain_end(struct call *k, int slot, long *r)
+{
+	if (slot < MAXCHAIN - 4 && k->depth--)
+		return 0;
+	nexpect = slot + 1;
+	*r = sf_syscall(k->nr, k->a, k->b, k->c);
+	BARRIER();
+	return 1;
+}
 
 /* A frame with a big local array: the CFA is far from the stack pointer */
 static NOINLINE long sf_big_frame(struct call *k, int slot)
@@ -230,12 +233,8 @@ static long fp_rec(struct call *k, int slot)
 	long r;
 
 	expect[slot] = __builtin_return_address(0);
-	if (slot >= MAXCHAIN - 4 || !k->depth--) {
-		nexpect = slot + 1;
-		r = sf_syscall(k->nr, k->a, k->b, k->c);
-		BARRIER();
+	if (chain_end(k, slot, &r))
 		return r;
-	}
 	r = fp_rec(k, slot + 1);
 	BARRIER();
 	return r;
@@ -248,13 +247,8 @@ static NOINLINE long sf_level(struct call *k, int slot)
 	long r;
 
 	expect[slot] = __builtin_return_address(0);
-	if (slot >= MAXCHAIN - 4 || !k->depth--) {
-		nexpect = slot + 1;
-		/* not a tail call: this level keeps its frame */
-		r = sf_syscall(k->nr, k->a, k->b, k->c);
-		BARRIER();
+	if (chain_end(k, slot, &r))
 		return r;
-	}
 	switch (k->depth % 4) {
 	case 0:
 		r = sf_big_frame(k, slot + 1);
@@ -655,28 +649,10 @@ static int fz_fill(void)
 {
 	struct sf_hdr *h = (struct sf_hdr *)fz;
 	long delta;
-	unsigned int i;
 
 	memcpy(fz, (void *)sf_start, fz_len);
 	delta = (long)sf_start - (long)fz;
-	/* the start is an s32 in version 2 FDEs, an s64 in version 3 */
-	for (i = 0; i < fz_nf; i++) {
-		unsigned char *st = fz + fz_fdes + i * fz_stride;
-
-		if (h->version == 2) {
-			int32_t v;
-
-			memcpy(&v, st, 4);
-			v += delta;
-			memcpy(st, &v, 4);
-		} else {
-			int64_t v;
-
-			memcpy(&v, st, 8);
-			v += delta;
-			memcpy(st, &v, 8);
-		}
-	}
+	sframe_rebase_starts(fz + fz_fdes, fz_nf, fz_stride, h->version, delta);
 	return 0;
 }
 

@@ -31,9 +31,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "chain.h"
 #include "unwind_test_uapi.h"
 
-#define NOINLINE __attribute__((noinline, noclone))
 #define MODULE_PATH "/lib/unwind_test.ko"
 #define DEV_PATH "/dev/unwind_test"
 #define MAX_BOUND 1024	/* no sane walk may report more entries than this */
@@ -220,49 +220,26 @@ extern char ut_after_syscall[];
 extern char ut_after_hostile[];
 static void *volatile chain_ra[CHAIN_DEPTH];
 
-static NOINLINE long chain_syscall(long nr, long a, long b, long c)
-{
-	register long rax asm("rax") = nr;
+DEFINE_CHAIN_SYSCALL(chain_syscall, ut_after_syscall, chain_ra[1])
 
-	chain_ra[1] = __builtin_return_address(0);
-	asm volatile("syscall\n\t"
-		     ".globl ut_after_syscall\n"
-		     "ut_after_syscall:\n\t"
-		     : "+r"(rax)
-		     : "D"(a), "S"(b), "d"(c)
-		     : "rcx", "r11", "memory");
-	return rax;
+/*
+ * One level of the chain: it stores its return address in chain_ra[slot]
+ * and calls next, not as a tail call, so that it keeps its frame.
+ */
+#define DEFINE_CHAIN_LEVEL(name, slot, next)				\
+static NOINLINE long name(long nr, long a, long b, long c)		\
+{									\
+	long r;								\
+									\
+	chain_ra[slot] = __builtin_return_address(0);			\
+	r = next(nr, a, b, c);						\
+	asm volatile("" ::: "memory");					\
+	return r;							\
 }
 
-static NOINLINE long chain3(long nr, long a, long b, long c)
-{
-	long r;
-
-	chain_ra[2] = __builtin_return_address(0);
-	r = chain_syscall(nr, a, b, c);
-	asm volatile("" ::: "memory");
-	return r;
-}
-
-static NOINLINE long chain2(long nr, long a, long b, long c)
-{
-	long r;
-
-	chain_ra[3] = __builtin_return_address(0);
-	r = chain3(nr, a, b, c);
-	asm volatile("" ::: "memory");
-	return r;
-}
-
-static NOINLINE long chain1(long nr, long a, long b, long c)
-{
-	long r;
-
-	chain_ra[4] = __builtin_return_address(0);
-	r = chain2(nr, a, b, c);
-	asm volatile("" ::: "memory");
-	return r;
-}
+DEFINE_CHAIN_LEVEL(chain3, 2, chain_syscall)
+DEFINE_CHAIN_LEVEL(chain2, 3, chain3)
+DEFINE_CHAIN_LEVEL(chain1, 4, chain2)
 
 /* ioctl through the chain; returns 0 or -errno */
 static long chain_ioctl(unsigned long cmd, void *arg)

@@ -7,6 +7,7 @@ package mutation
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -27,6 +28,24 @@ import (
 type Mutation struct {
 	Patch string
 	Fail  []string
+}
+
+// Suite is a suite's mutation test: on testkit.MutationTree, which must
+// carry the part of the series the mutations change (file, containing
+// needle; "": the file exists), every mutation is Caught.
+func Suite(t *testing.T, suite, file, needle string, muts []Mutation) {
+	t.Helper()
+	e2e.Need(t, "builds and boots mutated kernels")
+	tree := testkit.MutationTree(t)
+	src, err := os.ReadFile(filepath.Join(tree, file))
+	if err != nil || !strings.Contains(string(src), needle) {
+		what := "no " + file
+		if err == nil {
+			what = fmt.Sprintf("no %s in %s", needle, file)
+		}
+		t.Fatalf("%s does not carry the series' %s code (%s): run kgen apply first", tree, suite, what)
+	}
+	Caught(t, tree, suite, muts)
 }
 
 // Caught applies each mutation in turn to a worktree of tree under

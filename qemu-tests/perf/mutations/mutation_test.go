@@ -15,13 +15,8 @@ package mutations_test
 // is never written to.
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/kdefer/kdefer/internal/e2e"
-	"github.com/kdefer/kdefer/internal/testkit"
 	"github.com/kdefer/kdefer/internal/testkit/mutation"
 )
 
@@ -31,11 +26,5 @@ var mutations = []mutation.Mutation{
 }
 
 func TestPerfMutationsCaught(t *testing.T) {
-	e2e.Need(t, "builds and boots mutated kernels")
-	tree := testkit.MutationTree(t)
-	src, err := os.ReadFile(filepath.Join(tree, "kernel/events/core.c"))
-	if err != nil || !bytes.Contains(src, []byte("perf_callchain_deferred_output")) {
-		t.Fatalf("%s does not carry the perf patches (no perf_callchain_deferred_output in kernel/events/core.c): run kgen apply first", tree)
-	}
-	mutation.Caught(t, tree, "perf", mutations)
+	mutation.Suite(t, "perf", "kernel/events/core.c", "perf_callchain_deferred_output", mutations)
 }

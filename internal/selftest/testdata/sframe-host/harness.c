@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <linux/sframe.h>
 #include <linux/unwind_user_types.h>
+#include "chain.h"
 
 /* The root has no /proc, which the leak checker needs */
 const char *__asan_default_options(void);
@@ -35,8 +36,6 @@ unsigned long shim_reads;
 static struct mm_struct mm;
 static struct task_struct task = { .mm = &mm };
 
-#define NOINLINE __attribute__((noinline, noclone))
-#define BARRIER() asm volatile("" ::: "memory")
 static void *volatile expect[64];
 static unsigned long got[64];
 static int ngot;
@@ -118,7 +117,7 @@ static void fuzz(unsigned long s, unsigned long e, int iters)
 	size_t len = e - s;
 	unsigned char *buf = mmap((void *)((s + (64UL << 20)) & ~0xfffffUL), 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	const unsigned char *orig = (const unsigned char *)s;
-	unsigned int auxlen = orig[7], fdes_off, nf, i, it;
+	unsigned int auxlen = orig[7], fdes_off, nf, it;
 	unsigned int stride = orig[2] == 2 ? 20 : 16;
 	long delta = (long)s - (long)buf, acc = 0, ref = 0, walks = 0, maxwalk = 0;
 	unsigned long reads0;
@@ -131,24 +130,7 @@ static void fuzz(unsigned long s, unsigned long e, int iters)
 		long r;
 
 		memcpy(buf, orig, len);
-		/* rebase each function start: s32 in version 2, s64 in 3 */
-		for (i = 0; i < nf; i++) {
-			unsigned char *st = buf + 28 + auxlen + fdes_off + stride * i;
-
-			if (orig[2] == 2) {
-				int32_t v;
-
-				memcpy(&v, st, 4);
-				v += delta;
-				memcpy(st, &v, 4);
-			} else {
-				int64_t v;
-
-				memcpy(&v, st, 8);
-				v += delta;
-				memcpy(st, &v, 8);
-			}
-		}
+		sframe_rebase_starts(buf + 28 + auxlen + fdes_off, nf, stride, orig[2], delta);
 		for (j = 0; j < n; j++) {
 			size_t at = k == 0 ? rnd() % len : k == 1 ? rnd() % 28 :
 				    k == 2 ? 28 + auxlen + fdes_off + rnd() % (stride * nf) : rnd() % len;

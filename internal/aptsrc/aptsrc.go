@@ -1,4 +1,9 @@
-package kerneltree
+// Package aptsrc reads the machine's apt sources (one-line .list and
+// deb822 .sources files) and derives from them what kdefer needs
+// without touching /etc/apt: a private sources list for one Debian
+// suite (kerneltree's package lists) and the machine's Debian mirror
+// (debootstrap's, internal/debroot).
+package aptsrc
 
 import (
 	"bufio"
@@ -163,7 +168,7 @@ func hasWord(s, w string) bool {
 }
 
 // isSecurityArchive reports whether the entry is Debian's security archive.
-func (e SourceEntry) isSecurityArchive() bool {
+func (e SourceEntry) IsSecurityArchive() bool {
 	return strings.Contains(strings.TrimRight(e.URI, "/"), "debian-security")
 }
 
@@ -198,7 +203,7 @@ func DeriveSourcesList(entries []SourceEntry, suite string) (string, error) {
 	security := strings.HasSuffix(suite, "-security")
 	if security {
 		for _, e := range entries {
-			if e.isSecurityArchive() {
+			if e.IsSecurityArchive() {
 				add(strings.TrimRight(e.URI, "/"), e)
 			}
 		}

@@ -1,4 +1,4 @@
-package report
+package bootreport
 
 import (
 	"bytes"

@@ -1,8 +1,8 @@
-// Package report turns the results of a kcheck boot run (the KTAP
+// Package bootreport turns the results of a kcheck boot run (the KTAP
 // document, the splats found on the console, how the guest ended) into
 // a verdict and the outputs users read: a human summary, JSON, JUnit
 // XML and the raw KTAP text.
-package report
+package bootreport
 
 import (
 	"bufio"
