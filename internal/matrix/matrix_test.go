@@ -109,3 +109,24 @@ func TestRunAndOutputs(t *testing.T) {
 		t.Errorf("joined table differs:\n%s\nwant:\n%s", tab2.String(), out)
 	}
 }
+
+// A one-row file written before rows were timed (row seconds 0, as the
+// first 7.2 run wrote it) keeps the file's time in the joined table.
+func TestJoinUntimedRow(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.json")
+	timed := filepath.Join(dir, "new.json")
+	os.WriteFile(old, []byte(`{"seconds": 7192.5, "rows": [{"base": "7.2", "seconds": 0}]}`), 0o644)
+	os.WriteFile(timed, []byte(`{"seconds": 300, "rows": [{"base": "6.1", "seconds": 250}, {"base": "6.12", "seconds": 0}]}`), 0o644)
+	m, err := Join([]string{old, timed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range m.Rows {
+		got[r.Base] = r.Seconds
+	}
+	if got["7.2"] != 7192.5 || got["6.1"] != 250 || got["6.12"] != 0 {
+		t.Fatalf("row seconds %v, want 7.2 from its file (7192.5), 6.1 250, 6.12 0 (a file of two rows is not split)", got)
+	}
+}

@@ -83,6 +83,11 @@ func Join(files []string) (*Matrix, error) {
 		if out.Options == "" {
 			out.Options = m.Options
 		}
+		// Files written before rows were timed have a zero row time;
+		// a one-row file's total is that row's time.
+		if len(m.Rows) == 1 && m.Rows[0].Seconds == 0 {
+			m.Rows[0].Seconds = m.Seconds
+		}
 		out.Rows = append(out.Rows, m.Rows...)
 	}
 	sort.SliceStable(out.Rows, func(i, j int) bool { return out.Rows[i].Base < out.Rows[j].Base })
