@@ -11,7 +11,7 @@ import "embed"
 // the user-space driver (user/), the mutation patches (mutations/) and
 // the perf suite (perf/, owned by the perf work) and the SFrame suite
 // (sframe/, built with internal/toolchain) and the perf-tool suite
-// (perftool/, with the static perf of internal/perftool), and the header
+// (perftool/, with the static perf of internal/perftool), and the headers
 // the user-space programs share (include/).
 //
 //go:embed README.md DEVIATIONS.md module user mutations perf sframe perftool include

@@ -170,11 +170,5 @@ func referenceTree() string {
 	if t := os.Getenv("KDEFER_TREE_612"); t != "" {
 		return t
 	}
-	trees, _ := kerneltree.List("")
-	for _, tr := range trees {
-		if tr.Git && strings.HasPrefix(tr.Release, "6.12.") {
-			return tr.Path
-		}
-	}
-	return ""
+	return kerneltree.NewestWhere("", func(tr kerneltree.Tree) bool { return tr.Git && strings.HasPrefix(tr.Release, "6.12.") })
 }

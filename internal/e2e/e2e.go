@@ -47,13 +47,9 @@ func Need(t testing.TB, what string) {
 // Cached returns the newest cached Debian git tree of version ("6.12",
 // "6.1", "7"), or "" when there is none.
 func Cached(version string) string {
-	trees, _ := kerneltree.List("")
-	for _, tr := range trees { // newest first
-		if tr.Git && (tr.Release == version || strings.HasPrefix(tr.Release, version+".")) {
-			return tr.Path
-		}
-	}
-	return ""
+	return kerneltree.NewestWhere("", func(tr kerneltree.Tree) bool {
+		return tr.Git && (tr.Release == version || strings.HasPrefix(tr.Release, version+"."))
+	})
 }
 
 // Tree returns the Debian tree of version as a git baseline: the cached

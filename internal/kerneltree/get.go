@@ -422,9 +422,16 @@ func List(cacheDir string) ([]Tree, error) {
 // Newest returns the path of the newest cached tree whose release begins
 // with prefix ("7." for Linux 7.x), or "" when the cache has none.
 func Newest(cacheDir, prefix string) string {
+	return NewestWhere(cacheDir, func(t Tree) bool { return strings.HasPrefix(t.Release, prefix) })
+}
+
+// NewestWhere returns the path of the newest cached tree (by release
+// order, 7.10 after 7.9) for which ok is true, or "" when none is.
+// cacheDir is the kdefer cache, CacheDir() if empty.
+func NewestWhere(cacheDir string, ok func(Tree) bool) string {
 	trees, _ := List(cacheDir)
 	for _, t := range trees { // newest first
-		if strings.HasPrefix(t.Release, prefix) {
+		if ok(t) {
 			return t.Path
 		}
 	}

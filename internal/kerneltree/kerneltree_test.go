@@ -448,3 +448,31 @@ func TestNewest(t *testing.T) {
 		t.Errorf("Newest 6.1.: %q, want none", got)
 	}
 }
+
+// NewestWhere walks the cached trees newest first and returns the first
+// that ok accepts; trees being extracted (.partial-*) are never offered.
+func TestNewestWhere(t *testing.T) {
+	cache := t.TempDir()
+	for _, r := range []string{"6.12.118", "7.9.1", "7.10.2", "7.2.13", ".partial-7.11.0"} {
+		if err := os.MkdirAll(filepath.Join(cache, "trees", r), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	got := NewestWhere(cache, func(tr Tree) bool {
+		seen = append(seen, tr.Release)
+		return tr.Release != "7.10.2"
+	})
+	if want := filepath.Join(cache, "trees", "7.9.1"); got != want {
+		t.Errorf("NewestWhere = %q, want %q", got, want)
+	}
+	if strings.Join(seen, " ") != "7.10.2 7.9.1" {
+		t.Errorf("NewestWhere asked about %q, want 7.10.2 then 7.9.1", seen)
+	}
+	if got := NewestWhere(cache, func(Tree) bool { return false }); got != "" {
+		t.Errorf("NewestWhere with nothing accepted = %q, want none", got)
+	}
+	if got := NewestWhere(filepath.Join(cache, "none"), func(Tree) bool { return true }); got != "" {
+		t.Errorf("NewestWhere on a cache without trees = %q, want none", got)
+	}
+}

@@ -18,15 +18,17 @@ func buildSuite(t *testing.T) string {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("no gcc")
 	}
-	src, err := qemutests.FS.ReadFile("perftool/perf-tool-selftest.c")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	c := filepath.Join(dir, "perf-tool-selftest.c")
-	if err := os.WriteFile(c, src, 0o644); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"perftool/perf-tool-selftest.c", "include/perf_defer.h"} {
+		src, err := qemutests.FS.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	c := filepath.Join(dir, "perf-tool-selftest.c")
 	bin := filepath.Join(dir, "perf-tool-selftest")
 	if out, err := exec.Command("gcc", "-O1", "-Wall", "-Werror", "-o", bin, c).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)

@@ -94,11 +94,8 @@ func FindTree(cacheDir string, prefer ...string) (string, error) {
 			return t, nil
 		}
 	}
-	trees, _ := kerneltree.List(cacheDir)
-	for _, tr := range trees {
-		if Supports(tr.Path) {
-			return tr.Path, nil
-		}
+	if t := kerneltree.NewestWhere(cacheDir, func(tr kerneltree.Tree) bool { return Supports(tr.Path) }); t != "" {
+		return t, nil
 	}
 	return "", errors.New("no kernel tree with a perf tool that knows deferred callchains (Linux 7.x) in the cache: run `kgen tree get 7`")
 }

@@ -9,7 +9,11 @@ import (
 
 func fakeTree(t *testing.T, defer_ bool, makefile string) string {
 	t.Helper()
-	dir := t.TempDir()
+	return fakeTreeAt(t, t.TempDir(), defer_, makefile)
+}
+
+func fakeTreeAt(t *testing.T, dir string, defer_ bool, makefile string) string {
+	t.Helper()
 	os.MkdirAll(filepath.Join(dir, "tools", "perf", "util"), 0o755)
 	cc := `if (!strncmp(tok, "fp", sizeof("fp"))) {`
 	if defer_ {
@@ -48,6 +52,30 @@ func TestFindTreePrefersTheTreeUnderTest(t *testing.T) {
 	t.Setenv("KDEFER_PERF_TREE", old)
 	if _, err := FindTree(cache, seven); err == nil {
 		t.Fatal("KDEFER_PERF_TREE without defer accepted")
+	}
+}
+
+// Without a tree under test that will do, FindTree takes the newest
+// tree of the kgen tree cache whose perf knows deferred callchains
+// (kerneltree's order: 7.10 after 7.9), never one that does not.
+func TestFindTreeInTheCache(t *testing.T) {
+	t.Setenv("KDEFER_PERF_TREE", "")
+	cache := t.TempDir()
+	tree := func(rel string, defer_ bool) string {
+		return fakeTreeAt(t, filepath.Join(cache, "trees", rel), defer_, "VERSION = 7\n")
+	}
+	tree("6.12.118", false)
+	seven9 := tree("7.9.1", true)
+	tree("7.10.2", false)
+	tree(".partial-7.11.0", true)
+	old := fakeTree(t, false, "VERSION = 6\nPATCHLEVEL = 12\n")
+	if got, err := FindTree(cache, old); err != nil || got != seven9 {
+		t.Fatalf("FindTree = %q, %v; want %s", got, err, seven9)
+	}
+	other := fakeTree(t, true, mk7)
+	t.Setenv("KDEFER_PERF_TREE", other)
+	if got, err := FindTree(cache, old); err != nil || got != other {
+		t.Fatalf("FindTree with KDEFER_PERF_TREE = %q, %v; want %s", got, err, other)
 	}
 }
 

@@ -261,17 +261,21 @@ func buildModule(ctx context.Context, o Options, dir string) ([]byte, error) {
 	return data, nil
 }
 
-// SharedHeader is the header of qemu-tests that the user-space programs
-// share (the leaf of a known chain, SFrame rebasing), on their include
-// path.
-const SharedHeader = "include/chain.h"
+// The headers of qemu-tests that the user-space programs share, on their
+// include path: SharedHeader, the leaf of a known chain and SFrame
+// rebasing; PerfDeferHeader, perf's deferred callchain ABI and how to
+// tell a kernel that lacks it.
+const (
+	SharedHeader    = "include/chain.h"
+	PerfDeferHeader = "include/perf_defer.h"
+)
 
 // buildUser compiles one static program from src, skipping the compiler
 // when a stamp of the sources and flags says the output is current.
 func buildUser(ctx context.Context, o Options, src, out string, flags, files, libs []string) ([]byte, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, o.CC, flags, files, libs)
-	for _, f := range append(files, "module/unwind_test_uapi.h", "module/"+ProbesHeaderName, SharedHeader) {
+	for _, f := range append(files, "module/unwind_test_uapi.h", "module/"+ProbesHeaderName, SharedHeader, PerfDeferHeader) {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			return nil, err

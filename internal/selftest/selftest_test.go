@@ -34,7 +34,7 @@ func caseNames(t *testing.T) []string {
 
 func TestEmbeddedSourcesComplete(t *testing.T) {
 	for _, f := range []string{"module/unwind_test.c", "module/unwind_test_uapi.h",
-		"module/Kbuild", "user/unwind-selftest.c", "user/compat32.c", SharedHeader, "README.md"} {
+		"module/Kbuild", "user/unwind-selftest.c", "user/compat32.c", SharedHeader, PerfDeferHeader, "README.md"} {
 		if _, err := qemutests.FS.ReadFile(f); err != nil {
 			t.Errorf("embedded %s: %v", f, err)
 		}

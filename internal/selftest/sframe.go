@@ -23,7 +23,7 @@ const (
 )
 
 // sframeSources are compiled together into the SFrame suite.
-var sframeSources = []string{"sframe/sframe-selftest.c", "module/unwind_test_uapi.h", SharedHeader}
+var sframeSources = []string{"sframe/sframe-selftest.c", "module/unwind_test_uapi.h", SharedHeader, PerfDeferHeader}
 
 // buildSFrame compiles, with the toolchain of package toolchain (a
 // Debian root whose assembler writes SFrame version 2, set up on first

@@ -31,16 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * The ABI of upstream Linux 7.x, spelled out here so that the program builds
- * against any installed uapi header. internal/uapicheck checks these values
- * against the rendered series and against upstream.
- */
-#define ATTR_BIT_DEFER_CALLCHAIN	38
-#define ATTR_BIT_DEFER_OUTPUT		39
-#define ATTR_FIRST_RESERVED_BIT		40
-#define RECORD_CALLCHAIN_DEFERRED	22
-#define CONTEXT_USER_DEFERRED		((uint64_t)-640)
+#include "perf_defer.h"
 
 #define MAX_CPUS	64
 #define RING_PAGES	128		/* data pages per ring buffer */
@@ -214,17 +205,6 @@ struct ring {
 	uint64_t lost;
 };
 
-static int perf_open(struct perf_event_attr *attr, pid_t pid, int cpu)
-{
-	return syscall(SYS_perf_event_open, attr, pid, cpu, -1, 0);
-}
-
-static uint64_t *attr_flags(struct perf_event_attr *attr)
-{
-	/* the bitfield word follows read_format */
-	return (uint64_t *)((char *)&attr->read_format + sizeof(attr->read_format));
-}
-
 /*
  * How an event takes part in deferred callchains, the way the perf tool
  * sets the bits (tools/perf/util/evsel.c): a sampling event asks for
@@ -241,23 +221,17 @@ enum defer_mode {
 
 static void init_attr(struct perf_event_attr *attr, uint64_t config, int defer)
 {
-	memset(attr, 0, sizeof(*attr));
-	attr->size = sizeof(*attr);
-	attr->type = PERF_TYPE_SOFTWARE;
-	attr->config = config;
-	attr->sample_period = PERIOD_NS;
-	attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID |
-			    PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
-			    PERF_SAMPLE_CALLCHAIN;
+	perf_sampling_attr(attr, config, PERIOD_NS,
+			   PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			   PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN);
 	attr->sample_id_all = 1;
 	attr->use_clockid = 1;
 	attr->clockid = CLOCK_MONOTONIC;
-	attr->disabled = 1;
 	if (defer == DEFER_NONE || no_defer)
 		return;
-	*attr_flags(attr) |= 1ULL << ATTR_BIT_DEFER_CALLCHAIN;
+	*perf_attr_flags(attr) |= 1ULL << ATTR_BIT_DEFER_CALLCHAIN;
 	if (defer != DEFER_SAMPLE_ONLY)
-		*attr_flags(attr) |= 1ULL << ATTR_BIT_DEFER_OUTPUT;
+		*perf_attr_flags(attr) |= 1ULL << ATTR_BIT_DEFER_OUTPUT;
 	if (defer == DEFER_TRACK) {
 		attr->mmap = 1;
 		attr->comm = 1;
@@ -270,7 +244,7 @@ static void init_tracking_attr(struct perf_event_attr *attr)
 {
 	init_attr(attr, PERF_COUNT_SW_DUMMY, DEFER_NONE);
 	if (!no_defer)
-		*attr_flags(attr) |= 1ULL << ATTR_BIT_DEFER_OUTPUT;
+		*perf_attr_flags(attr) |= 1ULL << ATTR_BIT_DEFER_OUTPUT;
 	attr->mmap = 1;
 	attr->comm = 1;
 	attr->task = 1;
@@ -797,7 +771,7 @@ static void test_attr_bits(void)
 		close(fd);
 
 	init_attr(&attr, PERF_COUNT_SW_TASK_CLOCK, DEFER_TRACK);
-	*attr_flags(&attr) |= 1ULL << ATTR_FIRST_RESERVED_BIT;
+	*perf_attr_flags(&attr) |= 1ULL << ATTR_FIRST_RESERVED_BIT;
 	fd = perf_open(&attr, 0, -1);
 	ok = fd < 0 && errno == EINVAL;
 	ktap(ok, "reserved_bit_after_defer_output_rejected", ok ? NULL :
@@ -1440,17 +1414,15 @@ static void test_close_in_flight(void)
 }
 
 /*
- * A kernel without the series rejects defer_callchain (a reserved bit) with
- * EINVAL: skip the suite there. With the perf part of the series in the
- * kernel (its record writer, perf_callchain_deferred_output, in
- * /proc/kallsyms), EINVAL is a failure and the tests report it.
+ * Skip the suite on a kernel that lacks the ABI (perf_defer_abi_missing():
+ * EINVAL and no perf_callchain_deferred_output in /proc/kallsyms). With
+ * the perf part of the series in the kernel, EINVAL is a failure and the
+ * tests report it.
  */
 static int kernel_has_defer(void)
 {
 	struct perf_event_attr attr;
-	char line[256];
-	int fd, found = 0;
-	FILE *f;
+	int fd;
 
 	init_attr(&attr, PERF_COUNT_SW_TASK_CLOCK, DEFER_TRACK);
 	fd = perf_open(&attr, 0, -1);
@@ -1458,15 +1430,7 @@ static int kernel_has_defer(void)
 		close(fd);
 		return 1;
 	}
-	if (errno != EINVAL || no_defer)
-		return 1;
-	f = fopen("/proc/kallsyms", "r");
-	if (!f)
-		return 1;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " perf_callchain_deferred_output\n") != NULL;
-	fclose(f);
-	return found;
+	return no_defer || !perf_defer_abi_missing(errno);
 }
 
 static void pid1_setup(void)

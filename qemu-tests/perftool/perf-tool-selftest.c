@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "perf_defer.h"
+
 #define PERF "/bin/perf"
 #define WORKLOAD "/bin/perf-workload"
 /* the same program built -O2 -fomit-frame-pointer with an SFrame section */
@@ -805,56 +807,32 @@ static void run_sframe(void)
 		result(1, "sframe_beats_fp_only", NULL);
 }
 
-/* perf_event_attr bit of defer_callchain (Linux 7.x uapi) */
-#define ATTR_BIT_DEFER_CALLCHAIN 38
-
 /*
  * Why the kernel cannot serve `--call-graph fp,defer`, or NULL. A kernel
- * without the series rejects defer_callchain, a reserved bit there, with
- * EINVAL; perf then falls back to in-interrupt stacks, so every deferred
- * case would fail for a kernel that never claimed the ABI. A kernel that
- * has the series' record writer (perf_callchain_deferred_output in
- * /proc/kallsyms) and still says EINVAL is broken: the suite runs and
- * its cases fail.
+ * without the series rejects defer_callchain; perf then falls back to
+ * in-interrupt stacks, so every deferred case would fail for a kernel
+ * that never claimed the ABI. A kernel that has the series' record
+ * writer and still refuses is broken: the suite runs and its cases fail
+ * (perf_defer_abi_missing()).
  */
 static const char *defer_abi_missing(void)
 {
-	static char why[200];
 	struct perf_event_attr attr;
-	char line[256];
-	int fd, found = 0;
-	FILE *f;
+	int fd;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = PERF_TYPE_SOFTWARE;
-	attr.config = PERF_COUNT_SW_CPU_CLOCK;
-	attr.sample_period = 1000000;
-	attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN;
+	perf_sampling_attr(&attr, PERF_COUNT_SW_CPU_CLOCK, 1000000,
+			   PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN);
 	attr.exclude_kernel = 1;
-	attr.disabled = 1;
-	/* the bitfield word follows read_format */
-	*(__u64 *)((char *)&attr.read_format + sizeof(attr.read_format)) |=
-		1ULL << ATTR_BIT_DEFER_CALLCHAIN;
-	fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	*perf_attr_flags(&attr) |= 1ULL << ATTR_BIT_DEFER_CALLCHAIN;
+	fd = perf_open(&attr, 0, -1);
 	if (fd >= 0) {
 		close(fd);
 		return NULL;
 	}
-	if (errno != EINVAL)
+	if (!perf_defer_abi_missing(errno))
 		return NULL;	/* another refusal: the cases report it */
-	f = fopen("/proc/kallsyms", "r");
-	if (f) {
-		while (!found && fgets(line, sizeof(line), f))
-			found = strstr(line, " perf_callchain_deferred_output\n") != NULL;
-		fclose(f);
-	}
-	if (found)
-		return NULL;
-	snprintf(why, sizeof(why),
-		 "the kernel lacks the deferred callchain ABI (perf_event_open with defer_callchain: EINVAL, "
-		 "no perf_callchain_deferred_output in /proc/kallsyms)");
-	return why;
+	return "the kernel lacks the deferred callchain ABI (perf_event_open with defer_callchain: EINVAL, "
+	       "no perf_callchain_deferred_output in /proc/kallsyms)";
 }
 
 static int parse_only(const char *script, const char *dump)

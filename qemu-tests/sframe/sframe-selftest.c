@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "perf_defer.h"
 #include "unwind_test_uapi.h"
 
 #ifndef PR_ADD_SFRAME
@@ -873,11 +874,6 @@ static void t_cost(void)
 
 /* ---- perf: whole chains in deferred callchains ---- */
 
-/* The upstream Linux 7.x perf ABI, as in qemu-tests/perf */
-#define ATTR_BIT_DEFER_CALLCHAIN	38
-#define ATTR_BIT_DEFER_OUTPUT		39
-#define RECORD_CALLCHAIN_DEFERRED	22
-#define CONTEXT_USER_DEFERRED		((uint64_t)-640)
 #define RING_PAGES			128
 #define WL_DEPTH			12
 
@@ -1000,22 +996,15 @@ static int perf_whole_chains(unsigned int ms, long want, long *whole,
 	struct ring r = { .fd = -1 };
 	uint64_t start, end, cap, off = 0, scanned = 0;
 	long samples = 0;
-	uint64_t *flags;
 	void *p;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = PERF_TYPE_SOFTWARE;
-	attr.config = PERF_COUNT_SW_TASK_CLOCK;
-	attr.sample_period = 1000000;
-	attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-			   PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN;
+	perf_sampling_attr(&attr, PERF_COUNT_SW_TASK_CLOCK, 1000000,
+			   PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			   PERF_SAMPLE_CPU | PERF_SAMPLE_CALLCHAIN);
 	attr.sample_id_all = 1;
 	attr.exclude_kernel = 1;
-	attr.disabled = 1;
-	flags = (uint64_t *)((char *)&attr.read_format + sizeof(attr.read_format));
-	*flags |= (1ULL << ATTR_BIT_DEFER_CALLCHAIN) | (1ULL << ATTR_BIT_DEFER_OUTPUT);
-	r.fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	*perf_attr_flags(&attr) |= (1ULL << ATTR_BIT_DEFER_CALLCHAIN) | (1ULL << ATTR_BIT_DEFER_OUTPUT);
+	r.fd = perf_open(&attr, 0, -1);
 	if (r.fd < 0) {
 		snprintf(why, whylen, "perf_event_open with defer_callchain: %s", strerror(errno));
 		return -1;
