@@ -7,14 +7,13 @@ import (
 	"testing"
 )
 
-// familyLogs are console logs of the report families that neither a
-// guest here nor a public bug report gave a real log of, one report
-// (the root one) per log. testdata/families holds logs WRITTEN for
+// familyLogs are console logs of the report families that no guest
+// here gave a real log of, one report (the root one) per log.
+// testdata/families holds logs WRITTEN for
 // these tests in the exact formats the kernel prints (see
 // testdata/README.md); testdata/docs holds the reports the kernel's
 // own documentation shows. Every family a guest can print has a real
-// log in guestLogs instead, and the older forms that public bug
-// reports quote are in publicLogs.
+// log in guestLogs instead, and the older forms are in formLogs.
 var familyLogs = []struct {
 	file, kind, title string
 	count             int // 0 means 1
@@ -189,36 +188,39 @@ var guestLogs = []logCase{
 	{"guest-7.3/inconsistent.log", KindLockdep, "inconsistent lock state in soft_timer_fn"},
 }
 
-// publicLogs are real consoles quoted in public bug reports, as the
-// search index of GitHub issues holds them (testdata/README.md names
-// each issue): the forms of older kernels that no Debian kernel prints
-// any more, and other architectures' and log formats' forms. A line
-// cut by the end of the quoted excerpt is left out; nothing else is
-// changed. Their titles were written down before the scanner first
-// read them.
-var publicLogs = []logCase{
+// formLogs are WRITTEN logs (testdata/written-forms, see
+// testdata/README.md) of the forms that no Debian kernel prints any
+// more and of other architectures' and system logs' forms: bracketed
+// lockdep headers, the x86 "IP:" line, "NMI watchdog:" soft lockups,
+// riscv's sepc without a symbol, ARM behind journalctl's prefix and in
+// a second Oops, lockdep behind rsyslog's prefix with "#012" escapes,
+// the old busy-inodes line. They were written from the printk strings
+// of the kernels of those years, with the quirks of the console copies
+// that bug reports quote (lost prefixes, wrapped lines, unstamped
+// continuation lines), and their titles written down before the
+// scanner first read them.
+var formLogs = []logCase{
 	// the old form (no file system type in parentheses), twice, then
 	// the NULL dereference of the unmount that the busy inodes caused
-	{"public/vfs-busy-old.log", KindRefLeak, "VFS: Busy inodes after unmount"},
-	{"public/bad-unlock-bracket.log", KindLockdep, "bad unlock balance in tfw_http_conn_release_closed"},
-	{"public/lockdep-recursive-bracket.log", KindLockdep, "possible deadlock in multilist_sublist_lock"},
-	{"public/lockdep-circular-rsyslog.log", KindLockdep, "possible deadlock in xfs_file_buffered_aio_write"},
-	{"public/rcu-usage-bracket.log", KindLockdep, "suspicious RCU usage in tcp_valid_rtt_meas"},
-	{"public/x86-null-ip.log", KindBug, "BUG: kernel NULL pointer dereference in mptcp_reqsk_find_tk"},
-	// Written down as "in _raw_spin_lock": RIP is in the spin lock,
-	// which a lockup title skips by design (the caller spins, not the
-	// lock), and the excerpt ends before the call trace.
-	{"public/nmi-soft-lockup.log", KindSoftLockup, "BUG: soft lockup"},
-	// powerpc, the excerpt ends before NIP is named
-	{"public/ppc-nmi-soft-lockup.log", KindSoftLockup, "BUG: soft lockup"},
-	{"public/arm-null-journal.log", KindBug, "BUG: kernel NULL pointer dereference in timecounter_read"},
-	{"public/arm-null-second-oops.log", KindBug, "BUG: kernel NULL pointer dereference in seq_vprintf"},
-	// riscv before 5.x printed sepc without a symbol
-	{"public/riscv-null-sepc.log", KindBug, "BUG: kernel NULL pointer dereference"},
+	{"written-forms/vfs-busy-old.log", KindRefLeak, "VFS: Busy inodes after unmount"},
+	{"written-forms/bad-unlock-bracket.log", KindLockdep, "bad unlock balance in nlq_flush_backlog"},
+	{"written-forms/lockdep-recursive-bracket.log", KindLockdep, "possible deadlock in htree_bucket_lock"},
+	{"written-forms/lockdep-circular-rsyslog.log", KindLockdep, "possible deadlock in ext4_file_write_iter"},
+	{"written-forms/rcu-usage-bracket.log", KindLockdep, "suspicious RCU usage in fdmon_scan_task"},
+	{"written-forms/x86-null-ip.log", KindBug, "BUG: kernel NULL pointer dereference in vxq_rx_deliver"},
+	// RIP is in the spin lock, which a lockup title skips (the caller
+	// spins, not the lock): the first frame of the trace is named
+	{"written-forms/nmi-soft-lockup.log", KindSoftLockup, "BUG: soft lockup in fq2_flow_gc"},
+	// powerpc: NIP names the function
+	{"written-forms/ppc-nmi-soft-lockup.log", KindSoftLockup, "BUG: soft lockup in pnv_occ_poll_sensor"},
+	{"written-forms/arm-null-journal.log", KindBug, "BUG: kernel NULL pointer dereference in ads1x_fifo_read"},
+	{"written-forms/arm-null-second-oops.log", KindBug, "BUG: kernel NULL pointer dereference in ledtrig_netdev_show"},
+	// riscv before 5.2 printed sepc without a symbol and no trace
+	{"written-forms/riscv-null-sepc.log", KindBug, "BUG: kernel NULL pointer dereference"},
 }
 
-func TestPublicLogs(t *testing.T) {
-	checkLogs(t, []string{"public"}, publicLogs, oneFinding("public/vfs-busy-old.log"))
+func TestFormLogs(t *testing.T) {
+	checkLogs(t, []string{"written-forms"}, formLogs, oneFinding("written-forms/vfs-busy-old.log"))
 }
 
 func TestGuestLogs(t *testing.T) {
