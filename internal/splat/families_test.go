@@ -19,7 +19,6 @@ var familyLogs = []struct {
 	count             int // 0 means 1
 }{
 	{"families/hung-cant-die.log", KindHungTask, "INFO: task can't die in blkdev_reread_part", 0},
-	{"families/rust-panic.log", KindBug, "Rust panic at samples/rust/rust_minimal.rs:31", 0},
 	{"docs/kasan-doc-oob.log", KindKASAN, "KASAN: slab-out-of-bounds Write in kmalloc_oob_right", 0},
 	{"docs/kcsan-doc-race.log", KindKASAN, "KCSAN: data-race in test_kernel_read / test_kernel_write", 0},
 	{"docs/kcsan-doc-unknown-origin.log", KindKASAN, "KCSAN: data-race in test_kernel_rmw_array", 0},
@@ -169,6 +168,10 @@ var guestLogs = []logCase{
 	// of rustc before 1.73; the module was built out of tree, so the
 	// panic names an absolute path.
 	{"guest-6.1/rust-panic.log", KindBug, "Rust panic at trigger_rust.rs:27"},
+	// Debian's 6.12.118 with the same configuration built in a trixie
+	// root by its rustc 1.85 (bindgen 0.71, libclang 19, gcc 14),
+	// trigger_rust_612.rs: the two-line panic of rustc 1.73 on.
+	{"guest-6.12-rust/rust-panic.log", KindBug, "Rust panic at trigger_rust.rs:26"},
 	// Debian's 7.3.4 with the kcheck boot configuration, the same module.
 	{"guest-7.3/warn.log", KindWarning, "WARNING in trigger_init"},
 	{"guest-7.3/bug.log", KindBug, "kernel BUG in trigger_init"},
@@ -224,7 +227,7 @@ func TestFormLogs(t *testing.T) {
 }
 
 func TestGuestLogs(t *testing.T) {
-	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64", "guest-riscv", "guest-arm", "guest-powerpc", "guest-6.1"}, guestLogs, func(t *testing.T, file string, got []Finding) {
+	checkLogs(t, []string{"guest", "guest-7.3", "guest-arm64", "guest-riscv", "guest-arm", "guest-powerpc", "guest-6.1", "guest-6.12-rust"}, guestLogs, func(t *testing.T, file string, got []Finding) {
 		if !strings.Contains(strings.Join(got[0].Lines, "\n"), got[0].Header) {
 			t.Errorf("%s: the quoted lines lack the header", file)
 		}
