@@ -11,6 +11,7 @@ import (
 
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/selftest"
 )
 
 // rustConfig is the kernel of the Rust panic log: tinyconfig with a
@@ -73,4 +74,57 @@ func TestRegenerateRustSplatLogs(t *testing.T) {
 		}
 		t.Logf("%s: %s, %d splats, %s", dst, res.Report.Outcome, len(res.Report.Splats), res.Boot.Duration.Round(time.Millisecond))
 	}
+}
+
+// TestRegenerateRustSplatLogsTrixie boots Debian's 6.12.118 with
+// rustConfig, built in a Debian trixie root by its rustc 1.85 (bindgen
+// 0.71, libclang 19, gcc 14), which Debian 12's rustc cannot build, with
+// kinit and splat=rust-panic, and stores the console as
+// ../splat/testdata/guest-6.12-rust/rust-panic.log: the two-line panic
+// of rustc 1.73 on. The kernel and the module are built in the root
+// first (testdata/README.md, row guest-6.12-rust/, gives the commands):
+// KDEFER_RUST_BUILD names that build directory, which holds
+// arch/x86/boot/bzImage and kcheck-kinit/trigger_rust.ko (built from
+// trigger/trigger_rust_612.rs). It only runs when asked:
+// KDEFER_E2E=1 KDEFER_REGEN_SPLATS=1 KDEFER_RUST_BUILD=DIR go test -run RegenerateRustSplatLogsTrixie ./internal/boot
+func TestRegenerateRustSplatLogsTrixie(t *testing.T) {
+	e2e.Need(t, "a Rust-enabled 6.12 build made in a trixie root, and QEMU")
+	build := os.Getenv("KDEFER_RUST_BUILD")
+	if os.Getenv("KDEFER_REGEN_SPLATS") != "1" || build == "" {
+		t.Skip("set KDEFER_REGEN_SPLATS=1 and KDEFER_RUST_BUILD to regenerate ../splat/testdata/guest-6.12-rust/rust-panic.log")
+	}
+	ko, err := os.ReadFile(filepath.Join(build, "kcheck-kinit", "trigger_rust.ko"))
+	if err != nil {
+		t.Fatalf("%v: build trigger_rust_612.rs in the root first", err)
+	}
+	work := t.TempDir()
+	src, _ := filepath.Abs("../splat/testdata/trigger/kinit.c")
+	e2e.Run(t, "", nil, "gcc", "-static", "-O2", "-Wall", "-o", filepath.Join(work, "init"), src)
+	init, err := os.ReadFile(filepath.Join(work, "init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts := []selftest.Artifact{{Name: "init", Mode: 0o755, Data: init}, {Name: "trigger_rust.ko", Mode: 0o644, Data: ko}}
+	tree := os.Getenv("KDEFER_TREE_612")
+	if tree == "" {
+		tree = e2e.Tree(t, "6.12")
+	}
+	res, err := Run(context.Background(), Options{Tree: tree, BuildDir: build, SkipBuild: true, Accel: "tcg",
+		Timeout: 3 * time.Minute, Append: "splat=rust-panic",
+		Selftests: func(context.Context, selftest.Options) ([]selftest.Artifact, error) { return arts, nil },
+		OutDir:    filepath.Join(work, "run")})
+	if err != nil {
+		t.Fatalf("boot: %v", err)
+	}
+	data, err := os.ReadFile(res.Report.ConsoleLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "splat", "testdata", "guest-6.12-rust")
+	os.MkdirAll(dir, 0o755)
+	dst := filepath.Join(dir, "rust-panic.log")
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s, %d splats, %s", dst, res.Report.Outcome, len(res.Report.Splats), res.Boot.Duration.Round(time.Millisecond))
 }

@@ -44,7 +44,7 @@ func testdataLogs(tb testing.TB) [][]byte {
 
 // bigLog is about 10 MB of console: the real clean boot repeated, with
 // every family log (the written ones, the real guest consoles and the
-// logs of public bug reports) spread through it.
+// written logs of older and other forms) spread through it.
 func bigLog(tb testing.TB) (string, int) {
 	tb.Helper()
 	clean, err := os.ReadFile("testdata/clean.log")
@@ -54,8 +54,8 @@ func bigLog(tb testing.TB) (string, int) {
 	var reports [][]byte
 	files, _ := filepath.Glob("testdata/families/*.log")
 	guest, _ := filepath.Glob("testdata/guest/*.log")
-	public, _ := filepath.Glob("testdata/public/*.log")
-	for _, f := range append(append(files, guest...), public...) {
+	forms, _ := filepath.Glob("testdata/written-forms/*.log")
+	for _, f := range append(append(files, guest...), forms...) {
 		d, _ := os.ReadFile(f)
 		reports = append(reports, d)
 	}

@@ -81,7 +81,7 @@ func corpus(t testing.TB) []corpusLog {
 	for _, c := range guestLogs {
 		add(c.file, c.title)
 	}
-	for _, c := range publicLogs {
+	for _, c := range formLogs {
 		add(c.file, c.title)
 	}
 	for _, c := range realLogs {

@@ -51,7 +51,7 @@ type Finding struct {
 
 // Clean returns the message of a console line without the printk
 // prefix: an optional "<N>" log level, an optional syslog prefix
-// ("Oct  8 21:16:31 host kernel: "), a "[ seconds.micro]" time stamp,
+// ("Mar  2 06:41:18 host kernel: "), a "[ seconds.micro]" time stamp,
 // an optional caller id ("[  T123]", "[    C4]") and one space.
 func Clean(line string) string {
 	return strings.TrimRight(line[prefixLen(line):], " \r")
@@ -87,9 +87,9 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // syslogLen returns the length of the prefix that a kernel line gets in
 // a system log, or 0: a date, a host name and "kernel: ", the date as
-// BSD syslog and journalctl write it ("Oct  8 21:16:31", "Apr 15
-// 13:58:08.549417") or in RFC 3339 as rsyslog does
-// ("2016-03-26T20:52:22.526357+00:00"). Bug reports quote the kernel's
+// BSD syslog and journalctl write it ("Mar  2 06:41:18", "Dec 11
+// 03:12:49.204518") or in RFC 3339 as rsyslog does
+// ("2017-08-14T03:27:51.602373+02:00"). Bug reports quote the kernel's
 // reports this way; a header framed by "=====" lines is only known as
 // one once the prefix is gone.
 func syslogLen(l string) int {
