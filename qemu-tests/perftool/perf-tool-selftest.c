@@ -805,6 +805,120 @@ static void run_sframe(void)
 		result(1, "sframe_beats_fp_only", NULL);
 }
 
+/*
+ * defer_overhead: what --call-graph fp,defer costs the profiled program
+ * against --call-graph fp, on a deep stack with many samples per syscall.
+ * The workload (perf-workload --deep) makes OVH_BATCHES batches of
+ * OVH_CALLS readv(2)s of 64 MiB from /dev/zero (about 50 ms each under
+ * TCG, a dozen samples at one a tick) from OVH_DEPTH frames of wl_deep,
+ * pinned to one CPU, and reports the per-read time of its
+ * fastest batch, timed inside the program: the sampling interrupt, perf's
+ * in-interrupt walk (fp) or the deferred walk on the way back to user
+ * space (fp,defer) all run on its CPU and in that time. It runs without
+ * perf, under perf record --call-graph fp and under --call-graph
+ * fp,defer, OVH_ROUNDS times in turn; each figure is the fastest round:
+ *
+ *   # cost: perf_none_ns N      per read, no perf
+ *   # cost: perf_fp_ns N        per read, perf record -e cpu-clock -c OVH_PERIOD --call-graph fp
+ *   # cost: perf_fp_defer_ns N  per read, the same with --call-graph fp,defer
+ *
+ * kcheck bench --against and kcheck conform divide perf_fp_defer_ns by
+ * perf_fp_ns on each kernel and set the two quotients side by side.
+ * OVH_DEPTH keeps the whole chain (kernel part included) within perf's
+ * default limit of 127 entries, so that both modes walk every frame. When
+ * the last fp,defer recording holds no PERF_RECORD_CALLCHAIN_DEFERRED of
+ * the workload (the kernel refused defer_callchain and perf fell back to
+ * in-interrupt stacks), the case skips and prints no figure.
+ */
+#define OVH_DEPTH "64"
+#define OVH_CALLS "6"
+#define OVH_BATCHES "3"
+#define OVH_PERIOD "250000"
+#define OVH_ROUNDS 4
+#define OVH_OUT "/tmp/perf-ovh.ns"
+
+/* Run the deep workload under cg ("" for no perf); its ns per read, 0 on failure. */
+static unsigned long long overhead_run(const char *cg, const char *data)
+{
+	char *wl[] = { WORKLOAD, "--deep", OVH_DEPTH, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
+	char *rec[] = { PERF, "record", "-e", "cpu-clock", "-c", OVH_PERIOD, "--call-graph",
+			(char *)cg, "-N", "-o", (char *)data, "--", WORKLOAD, "--deep",
+			OVH_DEPTH, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
+	unsigned long long ns = 0;
+	FILE *f;
+	int rc;
+
+	unlink(OVH_OUT);
+	rc = run(cg[0] ? rec : wl, "/tmp/perf-ovh.log", 120, NULL);
+	f = fopen(OVH_OUT, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &ns) != 1)
+			ns = 0;
+		fclose(f);
+	}
+	if (rc || !ns) {
+		line_out("# defer_overhead: %s: exit %d, no figure", cg[0] ? cg : "no perf", rc);
+		tail_log("/tmp/perf-ovh.log", 10);
+		return 0;
+	}
+	return ns;
+}
+
+static void run_overhead(void)
+{
+	static const char *const cgs[] = { "", "fp", "fp,defer" };
+	static const char *const names[] = { "perf_none_ns", "perf_fp_ns", "perf_fp_defer_ns" };
+	unsigned long long best[3] = { ~0ULL, ~0ULL, ~0ULL }, ns;
+	char *dmp[] = { PERF, "report", "-D", "--no-inline", "-i", "/tmp/perf-ovh-defer.data", NULL };
+	struct dump_counts dc;
+	long reads = atol(OVH_CALLS) * atol(OVH_BATCHES);
+	int r, m, rc;
+	FILE *f;
+
+	line_out("# defer_overhead: perf-workload --deep %s %s %s under perf record -e cpu-clock -c %s "
+		 "--call-graph fp / fp,defer and without perf, %d rounds", OVH_DEPTH, OVH_CALLS,
+		 OVH_BATCHES, OVH_PERIOD, OVH_ROUNDS);
+	for (r = 0; r < OVH_ROUNDS; r++) {
+		for (m = 0; m < 3; m++) {
+			ns = overhead_run(cgs[m], m == 2 ? "/tmp/perf-ovh-defer.data" : "/tmp/perf-ovh.data");
+			if (!ns) {
+				result(0, "defer_overhead", "the workload gave no figure (%s)",
+				       cgs[m][0] ? cgs[m] : "no perf");
+				return;
+			}
+			line_out("# defer_overhead: round %d %s: %llu ns per read", r + 1,
+				 cgs[m][0] ? cgs[m] : "no perf", ns);
+			if (ns < best[m])
+				best[m] = ns;
+		}
+	}
+	memset(&dc, 0, sizeof(dc));
+	rc = run(dmp, "/tmp/perf-ovh-defer.dump", 120, NULL);
+	f = rc ? NULL : fopen("/tmp/perf-ovh-defer.dump", "r");
+	if (f) {
+		parse_dump(f, WORKLOAD_COMM, &dc);
+		fclose(f);
+	}
+	line_out("# defer_overhead: the last fp,defer recording: workload_samples=%ld deferred_samples=%ld "
+		 "workload_records=%ld (%ld reads: %.1f samples and %.1f deferred walks a read)",
+		 dc.wl_samples, dc.wl_deferred, dc.wl_records, reads,
+		 (double)dc.wl_samples / reads, (double)dc.wl_records / reads);
+	if (rc) {
+		result(0, "defer_overhead", "perf report -D exited with %d", rc);
+		return;
+	}
+	if (dc.wl_records == 0 || dc.wl_deferred == 0) {
+		skip("defer_overhead", "the kernel gave no deferred callchain for --call-graph fp,defer "
+		     "(perf fell back to in-interrupt stacks): no fp,defer figure");
+		return;
+	}
+	for (m = 0; m < 3; m++)
+		line_out("# cost: %s %llu", names[m], best[m]);
+	line_out("# defer_overhead: fp,defer / fp = %.3f; fp / no perf = %.3f; fp,defer / no perf = %.3f",
+		 (double)best[2] / best[1], (double)best[1] / best[0], (double)best[2] / best[0]);
+	result(1, "defer_overhead", NULL);
+}
+
 /* perf_event_attr bit of defer_callchain (Linux 7.x uapi) */
 #define ATTR_BIT_DEFER_CALLCHAIN 38
 
@@ -919,7 +1033,7 @@ int main(int argc, char **argv)
 	setenv("PAGER", "cat", 1);
 	mkdir("/tmp", 01777);
 
-	line_out("1..12");
+	line_out("1..13");
 	{
 		char *ver[] = { PERF, "--version", NULL };
 		int rc = run(ver, "/tmp/perf-version.log", 60, NULL);
@@ -935,6 +1049,7 @@ int main(int argc, char **argv)
 		run_mode(&syswide, NULL);
 	}
 	run_sframe();
+	run_overhead();
 	line_out("# perftool: %s in %ld ms", failed ? "FAIL" : "PASS", now_ms() - t0);
 	return failed;
 }
