@@ -24,6 +24,7 @@
 #include <linux/completion.h>
 #include <linux/kprobes.h>
 #include <linux/irq_work.h>
+#include <linux/task_work.h>
 #include <linux/hrtimer.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/delay.h>
@@ -374,11 +375,54 @@ static u64 ut_observe(void)
 	return obs;
 }
 
+/*
+ * The base kernel's part of a request: task_work_add() of an empty work
+ * for current with the notify mode unwind_deferred_request() uses in this
+ * context (from NMI, TWA_NMI_CURRENT: the flag, then an irq_work to
+ * raise the return-to-user path). The work runs on the way back to user
+ * space, as the unwind task_work does. One at a time: 1 while queued.
+ */
+static atomic_t ut_twa_busy;
+static struct callback_head ut_twa_head;
+
+static void ut_twa_fn(struct callback_head *head)
+{
+	atomic_set_release(&ut_twa_busy, 0);
+}
+
+static long ut_twa(void)
+{
+#ifdef KDEFER_HAVE_TWA_NMI_CURRENT
+#ifdef KDEFER_HAVE_TWAF_NO_ALLOC
+	int mode = TWA_RESUME | TWAF_NO_ALLOC;	/* as the series' request */
+#else
+	int mode = TWA_RESUME;
+#endif
+
+	if (in_nmi())
+		mode = TWA_NMI_CURRENT;
+	if (atomic_cmpxchg(&ut_twa_busy, 0, 1))
+		return 1;
+	init_task_work(&ut_twa_head, ut_twa_fn);
+	if (task_work_add(current, &ut_twa_head, mode)) {
+		atomic_set(&ut_twa_busy, 0);
+		return -ESRCH;
+	}
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 static void ut_do_step(struct ut_step *st)
 {
 	unsigned int id;
 
 	st->observed |= ut_observe();
+	if (st->twa) {
+		st->ret[0] = ut_twa();
+		return;
+	}
 	for (id = 0; id < UT_MAX_TRACERS; id++) {
 		if (!(st->mask & BIT_ULL(id)))
 			continue;

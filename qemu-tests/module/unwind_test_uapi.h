@@ -70,7 +70,12 @@ struct ut_step {
 	__u64 mask;		/* tracer ids to request */
 	__u64 ctx;		/* UT_CTX_* */
 	__u64 observed;		/* out: UT_OBS_* */
-	__u64 pad;
+	/*
+	 * 1: instead of requesting for mask, task_work_add() an empty work
+	 * with ctx's notify mode (TWA_NMI_CURRENT from NMI), the result in
+	 * ret[0]: the base kernel's part of a request, for the cost figures
+	 */
+	__u64 twa;
 	__s64 ret[UT_MAX_TRACERS];
 	__u64 cookie[UT_MAX_TRACERS];
 };
