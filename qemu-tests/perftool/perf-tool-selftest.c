@@ -809,9 +809,9 @@ static void run_sframe(void)
  * defer_overhead: what --call-graph fp,defer costs the profiled program
  * against --call-graph fp, on a deep stack with many samples per syscall.
  * The workload (perf-workload --deep) makes OVH_BATCHES batches of
- * OVH_CALLS readv(2)s of 64 MiB from /dev/zero (about 50 ms each under
- * TCG, a dozen samples at one a tick) from OVH_DEPTH frames of wl_deep,
- * pinned to one CPU, and reports the per-read time of its
+ * OVH_CALLS read(2)s of 1 MiB from /dev/urandom (CPU time in the kernel,
+ * several samples a read at one a tick) from OVH_DEPTH frames of
+ * wl_deep, pinned to one CPU, and reports the per-read time of its
  * fastest batch, timed inside the program: the sampling interrupt, perf's
  * in-interrupt walk (fp) or the deferred walk on the way back to user
  * space (fp,defer) all run on its CPU and in that time. It runs without
@@ -831,8 +831,8 @@ static void run_sframe(void)
  * in-interrupt stacks), the case skips and prints no figure.
  */
 #define OVH_DEPTH "64"
-#define OVH_CALLS "6"
-#define OVH_BATCHES "3"
+#define OVH_CALLS "1"
+#define OVH_BATCHES "8"
 #define OVH_PERIOD "250000"
 #define OVH_ROUNDS 4
 #define OVH_OUT "/tmp/perf-ovh.ns"

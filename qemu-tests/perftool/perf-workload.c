@@ -9,13 +9,13 @@
  *
  * With --deep DEPTH CALLS BATCHES OUT it is the workload of the suite's
  * defer_overhead case instead: from DEPTH frames of wl_deep, BATCHES
- * batches of CALLS readv(2)s of DEEP_SEGS x DEEP_READ bytes from
- * /dev/zero (every segment the same buffer), pinned to the CPU it starts
- * on; it writes the per-call time of its fastest batch, in ns, to OUT. A
- * sample inside such a read is taken with the whole deep user stack
- * below it, and many samples fall in one read (about 50 ms under TCG;
- * the kcheck kernel has no high-resolution timers, so cpu-clock samples
- * at most once a tick, 4 ms): the deferred walk runs once per read, the
+ * batches of CALLS read(2)s of DEEP_READ bytes from /dev/urandom (the
+ * kernel generates them: CPU time in one syscall, tens of ms under TCG),
+ * pinned to the CPU it starts on; it writes the per-call time of its
+ * fastest batch, in ns, to OUT. A sample inside such a read is taken with
+ * the whole deep user stack below it, and many samples fall in one read
+ * (the kcheck kernel has no high-resolution timers: cpu-clock samples at
+ * most once a tick, 4 ms): the deferred walk runs once per read, the
  * in-interrupt one once per sample.
  *
  * Built with a frame in every function, leaf included (-O0
@@ -91,10 +91,10 @@ NOINLINE void wl_a(long until)
 	asm volatile("" ::: "memory");
 }
 
-#define DEEP_READ (8 << 20)
-#define DEEP_SEGS 8
+#define DEEP_READ (1 << 20)
 
 static char *deep_buf;
+static int random_fd = -1;
 
 static unsigned long long now_ns(void)
 {
@@ -105,7 +105,7 @@ static unsigned long long now_ns(void)
 }
 
 /*
- * The per-call time of the fastest of batches batches of calls reads,
+ * The per-call time of the fastest of BATCHES batches of calls reads,
  * each from an inline syscall (as in wl_leaf: the user IP of a sample
  * inside the read is here, and the frame-pointer walk starts from here).
  */
@@ -118,7 +118,7 @@ NOINLINE unsigned long long wl_deep_reads(int calls, int batches)
 		t0 = now_ns();
 		for (i = 0; i < calls; i++) {
 			long ret;
-			register long fd asm("rdi") = zero_fd;
+			register long fd asm("rdi") = random_fd;
 			register long p asm("rsi") = (long)deep_buf;
 			register long n asm("rdx") = DEEP_READ;
 
@@ -161,8 +161,8 @@ static int deep_main(char **argv)
 	CPU_SET(cpu >= 0 ? cpu : 0, &one);
 	sched_setaffinity(0, sizeof(one), &one);
 	deep_buf = malloc(DEEP_READ);
-	zero_fd = open("/dev/zero", O_RDONLY);
-	if (!deep_buf || zero_fd < 0 || depth < 1 || calls < 1 || batches < 1)
+	random_fd = open("/dev/urandom", O_RDONLY);
+	if (!deep_buf || random_fd < 0 || depth < 1 || calls < 1 || batches < 1)
 		return 2;
 	memset(deep_buf, 1, DEEP_READ);	/* fault it in before the clock runs */
 	ns = wl_deep(depth, calls, batches);
