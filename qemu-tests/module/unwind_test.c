@@ -25,6 +25,7 @@
 #include <linux/kprobes.h>
 #include <linux/irq_work.h>
 #include <linux/task_work.h>
+#include <linux/srcu.h>
 #include <linux/hrtimer.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/delay.h>
@@ -1060,6 +1061,10 @@ static long ut_info(struct ut_info __user *uarg)
 }
 
 /* get_user() of each word in turn, as the frame-pointer walk reads */
+/* The locks of UT_UACCESS_LOCKS */
+DEFINE_STATIC_SRCU(ut_cost_srcu);
+static DEFINE_RAW_SPINLOCK(ut_cost_lock);
+
 static long ut_uaccess(struct ut_uaccess __user *uarg)
 {
 	unsigned long __user *p;
@@ -1073,6 +1078,18 @@ static long ut_uaccess(struct ut_uaccess __user *uarg)
 		return -EINVAL;
 	p = (unsigned long __user *)(unsigned long)u.addr;
 	u.sum = 0;
+	if (u.op == UT_UACCESS_LOCKS) {
+		for (i = 0; i < u.nwords; i++) {
+			unsigned long flags;
+			int idx = srcu_read_lock(&ut_cost_srcu);
+
+			raw_spin_lock_irqsave(&ut_cost_lock, flags);
+			u.sum++;
+			raw_spin_unlock_irqrestore(&ut_cost_lock, flags);
+			srcu_read_unlock(&ut_cost_srcu, idx);
+		}
+		return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
+	}
 	for (i = 0; i < u.nwords; i++) {
 		if (get_user(w, p + i))
 			return -EFAULT;

@@ -195,7 +195,17 @@ struct ut_uaccess {
 	__u64 addr;		/* in: user address of the first word */
 	__u64 nwords;		/* in: words to read, at most UT_UACCESS_MAX */
 	__u64 sum;		/* out: their sum, so that every read is made */
+	/*
+	 * in: UT_UACCESS_LOCKS: instead of reading, take and release nwords
+	 * times an SRCU read lock and a raw spinlock with interrupts saved
+	 * (the lock operations lockdep tracks on the way back to user space
+	 * of a request: the SRCU read side around the callbacks, the test
+	 * callback's ring lock), for the cost figures
+	 */
+	__u64 op;
 };
+
+#define UT_UACCESS_LOCKS	1ULL
 
 #define UT_IOC_MAGIC	0xd5
 #define UT_IOC_INFO	_IOR(UT_IOC_MAGIC, 1, struct ut_info)

@@ -1574,9 +1574,11 @@ static int cost_pair(uint64_t mask, int ctx, int n, uint64_t *base, uint64_t *re
 /*
  * Fastest per-word time of get_user() in the kernel: n ioctls reading
  * COST_WORDS + 1 words against n reading one, as the walk per frame is
- * measured. Returns 0 when the module cannot do it.
+ * measured. With op UT_UACCESS_LOCKS, the same for one SRCU read lock and
+ * one raw spinlock with interrupts saved, taken and released (lockdep
+ * tracks both): lock_pair_ns. Returns 0 when the module cannot do it.
  */
-static uint64_t cost_get_user(int n)
+static uint64_t cost_uaccess(int n, uint64_t op)
 {
 	unsigned long words[COST_WORDS + 1];
 	uint64_t best[2] = { ~0ULL, ~0ULL };
@@ -1592,6 +1594,7 @@ static uint64_t cost_get_user(int n)
 			for (i = 0; i < n; i++) {
 				u.addr = (uintptr_t)words;
 				u.nwords = k ? COST_WORDS + 1 : 1;
+				u.op = op;
 				if (ioctl(dev_fd, UT_IOC_UACCESS, &u))
 					return 0;
 			}
@@ -1601,6 +1604,11 @@ static uint64_t cost_get_user(int n)
 		}
 	}
 	return best[1] > best[0] ? (best[1] - best[0]) / COST_WORDS : 0;
+}
+
+static uint64_t cost_get_user(int n)
+{
+	return cost_uaccess(n, 0);
 }
 
 /*
@@ -1645,6 +1653,9 @@ static void cost_get_user_figure(void)
 	gu = cost_get_user(200);
 	if (gu)
 		diag("cost: get_user_ns %llu", (unsigned long long)gu);
+	gu = cost_uaccess(200, UT_UACCESS_LOCKS);
+	if (gu)
+		diag("cost: lock_pair_ns %llu", (unsigned long long)gu);
 }
 
 static void cost_base_figures(void)
