@@ -824,26 +824,47 @@ static void run_sframe(void)
  *
  * kcheck bench --against and kcheck conform divide perf_fp_defer_ns by
  * perf_fp_ns on each kernel and set the two quotients side by side.
- * OVH_DEPTH keeps the whole chain (kernel part included) within perf's
- * default limit of 127 entries, so that both modes walk every frame. When
- * the last fp,defer recording holds no PERF_RECORD_CALLCHAIN_DEFERRED of
- * the workload (the kernel refused defer_callchain and perf fell back to
- * in-interrupt stacks), the case skips and prints no figure.
+ * The walks must cost enough to be seen beside the read: OVH_DEPTH is
+ * 200 frames, and kernel.perf_event_max_stack is raised to
+ * OVH_MAX_STACK for the case (restored after it), so that perf's
+ * in-interrupt walk (fp) reads the whole chain as the deferred walk does
+ * (its cache holds some 500 frames). Where the sysctl cannot be written
+ * the case keeps the default limit of 127 entries, kernel part included,
+ * and OVH_DEPTH_SHORT frames. When the last fp,defer recording holds no
+ * PERF_RECORD_CALLCHAIN_DEFERRED of the workload (the kernel refused
+ * defer_callchain and perf fell back to in-interrupt stacks), the case
+ * skips and prints no figure.
  */
-#define OVH_DEPTH "64"
+#define OVH_DEPTH "200"
+#define OVH_DEPTH_SHORT "64"
+#define OVH_MAX_STACK "400"
+#define MAX_STACK_SYSCTL "/proc/sys/kernel/perf_event_max_stack"
 #define OVH_CALLS "1"
 #define OVH_BATCHES "8"
 #define OVH_PERIOD "250000"
 #define OVH_ROUNDS 4
 #define OVH_OUT "/tmp/perf-ovh.ns"
 
+static const char *ovh_depth = OVH_DEPTH;
+
+/* Write s to the sysctl file path; 0 on success. */
+static int write_sysctl(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	return close(fd) || !ok ? -1 : 0;
+}
+
 /* Run the deep workload under cg ("" for no perf); its ns per read, 0 on failure. */
 static unsigned long long overhead_run(const char *cg, const char *data)
 {
-	char *wl[] = { WORKLOAD, "--deep", OVH_DEPTH, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
+	char *wl[] = { WORKLOAD, "--deep", (char *)ovh_depth, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
 	char *rec[] = { PERF, "record", "-e", "cpu-clock", "-c", OVH_PERIOD, "--call-graph",
 			(char *)cg, "-N", "-o", (char *)data, "--", WORKLOAD, "--deep",
-			OVH_DEPTH, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
+			(char *)ovh_depth, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
 	unsigned long long ns = 0;
 	FILE *f;
 	int rc;
@@ -864,26 +885,17 @@ static unsigned long long overhead_run(const char *cg, const char *data)
 	return ns;
 }
 
-static void run_overhead(void)
+/* OVH_ROUNDS rounds of the three runs in turn; the fastest of each in best, 0 on failure. */
+static void run_overhead_rounds(const char *const cgs[3], unsigned long long best[3])
 {
-	static const char *const cgs[] = { "", "fp", "fp,defer" };
-	static const char *const names[] = { "perf_none_ns", "perf_fp_ns", "perf_fp_defer_ns" };
-	unsigned long long best[3] = { ~0ULL, ~0ULL, ~0ULL }, ns;
-	char *dmp[] = { PERF, "report", "-D", "--no-inline", "-i", "/tmp/perf-ovh-defer.data", NULL };
-	struct dump_counts dc;
-	long reads = atol(OVH_CALLS) * atol(OVH_BATCHES);
-	int r, m, rc;
-	FILE *f;
+	unsigned long long ns;
+	int r, m;
 
-	line_out("# defer_overhead: perf-workload --deep %s %s %s under perf record -e cpu-clock -c %s "
-		 "--call-graph fp / fp,defer and without perf, %d rounds", OVH_DEPTH, OVH_CALLS,
-		 OVH_BATCHES, OVH_PERIOD, OVH_ROUNDS);
 	for (r = 0; r < OVH_ROUNDS; r++) {
 		for (m = 0; m < 3; m++) {
 			ns = overhead_run(cgs[m], m == 2 ? "/tmp/perf-ovh-defer.data" : "/tmp/perf-ovh.data");
 			if (!ns) {
-				result(0, "defer_overhead", "the workload gave no figure (%s)",
-				       cgs[m][0] ? cgs[m] : "no perf");
+				best[m] = 0;
 				return;
 			}
 			line_out("# defer_overhead: round %d %s: %llu ns per read", r + 1,
@@ -892,6 +904,45 @@ static void run_overhead(void)
 				best[m] = ns;
 		}
 	}
+}
+
+static void run_overhead(void)
+{
+	static const char *const cgs[] = { "", "fp", "fp,defer" };
+	static const char *const names[] = { "perf_none_ns", "perf_fp_ns", "perf_fp_defer_ns" };
+	unsigned long long best[3] = { ~0ULL, ~0ULL, ~0ULL };
+	char *dmp[] = { PERF, "report", "-D", "--no-inline", "-i", "/tmp/perf-ovh-defer.data", NULL };
+	long reads = atol(OVH_CALLS) * atol(OVH_BATCHES);
+	struct dump_counts dc;
+	char old_max[32] = "";
+	int m, rc;
+	FILE *f;
+
+	f = fopen(MAX_STACK_SYSCTL, "r");
+	if (f) {
+		if (!fgets(old_max, sizeof(old_max), f))
+			old_max[0] = 0;
+		fclose(f);
+	}
+	if (!old_max[0] || write_sysctl(MAX_STACK_SYSCTL, OVH_MAX_STACK)) {
+		line_out("# defer_overhead: could not set %s to %s: %s frames deep",
+			 MAX_STACK_SYSCTL, OVH_MAX_STACK, OVH_DEPTH_SHORT);
+		ovh_depth = OVH_DEPTH_SHORT;
+		old_max[0] = 0;
+	}
+	line_out("# defer_overhead: perf-workload --deep %s %s %s under perf record -e cpu-clock -c %s "
+		 "--call-graph fp / fp,defer and without perf, %d rounds, perf_event_max_stack %s",
+		 ovh_depth, OVH_CALLS, OVH_BATCHES, OVH_PERIOD, OVH_ROUNDS,
+		 old_max[0] ? OVH_MAX_STACK : "unchanged");
+	run_overhead_rounds(cgs, best);
+	if (old_max[0])
+		write_sysctl(MAX_STACK_SYSCTL, old_max);
+	for (m = 0; m < 3; m++)
+		if (!best[m]) {
+			result(0, "defer_overhead", "the workload gave no figure (%s)",
+			       cgs[m][0] ? cgs[m] : "no perf");
+			return;
+		}
 	memset(&dc, 0, sizeof(dc));
 	rc = run(dmp, "/tmp/perf-ovh-defer.dump", 120, NULL);
 	f = rc ? NULL : fopen("/tmp/perf-ovh-defer.dump", "r");
