@@ -885,6 +885,36 @@ static unsigned long long overhead_run(const char *cg, const char *data)
 	return ns;
 }
 
+/*
+ * The longest "FP chain: nr:N" of the samples and of the deferred records
+ * in a perf report -D output: how many entries each walk gave.
+ */
+static void longest_chains(const char *dump, long *sample_nr, long *deferred_nr)
+{
+	char line[512];
+	long *cur = NULL, n;
+	FILE *f = fopen(dump, "r");
+
+	*sample_nr = *deferred_nr = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strstr(line, "PERF_RECORD_SAMPLE"))
+			cur = sample_nr;
+		else if (strstr(line, "PERF_RECORD_CALLCHAIN_DEFERRED"))
+			cur = deferred_nr;
+		else if (cur && (p = strstr(line, "chain: nr:"))) {
+			n = atol(p + strlen("chain: nr:"));
+			if (n > *cur)
+				*cur = n;
+			cur = NULL;
+		}
+	}
+	fclose(f);
+}
+
 /* OVH_ROUNDS rounds of the three runs in turn; the fastest of each in best, 0 on failure. */
 static void run_overhead_rounds(const char *const cgs[3], unsigned long long best[3])
 {
@@ -949,6 +979,17 @@ static void run_overhead(void)
 	if (f) {
 		parse_dump(f, WORKLOAD_COMM, &dc);
 		fclose(f);
+	}
+	{
+		char *fdmp[] = { PERF, "report", "-D", "--no-inline", "-i", "/tmp/perf-ovh.data", NULL };
+		long fp_nr = 0, unused, def_nr = 0;
+
+		if (!run(fdmp, "/tmp/perf-ovh-fp.dump", 120, NULL))
+			longest_chains("/tmp/perf-ovh-fp.dump", &fp_nr, &unused);
+		if (!rc)
+			longest_chains("/tmp/perf-ovh-defer.dump", &unused, &def_nr);
+		line_out("# defer_overhead: longest chains: %ld entries in an fp sample (in-interrupt walk, "
+			 "kernel part included), %ld in a deferred record", fp_nr, def_nr);
 	}
 	line_out("# defer_overhead: the last fp,defer recording: workload_samples=%ld deferred_samples=%ld "
 		 "workload_records=%ld (%ld reads: %.1f samples and %.1f deferred walks a read)",
