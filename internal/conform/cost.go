@@ -76,13 +76,23 @@ var Parts = []struct{ Figure, Minus, What string }{
 // series and no figure's baseline, so not held to the goal either.
 var reference = map[string]bool{"perf_none_ns": true, "lock_pair_ns": true}
 
-// CostCase names, for a figure that comes from outside the cost_figures
-// case, the suite and case that print it, so that a figure missing on a
-// kernel whose case or suite skipped is shown with the reason.
+// CostCase names, for a figure, the suite and case that print it, so
+// that a figure missing on a kernel whose case or suite skipped is shown
+// with the reason.
 var CostCase = map[string][2]string{
 	"perf_none_ns":     {"perftool", "defer_overhead"},
 	"perf_fp_ns":       {"perftool", "defer_overhead"},
 	"perf_fp_defer_ns": {"perftool", "defer_overhead"},
+	// the figures that need the deferred unwind API (a kernel without it
+	// still prints syscall_never_requested_ns, get_user_ns, lock_pair_ns)
+	"syscall_idle_ns":   {"unwind_deferred", "cost_figures"},
+	"request_task_ns":   {"unwind_deferred", "cost_figures"},
+	"request_nmi_ns":    {"unwind_deferred", "cost_figures"},
+	"walk_per_frame_ns": {"unwind_deferred", "cost_figures"},
+	"ioctl_null_ns":     {"unwind_deferred", "cost_figures"},
+	"ioctl_twa_ns":      {"unwind_deferred", "cost_figures"},
+	"nmi_null_ns":       {"unwind_deferred", "cost_figures"},
+	"nmi_twa_ns":        {"unwind_deferred", "cost_figures"},
 }
 
 // CostSkips returns, by figure name (CostCase), why a run printed no
@@ -275,13 +285,25 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 		}
 		fmt.Fprintf(w, "%-*s  %12s  %12s  %-6s  %-36s  %s\n", wn, r.Name, num(r.Ours), num(r.Upstream), mark(r.Ratio, counted), base, corr)
 	}
+	// the figures a side did not print, grouped by side and reason
+	type missing struct{ side, why string }
+	var order []missing
+	skipped := map[missing][]string{}
 	for _, r := range rows {
-		if r.OursSkip != "" {
-			fmt.Fprintf(w, "cost: %s: no figure from %s: %s\n", r.Name, oursName, r.OursSkip)
+		for _, m := range []missing{{oursName, r.OursSkip}, {upstreamName, r.UpstreamSkip}} {
+			if m.why == "" {
+				continue
+			}
+			if skipped[m] == nil {
+				order = append(order, m)
+			}
+			skipped[m] = append(skipped[m], r.Name)
 		}
-		if r.UpstreamSkip != "" {
-			fmt.Fprintf(w, "cost: %s: no figure from %s: %s\n", r.Name, upstreamName, r.UpstreamSkip)
-		}
+	}
+	for _, m := range order {
+		fmt.Fprintf(w, "cost: %s: no figure from %s: %s\n", strings.Join(skipped[m], ", "), m.side, m.why)
+	}
+	for _, r := range rows {
 		if r.Name == "perf_fp_defer_ns" && r.Corrected > 0 {
 			q := func(v *float64, base float64) string { return strconv.FormatFloat(*v/base, 'f', 3, 64) }
 			var fo, fu float64

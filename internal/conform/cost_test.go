@@ -140,8 +140,8 @@ func TestCostsPerfOverhead(t *testing.T) {
 		"perf_none_ns", "(for reference)", "perf_fp_ns", "(a baseline)", "1.33*")
 
 	for _, c := range []struct{ doc, want string }{
-		{perfSuiteSkipped, "perf_fp_defer_ns: no figure from upstream: suite perftool skipped: the kernel lacks the deferred callchain ABI"},
-		{perfCaseSkipped, "perf_fp_defer_ns: no figure from upstream: perftool/defer_overhead skipped: the kernel gave no deferred callchain"},
+		{perfSuiteSkipped, "perf_fp_defer_ns, perf_fp_ns, perf_none_ns: no figure from upstream: suite perftool skipped: the kernel lacks the deferred callchain ABI"},
+		{perfCaseSkipped, "perf_fp_defer_ns, perf_fp_ns, perf_none_ns: no figure from upstream: perftool/defer_overhead skipped: the kernel gave no deferred callchain"},
 	} {
 		rows := CompareRuns(ours, parse(c.doc))
 		for _, r := range rows {
@@ -149,7 +149,7 @@ func TestCostsPerfOverhead(t *testing.T) {
 				t.Errorf("a number from a skipped case: %+v", r)
 			}
 		}
-		writeCostsWant(t, rows, 0, c.want, "perf_none_ns: no figure from upstream", "perf_fp_ns: no figure from upstream")
+		writeCostsWant(t, rows, 0, c.want)
 		// neither side measured: the rows are there, with both reasons
 		rows = CompareRuns(parse(c.doc), parse(c.doc))
 		if len(rows) != 3 || rows[0].OursSkip == "" || rows[0].UpstreamSkip == "" {
@@ -171,4 +171,37 @@ func TestCostParts(t *testing.T) {
 	if strings.Contains(b.String(), " - ") {
 		t.Errorf("a part without its figures:\n%s", b.String())
 	}
+}
+
+// A kernel without the deferred unwind API (plain 6.12): cost_figures
+// skips but prints its base figures; the others are shown with the reason.
+func TestCostsWithoutTheAPI(t *testing.T) {
+	plain := `KTAP version 1
+1..1
+    KTAP version 1
+    1..1
+        # cost: syscall_never_requested_ns 4668
+        # cost: get_user_ns 1721
+    ok 1 cost_figures # SKIP the kernel lacks the deferred unwind API
+ok 1 unwind_deferred
+`
+	d, err := ktap.Parse(strings.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// both kernels without the API: the base figures still compare
+	od, err := ktap.Parse(strings.NewReader(strings.Replace(strings.Replace(plain, "4668", "4464", 1), "1721", "1877", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := CompareRuns(od, d)
+	for _, r := range rows {
+		if r.Name == "request_nmi_ns" && (r.OursSkip == "" || r.UpstreamSkip == "") {
+			t.Errorf("request_nmi_ns without the reason: %+v", r)
+		}
+		if r.Name == "get_user_ns" && (r.Ratio == 0 || r.UpstreamSkip != "") {
+			t.Errorf("get_user_ns, printed by a skipped case, lost: %+v", r)
+		}
+	}
+	writeCostsWant(t, rows, 0, "request_nmi_ns, request_task_ns, syscall_idle_ns, walk_per_frame_ns: no figure from upstream: unwind_deferred/cost_figures skipped: the kernel lacks the deferred unwind API")
 }
