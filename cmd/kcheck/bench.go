@@ -59,7 +59,10 @@ the first of the two trees whose perf knows fp,defer). A kernel that
 refuses deferred callchains prints no such figure; the reason is shown
 instead. Where a request's time goes: each request figure minus the
 same empty request with task_work_add() of an empty work (the base
-kernel's part: ioctl_twa_ns, nmi_twa_ns), per kernel.
+kernel's part: ioctl_twa_ns, nmi_twa_ns), per kernel; and each request
+against the same work done by the test module's code (a walk with
+get_user(), the SRCU read side, a ring record: ioctl_model_ns,
+nmi_model_ns), as a quotient per kernel and ours/upstream.
 
 With --against, a guest that hangs, panics or dies stops the run as
 kcheck boot would, with the cause and the last console lines.

@@ -93,6 +93,8 @@ var CostCase = map[string][2]string{
 	"ioctl_twa_ns":      {"unwind_deferred", "cost_figures"},
 	"nmi_null_ns":       {"unwind_deferred", "cost_figures"},
 	"nmi_twa_ns":        {"unwind_deferred", "cost_figures"},
+	"ioctl_model_ns":    {"unwind_deferred", "cost_figures"},
+	"nmi_model_ns":      {"unwind_deferred", "cost_figures"},
 }
 
 // CostSkips returns, by figure name (CostCase), why a run printed no
@@ -181,6 +183,43 @@ func CompareCosts(ours, upstream map[string]float64) []CostRow {
 	return rows
 }
 
+// Quotients are figures divided by a figure of the same kernel that does
+// the same work another way, printed per kernel with the quotient of the
+// two kernels' (ours/upstream), marked above MaxCostRatio: the perf
+// record overhead (the deep-stack workload under --call-graph fp,defer
+// against under fp) and a request against the same work done by the
+// test module's code (ioctl_model_ns, nmi_model_ns: the empty request
+// and a task_work that walks the user stack with get_user(), takes the
+// SRCU read side and writes a ring record, as a request's way out does).
+var Quotients = []struct{ Figure, Over, What string }{
+	{"perf_fp_defer_ns", "perf_fp_ns", "perf record overhead, a read of the deep-stack workload under --call-graph fp,defer / under fp"},
+	{"request_task_ns", "ioctl_model_ns", "a task request / the same work by the test module's code"},
+	{"request_nmi_ns", "nmi_model_ns", "an NMI request / the same work by the test module's code"},
+}
+
+// WriteQuotients prints each of Quotients that both kernels measured.
+func WriteQuotients(w io.Writer, rows []CostRow, oursName, upstreamName string) {
+	by := map[string]CostRow{}
+	for _, r := range rows {
+		by[r.Name] = r
+	}
+	for _, q := range Quotients {
+		a, b := by[q.Figure], by[q.Over]
+		if a.Ours == nil || a.Upstream == nil || b.Ours == nil || b.Upstream == nil || *b.Ours <= 0 || *b.Upstream <= 0 {
+			continue
+		}
+		o, u := *a.Ours / *b.Ours, *a.Upstream / *b.Upstream
+		r := "-"
+		if u > 0 {
+			r = strconv.FormatFloat(o/u, 'f', 2, 64)
+			if o/u > MaxCostRatio {
+				r += "*"
+			}
+		}
+		fmt.Fprintf(w, "cost: %s: %s %.3f, %s %.3f; %s/%s %s\n", q.What, oursName, o, upstreamName, u, oursName, upstreamName, r)
+	}
+}
+
 // WriteParts prints each of Parts that both kernels measured: the
 // difference of the two figures on each kernel and their ratio.
 func WriteParts(w io.Writer, rows []CostRow, oursName, upstreamName string) {
@@ -266,6 +305,9 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 	for _, p := range Parts {
 		isBase[p.Minus] = true
 	}
+	for _, q := range Quotients {
+		isBase[q.Over] = true
+	}
 	wn := len("figure")
 	for _, r := range rows {
 		wn = max(wn, len(r.Name))
@@ -303,21 +345,7 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 	for _, m := range order {
 		fmt.Fprintf(w, "cost: %s: no figure from %s: %s\n", strings.Join(skipped[m], ", "), m.side, m.why)
 	}
-	for _, r := range rows {
-		if r.Name == "perf_fp_defer_ns" && r.Corrected > 0 {
-			q := func(v *float64, base float64) string { return strconv.FormatFloat(*v/base, 'f', 3, 64) }
-			var fo, fu float64
-			for _, b := range rows {
-				if b.Name == r.Base && b.Ours != nil && b.Upstream != nil {
-					fo, fu = *b.Ours, *b.Upstream
-				}
-			}
-			if fo > 0 && fu > 0 {
-				fmt.Fprintf(w, "cost: perf record overhead, a read of the deep-stack workload under --call-graph fp,defer / under fp: %s %s, %s %s; %s/%s %s\n",
-					oursName, q(r.Ours, fo), upstreamName, q(r.Upstream, fu), oursName, upstreamName, mark(r.Corrected, new(int)))
-			}
-		}
-	}
+	WriteQuotients(w, rows, oursName, upstreamName)
 	WriteParts(w, rows, oursName, upstreamName)
 	fmt.Fprintf(w, "cost: %d figures, %d of the series' paths above %.2f times upstream's (marked *); corrected by each kernel's own baseline: %d above\n",
 		len(rows), over, MaxCostRatio, overCorrected)

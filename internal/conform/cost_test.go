@@ -205,3 +205,15 @@ ok 1 unwind_deferred
 	}
 	writeCostsWant(t, rows, 0, "request_nmi_ns, request_task_ns, syscall_idle_ns, walk_per_frame_ns: no figure from upstream: unwind_deferred/cost_figures skipped: the kernel lacks the deferred unwind API")
 }
+
+// A request against the same work done by the test module's code: the
+// quotient per kernel and ours/upstream, marked above the goal.
+func TestCostQuotients(t *testing.T) {
+	ours := map[string]float64{"request_nmi_ns": 90000, "nmi_model_ns": 80000, "request_task_ns": 100, "ioctl_model_ns": 100}
+	up := map[string]float64{"request_nmi_ns": 60000, "nmi_model_ns": 60000, "request_task_ns": 100, "ioctl_model_ns": 100}
+	rows := CompareCosts(ours, up)
+	writeCostsWant(t, rows, 1,
+		"an NMI request / the same work by the test module's code: ours 1.125, upstream 1.000; ours/upstream 1.12*",
+		"a task request / the same work by the test module's code: ours 1.000, upstream 1.000; ours/upstream 1.00\n",
+		"nmi_model_ns         80000 ns      60000 ns  1.33*   (a baseline)")
+}

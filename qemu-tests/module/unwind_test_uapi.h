@@ -73,7 +73,9 @@ struct ut_step {
 	/*
 	 * 1: instead of requesting for mask, task_work_add() an empty work
 	 * with ctx's notify mode (TWA_NMI_CURRENT from NMI), the result in
-	 * ret[0]: the base kernel's part of a request, for the cost figures
+	 * ret[0]: the base kernel's part of a request, for the cost figures;
+	 * 2: the same with a work that does a request's work with the
+	 * module's code (walk, SRCU read side, a ring record)
 	 */
 	__u64 twa;
 	__s64 ret[UT_MAX_TRACERS];

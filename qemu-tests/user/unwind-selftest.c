@@ -1541,27 +1541,30 @@ static uint64_t cost_request(uint64_t mask, int ctx, int depth, int n, int batch
  * *req and *base. With twa, a third batch in turn: the same empty request
  * plus task_work_add() of an empty work with the request's notify mode
  * (struct ut_step.twa), the base kernel's part of a request; *twa is 0
- * when the module cannot (no TWA_NMI_CURRENT). Returns 0 when a request
+ * when the module cannot (no TWA_NMI_CURRENT). With model, a fourth: the
+ * same with a work that does a request's work with the module's code
+ * (twa 2: walk, SRCU read side, a ring record). Returns 0 when a request
  * failed.
  */
 static int cost_pair(uint64_t mask, int ctx, int n, uint64_t *base, uint64_t *req,
-		     uint64_t *twa)
+		     uint64_t *twa, uint64_t *model)
 {
-	uint64_t d, *best[3] = { base, req, twa };
-	int b, k;
+	uint64_t d, *best[4] = { base, req, twa, model };
+	int b, k, kinds = twa ? (model ? 4 : 3) : 2;
 
-	*base = *req = ~0ULL;
-	if (twa)
-		*twa = ~0ULL;
+	for (k = 0; k < kinds; k++)
+		*best[k] = ~0ULL;
 	for (b = 0; b < COST_PAIR_BATCHES; b++) {
-		for (k = 0; k < (twa ? 3 : 2); k++) {
-			d = cost_batch_twa(k == 1 ? mask : 0, ctx, 1, n, k == 2);
+		for (k = 0; k < kinds; k++) {
+			if (!best[k])
+				continue;
+			d = cost_batch_twa(k == 1 ? mask : 0, ctx, 1, n, k >= 2 ? k - 1 : 0);
 			if (!d) {
 				if (k < 2)
 					return 0;
 				/* no task_work_add() baseline: the rest stands */
-				*twa = 0;
-				twa = NULL;
+				*best[k] = 0;
+				best[k] = NULL;
 				continue;
 			}
 			if (d < *best[k])
@@ -1671,6 +1674,7 @@ static void cost_base_figures(void)
 static void cost_figures(void)
 {
 	uint64_t id, sys, fresh, t1, t32, n1, null_task, null_nmi, twa_task, twa_nmi;
+	uint64_t model_task, model_nmi;
 
 	if (need_tracers(1, &id))
 		return;
@@ -1684,7 +1688,7 @@ static void cost_figures(void)
 		return;
 	diag("cost: syscall_never_requested_ns %llu", (unsigned long long)fresh);
 	cost_get_user_figure();
-	if (!cost_pair(1ULL << id, UT_CTX_TASK, 100, &null_task, &t1, &twa_task))
+	if (!cost_pair(1ULL << id, UT_CTX_TASK, 100, &null_task, &t1, &twa_task, &model_task))
 		null_task = 0;
 	/* as many batches as t1's, for the difference of the two */
 	t32 = cost_request(1ULL << id, UT_CTX_TASK, COST_DEEP, 100, COST_PAIR_BATCHES);
@@ -1698,9 +1702,11 @@ static void cost_figures(void)
 	     (t32 > t1 ? (t32 - t1) / (COST_DEEP - 1) : 0));
 	if (twa_task)
 		diag("cost: ioctl_twa_ns %llu", (unsigned long long)twa_task);
+	if (model_task)
+		diag("cost: ioctl_model_ns %llu", (unsigned long long)model_task);
 	if (!info.have_nmi)
 		return;
-	if (!cost_pair(1ULL << id, UT_CTX_NMI, 50, &null_nmi, &n1, &twa_nmi))
+	if (!cost_pair(1ULL << id, UT_CTX_NMI, 50, &null_nmi, &n1, &twa_nmi, &model_nmi))
 		null_nmi = n1 = 0;
 	CHECK(null_nmi != 0 && n1 != 0, "an NMI request failed");
 	if (null_nmi)
@@ -1709,6 +1715,8 @@ static void cost_figures(void)
 		diag("cost: request_nmi_ns %llu", (unsigned long long)n1);
 	if (n1 && twa_nmi)
 		diag("cost: nmi_twa_ns %llu", (unsigned long long)twa_nmi);
+	if (n1 && model_nmi)
+		diag("cost: nmi_model_ns %llu", (unsigned long long)model_nmi);
 	/* the frames a request's walk gives here (from its callback's record) */
 	if (cost_batch(1ULL << id, UT_CTX_NMI, 1, 1)) {
 		int i;
