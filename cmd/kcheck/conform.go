@@ -12,6 +12,7 @@ import (
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/ktap"
+	"github.com/kdefer/kdefer/internal/perftool"
 	"github.com/kdefer/kdefer/internal/qemu"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
@@ -66,6 +67,7 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 				}
 			case oursKTAP == "" && upKTAP == "" && len(args) == 2:
 				var splats []string
+				samePerfTool(args...)
 				for i, tree := range args {
 					cli.Progress("conform: kcheck boot %s", tree)
 					var res *boot.Result
@@ -92,7 +94,7 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 			tab := conform.Compare(conform.Cases(docs[0]), conform.Cases(docs[1]), devs)
 			tab.Write(os.Stdout, "ours", "upstream")
 			fmt.Println()
-			conform.WriteCosts(os.Stdout, conform.CompareCosts(conform.Costs(docs[0]), conform.Costs(docs[1])), "ours", "upstream")
+			conform.WriteCosts(os.Stdout, conform.CompareRuns(docs[0], docs[1]), "ours", "upstream")
 			if !tab.OK() {
 				return cli.Errorf(cli.ExitFail, "%d differences not documented in qemu-tests/DEVIATIONS.md", tab.Undocumented)
 			}
@@ -163,4 +165,22 @@ func readKTAP(path string) (*ktap.Document, error) {
 		return nil, fmt.Errorf("%s: no KTAP document in it", path)
 	}
 	return d, nil
+}
+
+// samePerfTool has every boot of a comparison ship the same perf tool:
+// unless KDEFER_PERF_TREE names one, the perf of the first of trees that
+// has one that knows deferred callchains, else of the newest cached tree
+// (perftool.FindTree). Each boot would otherwise pick its own (its tree's
+// perf, or the newest cached), and the perf record overhead figures of
+// the two kernels would come from two perf versions.
+func samePerfTool(trees ...string) {
+	if os.Getenv("KDEFER_PERF_TREE") != "" {
+		return
+	}
+	t, err := perftool.FindTree("", trees...)
+	if err != nil {
+		return // each boot skips the perftool suite with the reason
+	}
+	cli.Progress("perf tool for both kernels: the one of %s", t)
+	os.Setenv("KDEFER_PERF_TREE", t)
 }

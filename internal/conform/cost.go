@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/kdefer/kdefer/internal/ktap"
 )
@@ -43,11 +45,96 @@ func Costs(d *ktap.Document) map[string]float64 {
 // kernel's own paths are (syscall entry and exit, NMI delivery, user
 // access under KASAN and lockdep): what remains is the series' code
 // against upstream's.
+//
+// perf_fp_defer_ns (the perftool suite's defer_overhead case: the
+// per-read time of a deep-stack workload under perf record --call-graph
+// fp,defer) has perf_fp_ns, the same under --call-graph fp, as its
+// baseline: its corrected ratio is the quotient fp,defer / fp of ours
+// against upstream's.
 var Baseline = map[string]string{
 	"syscall_idle_ns":   "syscall_never_requested_ns",
 	"request_task_ns":   "ioctl_null_ns",
 	"request_nmi_ns":    "nmi_null_ns",
 	"walk_per_frame_ns": "get_user_ns",
+	"perf_fp_defer_ns":  "perf_fp_ns",
+}
+
+// Parts are differences of two figures of one kernel, printed per
+// kernel with their ratio ours/upstream, which say where a request's
+// time goes: ioctl_twa_ns and nmi_twa_ns are the empty request plus
+// task_work_add() of an empty work with the notify mode of the request
+// (from NMI: TWA_NMI_CURRENT, its irq_work and the task_work_run on the
+// way out), the base kernel's part of a request.
+var Parts = []struct{ Figure, Minus, What string }{
+	{"request_task_ns", "ioctl_twa_ns", "the series' part of a task request (its bookkeeping, the walk, the callback)"},
+	{"ioctl_twa_ns", "ioctl_null_ns", "the base kernel's task_work_add(TWA_RESUME) and task_work_run"},
+	{"request_nmi_ns", "nmi_twa_ns", "the series' part of an NMI request (its bookkeeping, the walk, the callback)"},
+	{"nmi_twa_ns", "nmi_null_ns", "the base kernel's task_work_add(TWA_NMI_CURRENT), irq_work and task_work_run"},
+}
+
+// reference are figures printed for reference only: not a path of the
+// series and no figure's baseline, so not held to the goal either.
+var reference = map[string]bool{"perf_none_ns": true, "lock_pair_ns": true}
+
+// CostCase names, for a figure, the suite and case that print it, so
+// that a figure missing on a kernel whose case or suite skipped is shown
+// with the reason.
+var CostCase = map[string][2]string{
+	"perf_none_ns":     {"perftool", "defer_overhead"},
+	"perf_fp_ns":       {"perftool", "defer_overhead"},
+	"perf_fp_defer_ns": {"perftool", "defer_overhead"},
+	// the figures that need the deferred unwind API (a kernel without it
+	// still prints syscall_never_requested_ns, get_user_ns, lock_pair_ns)
+	"syscall_idle_ns":   {"unwind_deferred", "cost_figures"},
+	"request_task_ns":   {"unwind_deferred", "cost_figures"},
+	"request_nmi_ns":    {"unwind_deferred", "cost_figures"},
+	"walk_per_frame_ns": {"unwind_deferred", "cost_figures"},
+	"ioctl_null_ns":     {"unwind_deferred", "cost_figures"},
+	"ioctl_twa_ns":      {"unwind_deferred", "cost_figures"},
+	"nmi_null_ns":       {"unwind_deferred", "cost_figures"},
+	"nmi_twa_ns":        {"unwind_deferred", "cost_figures"},
+	"ioctl_model_ns":    {"unwind_deferred", "cost_figures"},
+	"nmi_model_ns":      {"unwind_deferred", "cost_figures"},
+}
+
+// CostSkips returns, by figure name (CostCase), why a run printed no
+// figure: the reason of its case's or its suite's SKIP. A suite that
+// skipped itself whole ("1..0" then "# SKIP reason") gives the reason on
+// its diagnostic line.
+func CostSkips(d *ktap.Document) map[string]string {
+	out := map[string]string{}
+	if d == nil || d.Root == nil {
+		return out
+	}
+	why := map[[2]string]string{}
+	for _, suite := range d.Root.Subtests {
+		if suite.Directive == "SKIP" {
+			r := suite.Reason
+			for _, l := range suite.Diagnostics {
+				if rest, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "#")), "SKIP "); ok {
+					r = rest
+				}
+			}
+			for name, c := range CostCase {
+				if c[0] == suite.Name {
+					why[c] = "suite " + suite.Name + " skipped: " + r
+					out[name] = why[c]
+				}
+			}
+			continue
+		}
+		for _, t := range suite.Subtests {
+			if t.Directive != "SKIP" {
+				continue
+			}
+			for name, c := range CostCase {
+				if c == [2]string{suite.Name, t.Name} {
+					out[name] = suite.Name + "/" + t.Name + " skipped: " + t.Reason
+				}
+			}
+		}
+	}
+	return out
 }
 
 // CostRow is one figure on both kernels; a side that did not report it
@@ -58,10 +145,13 @@ var Baseline = map[string]string{
 type CostRow struct {
 	Name           string
 	Ours, Upstream *float64
-	Ratio          float64
-	Base           string
-	BaseRatio      float64
-	Corrected      float64
+	// OursSkip and UpstreamSkip say why a side has no figure, when its
+	// case skipped (CostSkips; set by CompareRuns).
+	OursSkip, UpstreamSkip string
+	Ratio                  float64
+	Base                   string
+	BaseRatio              float64
+	Corrected              float64
 }
 
 // CompareCosts sets the figures of both kernels side by side, by name.
@@ -89,6 +179,93 @@ func CompareCosts(ours, upstream map[string]float64) []CostRow {
 			}
 		}
 		rows = append(rows, r)
+	}
+	return rows
+}
+
+// Quotients are figures divided by a figure of the same kernel that does
+// the same work another way, printed per kernel with the quotient of the
+// two kernels' (ours/upstream), marked above MaxCostRatio: the perf
+// record overhead (the deep-stack workload under --call-graph fp,defer
+// against under fp) and a request against the same work done by the
+// test module's code (ioctl_model_ns, nmi_model_ns: the empty request
+// and a task_work that walks the user stack with get_user(), takes the
+// SRCU read side and writes a ring record, as a request's way out does).
+var Quotients = []struct{ Figure, Over, What string }{
+	{"perf_fp_defer_ns", "perf_fp_ns", "perf record overhead, a read of the deep-stack workload under --call-graph fp,defer / under fp"},
+	{"request_task_ns", "ioctl_model_ns", "a task request / the same work by the test module's code"},
+	{"request_nmi_ns", "nmi_model_ns", "an NMI request / the same work by the test module's code"},
+}
+
+// WriteQuotients prints each of Quotients that both kernels measured.
+func WriteQuotients(w io.Writer, rows []CostRow, oursName, upstreamName string) {
+	by := map[string]CostRow{}
+	for _, r := range rows {
+		by[r.Name] = r
+	}
+	for _, q := range Quotients {
+		a, b := by[q.Figure], by[q.Over]
+		if a.Ours == nil || a.Upstream == nil || b.Ours == nil || b.Upstream == nil || *b.Ours <= 0 || *b.Upstream <= 0 {
+			continue
+		}
+		o, u := *a.Ours / *b.Ours, *a.Upstream / *b.Upstream
+		r := "-"
+		if u > 0 {
+			r = strconv.FormatFloat(o/u, 'f', 2, 64)
+			if o/u > MaxCostRatio {
+				r += "*"
+			}
+		}
+		fmt.Fprintf(w, "cost: %s: %s %.3f, %s %.3f; %s/%s %s\n", q.What, oursName, o, upstreamName, u, oursName, upstreamName, r)
+	}
+}
+
+// WriteParts prints each of Parts that both kernels measured: the
+// difference of the two figures on each kernel and their ratio.
+func WriteParts(w io.Writer, rows []CostRow, oursName, upstreamName string) {
+	by := map[string]CostRow{}
+	for _, r := range rows {
+		by[r.Name] = r
+	}
+	for _, p := range Parts {
+		a, b := by[p.Figure], by[p.Minus]
+		if a.Ours == nil || a.Upstream == nil || b.Ours == nil || b.Upstream == nil {
+			continue
+		}
+		o, u := *a.Ours-*b.Ours, *a.Upstream-*b.Upstream
+		ratio := "-"
+		if o > 0 && u > 0 {
+			ratio = strconv.FormatFloat(o/u, 'f', 2, 64)
+		}
+		fmt.Fprintf(w, "cost: %s - %s, %s: %s %.0f ns, %s %.0f ns; ratio %s\n",
+			p.Figure, p.Minus, p.What, oursName, o, upstreamName, u, ratio)
+	}
+}
+
+// CompareRuns is CompareCosts of two runs' documents, with the reasons
+// of figures missing because their case skipped, and a row for each such
+// figure that neither side printed.
+func CompareRuns(ours, upstream *ktap.Document) []CostRow {
+	oSkip, uSkip := CostSkips(ours), CostSkips(upstream)
+	rows := CompareCosts(Costs(ours), Costs(upstream))
+	have := map[string]bool{}
+	for _, r := range rows {
+		have[r.Name] = true
+	}
+	for _, k := range names(oSkip, uSkip) {
+		if !have[k] {
+			rows = append(rows, CostRow{Name: k, Base: Baseline[k]})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	for i := range rows {
+		r := &rows[i]
+		if r.Ours == nil {
+			r.OursSkip = oSkip[r.Name]
+		}
+		if r.Upstream == nil {
+			r.UpstreamSkip = uSkip[r.Name]
+		}
 	}
 	return rows
 }
@@ -125,6 +302,12 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 	for _, b := range Baseline {
 		isBase[b] = true
 	}
+	for _, p := range Parts {
+		isBase[p.Minus] = true
+	}
+	for _, q := range Quotients {
+		isBase[q.Over] = true
+	}
 	wn := len("figure")
 	for _, r := range rows {
 		wn = max(wn, len(r.Name))
@@ -139,11 +322,33 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 		case isBase[r.Name]:
 			// a base kernel's own path: not held to the goal
 			base, counted = "(a baseline)", new(int)
+		case reference[r.Name]:
+			base, counted = "(for reference)", new(int)
 		}
 		fmt.Fprintf(w, "%-*s  %12s  %12s  %-6s  %-36s  %s\n", wn, r.Name, num(r.Ours), num(r.Upstream), mark(r.Ratio, counted), base, corr)
 	}
+	// the figures a side did not print, grouped by side and reason
+	type missing struct{ side, why string }
+	var order []missing
+	skipped := map[missing][]string{}
+	for _, r := range rows {
+		for _, m := range []missing{{oursName, r.OursSkip}, {upstreamName, r.UpstreamSkip}} {
+			if m.why == "" {
+				continue
+			}
+			if skipped[m] == nil {
+				order = append(order, m)
+			}
+			skipped[m] = append(skipped[m], r.Name)
+		}
+	}
+	for _, m := range order {
+		fmt.Fprintf(w, "cost: %s: no figure from %s: %s\n", strings.Join(skipped[m], ", "), m.side, m.why)
+	}
+	WriteQuotients(w, rows, oursName, upstreamName)
+	WriteParts(w, rows, oursName, upstreamName)
 	fmt.Fprintf(w, "cost: %d figures, %d of the series' paths above %.2f times upstream's (marked *); corrected by each kernel's own baseline: %d above\n",
 		len(rows), over, MaxCostRatio, overCorrected)
-	fmt.Fprintln(w, "cost: corrected = ratio / the baseline's ratio, the baseline being the same work on the same kernel without the series' part (ioctl or self-NMI with an empty request, one get_user() of a word, the syscall of a task that never requested)")
+	fmt.Fprintln(w, "cost: corrected = ratio / the baseline's ratio, the baseline being the same work on the same kernel without the series' part (ioctl or self-NMI with an empty request, one get_user() of a word, the syscall of a task that never requested, the workload under perf record --call-graph fp for fp,defer)")
 	return over
 }

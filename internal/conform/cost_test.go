@@ -81,3 +81,139 @@ func writeCostsWant(t *testing.T, rows []CostRow, wantOver int, want ...string) 
 		}
 	}
 }
+
+// The perf record overhead: fp,defer against fp on each kernel, a
+// kernel whose perftool suite skipped whole (no deferred callchain ABI)
+// and one whose defer_overhead case skipped: no number, the reason.
+const perfDoc = `KTAP version 1
+1..1
+    KTAP version 1
+    1..2
+    ok 1 perf_runs
+    # defer_overhead: round 1 fp,defer: 1300000 ns per read
+    # cost: perf_none_ns 1000000
+    # cost: perf_fp_ns 1500000
+    # cost: perf_fp_defer_ns 1200000
+    ok 2 defer_overhead
+ok 1 perftool
+`
+
+const perfSuiteSkipped = `KTAP version 1
+1..1
+    KTAP version 1
+    1..0
+    # SKIP the kernel lacks the deferred callchain ABI (perf_event_open with defer_callchain: EINVAL)
+ok 1 perftool # SKIP the suite skipped itself
+`
+
+const perfCaseSkipped = `KTAP version 1
+1..1
+    KTAP version 1
+    1..2
+    ok 1 perf_runs
+    ok 2 defer_overhead # SKIP the kernel gave no deferred callchain for --call-graph fp,defer
+ok 1 perftool
+`
+
+func TestCostsPerfOverhead(t *testing.T) {
+	parse := func(s string) *ktap.Document {
+		d, err := ktap.Parse(strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ours := parse(perfDoc)
+	up := parse(strings.NewReplacer("1500000", "1000000", "1200000", "900000").Replace(perfDoc))
+	rows := CompareRuns(ours, up)
+	by := map[string]CostRow{}
+	for _, r := range rows {
+		by[r.Name] = r
+	}
+	// ours 1.2/1.5 = 0.8, upstream 0.9/1.0 = 0.9: 0.89 ours/upstream
+	if r := by["perf_fp_defer_ns"]; r.Base != "perf_fp_ns" || r.Corrected < 0.888 || r.Corrected > 0.89 {
+		t.Errorf("perf_fp_defer_ns %+v, want corrected 0.8/0.9", r)
+	}
+	// the raw 1.33 of fp,defer counts; perf_fp_ns (1.50) is a baseline
+	// and perf_none_ns (1.00) a reference
+	writeCostsWant(t, rows, 1, "fp,defer / under fp: ours 0.800, upstream 0.900; ours/upstream 0.89",
+		"perf_none_ns", "(for reference)", "perf_fp_ns", "(a baseline)", "1.33*")
+
+	for _, c := range []struct{ doc, want string }{
+		{perfSuiteSkipped, "perf_fp_defer_ns, perf_fp_ns, perf_none_ns: no figure from upstream: suite perftool skipped: the kernel lacks the deferred callchain ABI"},
+		{perfCaseSkipped, "perf_fp_defer_ns, perf_fp_ns, perf_none_ns: no figure from upstream: perftool/defer_overhead skipped: the kernel gave no deferred callchain"},
+	} {
+		rows := CompareRuns(ours, parse(c.doc))
+		for _, r := range rows {
+			if r.Upstream != nil || r.Ratio != 0 || r.Corrected != 0 {
+				t.Errorf("a number from a skipped case: %+v", r)
+			}
+		}
+		writeCostsWant(t, rows, 0, c.want)
+		// neither side measured: the rows are there, with both reasons
+		rows = CompareRuns(parse(c.doc), parse(c.doc))
+		if len(rows) != 3 || rows[0].OursSkip == "" || rows[0].UpstreamSkip == "" {
+			t.Errorf("both skipped: %+v", rows)
+		}
+	}
+}
+
+// The parts of a request: the difference of two figures on each kernel.
+func TestCostParts(t *testing.T) {
+	ours := map[string]float64{"nmi_null_ns": 40000, "nmi_twa_ns": 55000, "request_nmi_ns": 90000}
+	up := map[string]float64{"nmi_null_ns": 30000, "nmi_twa_ns": 40000, "request_nmi_ns": 65000}
+	rows := CompareCosts(ours, up)
+	writeCostsWant(t, rows, 1,
+		"request_nmi_ns - nmi_twa_ns, the series' part of an NMI request (its bookkeeping, the walk, the callback): ours 35000 ns, upstream 25000 ns; ratio 1.40",
+		"nmi_twa_ns - nmi_null_ns, the base kernel's task_work_add(TWA_NMI_CURRENT), irq_work and task_work_run: ours 15000 ns, upstream 10000 ns; ratio 1.50")
+	var b strings.Builder
+	WriteCosts(&b, CompareCosts(map[string]float64{"request_nmi_ns": 1}, map[string]float64{"request_nmi_ns": 1}), "ours", "upstream")
+	if strings.Contains(b.String(), " - ") {
+		t.Errorf("a part without its figures:\n%s", b.String())
+	}
+}
+
+// A kernel without the deferred unwind API (plain 6.12): cost_figures
+// skips but prints its base figures; the others are shown with the reason.
+func TestCostsWithoutTheAPI(t *testing.T) {
+	plain := `KTAP version 1
+1..1
+    KTAP version 1
+    1..1
+        # cost: syscall_never_requested_ns 4668
+        # cost: get_user_ns 1721
+    ok 1 cost_figures # SKIP the kernel lacks the deferred unwind API
+ok 1 unwind_deferred
+`
+	d, err := ktap.Parse(strings.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// both kernels without the API: the base figures still compare
+	od, err := ktap.Parse(strings.NewReader(strings.Replace(strings.Replace(plain, "4668", "4464", 1), "1721", "1877", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := CompareRuns(od, d)
+	for _, r := range rows {
+		if r.Name == "request_nmi_ns" && (r.OursSkip == "" || r.UpstreamSkip == "") {
+			t.Errorf("request_nmi_ns without the reason: %+v", r)
+		}
+		if r.Name == "get_user_ns" && (r.Ratio == 0 || r.UpstreamSkip != "") {
+			t.Errorf("get_user_ns, printed by a skipped case, lost: %+v", r)
+		}
+	}
+	writeCostsWant(t, rows, 0, "request_nmi_ns, request_task_ns, syscall_idle_ns, walk_per_frame_ns: no figure from upstream: unwind_deferred/cost_figures skipped: the kernel lacks the deferred unwind API")
+}
+
+// A request against the same work done by the test module's code: the
+// quotient per kernel and ours/upstream, marked above the goal.
+func TestCostQuotients(t *testing.T) {
+	ours := map[string]float64{"request_nmi_ns": 90000, "nmi_model_ns": 80000, "request_task_ns": 100, "ioctl_model_ns": 100}
+	up := map[string]float64{"request_nmi_ns": 60000, "nmi_model_ns": 60000, "request_task_ns": 100, "ioctl_model_ns": 100}
+	rows := CompareCosts(ours, up)
+	writeCostsWant(t, rows, 1,
+		"an NMI request / the same work by the test module's code: ours 1.125, upstream 1.000; ours/upstream 1.12*",
+		"a task request / the same work by the test module's code: ours 1.000, upstream 1.000; ours/upstream 1.00\n",
+		"nmi_model_ns         80000 ns      60000 ns  1.33*   (a baseline)")
+}

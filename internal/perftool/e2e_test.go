@@ -94,7 +94,7 @@ func checkSuite(t *testing.T, tree string) {
 		t.Fatalf("perftool: %s %s %s (see %s)", suite.Status, suite.Directive, suite.Reason, res.KTAPPath)
 	}
 	names := []string{"perf_runs", "task_record", "task_full_chain", "task_deferred_records",
-		"task_samples_share_cookie", "syswide_record", "syswide_full_chain", "syswide_deferred_records"}
+		"task_samples_share_cookie", "syswide_record", "syswide_full_chain", "syswide_deferred_records", "defer_overhead"}
 	sframe := []string{"sframe_record", "sframe_full_chain", "sframe_deferred_records", "sframe_beats_fp_only"}
 	// A tree with the SFrame unwinder must pass the SFrame cases (the
 	// toolchain is there: the e2e tests run after kcheck doctor

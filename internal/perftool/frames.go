@@ -10,6 +10,11 @@ import (
 // (qemu-tests/perftool/perf-workload.c), innermost first.
 var WorkloadChain = []string{"wl_leaf", "wl_c", "wl_b", "wl_a", "main"}
 
+// DeepChain are the functions of the workload's --deep mode (the suite's
+// defer_overhead case), innermost first: wl_deep calls itself DEPTH times
+// and every one of those frames must be walked.
+var DeepChain = []string{"wl_deep_reads", "wl_deep"}
+
 // WorkloadCFlags build the workload so that every function keeps its
 // frame. GCC (12.2 measured) at -O1 and above drops the frame of a
 // function that calls nothing even with -fno-omit-frame-pointer

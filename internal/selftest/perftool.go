@@ -54,7 +54,8 @@ func buildPerfTool(ctx context.Context, o Options, src string) []Artifact {
 	if err != nil {
 		return why("the workload did not build: " + lines.First(err.Error()))
 	}
-	if err := perftool.CheckFramePointers(filepath.Join(o.Work, "perf-workload"), perftool.WorkloadChain); err != nil {
+	if err := perftool.CheckFramePointers(filepath.Join(o.Work, "perf-workload"),
+		append(append([]string{}, perftool.WorkloadChain...), perftool.DeepChain...)); err != nil {
 		return why("the workload lost a frame pointer: " + lines.First(err.Error()))
 	}
 	tree, err := perftool.FindTree("", o.Src)

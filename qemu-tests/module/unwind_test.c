@@ -24,6 +24,8 @@
 #include <linux/completion.h>
 #include <linux/kprobes.h>
 #include <linux/irq_work.h>
+#include <linux/task_work.h>
+#include <linux/srcu.h>
 #include <linux/hrtimer.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/delay.h>
@@ -374,11 +376,108 @@ static u64 ut_observe(void)
 	return obs;
 }
 
+/* The locks of UT_UACCESS_LOCKS and of the twa 2 model */
+DEFINE_STATIC_SRCU(ut_cost_srcu);
+static DEFINE_RAW_SPINLOCK(ut_cost_lock);
+
+/*
+ * The base kernel's part of a request: task_work_add() of an empty work
+ * for current with the notify mode unwind_deferred_request() uses in this
+ * context (from NMI, TWA_NMI_CURRENT: the flag, then an irq_work to
+ * raise the return-to-user path). The work runs on the way back to user
+ * space, as the unwind task_work does. One at a time: 1 while queued.
+ */
+static atomic_t ut_twa_busy;
+static struct callback_head ut_twa_head;
+
+static void ut_twa_fn(struct callback_head *head)
+{
+	atomic_set_release(&ut_twa_busy, 0);
+}
+
+/*
+ * twa 2: the task_work does, with this module's code, the work of a
+ * request's way out: a frame-pointer walk of the user stack with
+ * get_user() (the same checks as the series' and 7.2's walker), into a
+ * buffer; the SRCU read side; and, inside it, what the test callback
+ * does with a trace (a ring record, reserved, filled and given back), so
+ * that a request can be set against the same work on the same kernel.
+ */
+#define UT_MODEL_MAX	64
+
+static void ut_model_fn(struct callback_head *head)
+{
+	struct pt_regs *regs = task_pt_regs(current);
+	unsigned long sp = regs->sp, fp = regs->bp, cfa, ra, next;
+	unsigned long entries[UT_MODEL_MAX];
+	struct ut_record *r;
+	unsigned long flags;
+	unsigned int n = 0, i;
+	int idx;
+
+	entries[n++] = regs->ip;
+	while (n < UT_MODEL_MAX) {
+		if (fp < sp)
+			break;
+		cfa = fp + 2 * sizeof(long);
+		if (cfa <= sp || !IS_ALIGNED(cfa, sizeof(long)))
+			break;
+		if (get_user(ra, (unsigned long __user *)(cfa - sizeof(long))) ||
+		    get_user(next, (unsigned long __user *)(cfa - 2 * sizeof(long))))
+			break;
+		entries[n++] = ra;
+		sp = cfa;
+		fp = next;
+	}
+	idx = srcu_read_lock(&ut_cost_srcu);
+	r = ut_ring_reserve(&flags);
+	if (r) {
+		r->nr = n;
+		for (i = 0; i < n && i < UT_NR_COPY; i++)
+			r->entries[i] = entries[i];
+		r->last = entries[n - 1];
+		/* given back: the model leaves no record */
+		ut_count--;
+		ut_seq--;
+		ut_ring_commit(flags);
+	}
+	srcu_read_unlock(&ut_cost_srcu, idx);
+	atomic_set_release(&ut_twa_busy, 0);
+}
+
+static long ut_twa(u64 how)
+{
+#ifdef KDEFER_HAVE_TWA_NMI_CURRENT
+#ifdef KDEFER_HAVE_TWAF_NO_ALLOC
+	int mode = TWA_RESUME | TWAF_NO_ALLOC;	/* as the series' request */
+#else
+	int mode = TWA_RESUME;
+#endif
+
+	if (in_nmi())
+		mode = TWA_NMI_CURRENT;
+	if (atomic_cmpxchg(&ut_twa_busy, 0, 1))
+		return 1;
+	init_task_work(&ut_twa_head, how == 2 ? ut_model_fn : ut_twa_fn);
+	if (task_work_add(current, &ut_twa_head, mode)) {
+		atomic_set(&ut_twa_busy, 0);
+		return -ESRCH;
+	}
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 static void ut_do_step(struct ut_step *st)
 {
 	unsigned int id;
 
 	st->observed |= ut_observe();
+	if (st->twa) {
+		st->ret[0] = ut_twa(st->twa);
+		return;
+	}
 	for (id = 0; id < UT_MAX_TRACERS; id++) {
 		if (!(st->mask & BIT_ULL(id)))
 			continue;
@@ -1029,6 +1128,18 @@ static long ut_uaccess(struct ut_uaccess __user *uarg)
 		return -EINVAL;
 	p = (unsigned long __user *)(unsigned long)u.addr;
 	u.sum = 0;
+	if (u.op == UT_UACCESS_LOCKS) {
+		for (i = 0; i < u.nwords; i++) {
+			unsigned long flags;
+			int idx = srcu_read_lock(&ut_cost_srcu);
+
+			raw_spin_lock_irqsave(&ut_cost_lock, flags);
+			u.sum++;
+			raw_spin_unlock_irqrestore(&ut_cost_lock, flags);
+			srcu_read_unlock(&ut_cost_srcu, idx);
+		}
+		return copy_to_user(uarg, &u, sizeof(u)) ? -EFAULT : 0;
+	}
 	for (i = 0; i < u.nwords; i++) {
 		if (get_user(w, p + i))
 			return -EFAULT;

@@ -70,7 +70,14 @@ struct ut_step {
 	__u64 mask;		/* tracer ids to request */
 	__u64 ctx;		/* UT_CTX_* */
 	__u64 observed;		/* out: UT_OBS_* */
-	__u64 pad;
+	/*
+	 * 1: instead of requesting for mask, task_work_add() an empty work
+	 * with ctx's notify mode (TWA_NMI_CURRENT from NMI), the result in
+	 * ret[0]: the base kernel's part of a request, for the cost figures;
+	 * 2: the same with a work that does a request's work with the
+	 * module's code (walk, SRCU read side, a ring record)
+	 */
+	__u64 twa;
 	__s64 ret[UT_MAX_TRACERS];
 	__u64 cookie[UT_MAX_TRACERS];
 };
@@ -190,7 +197,17 @@ struct ut_uaccess {
 	__u64 addr;		/* in: user address of the first word */
 	__u64 nwords;		/* in: words to read, at most UT_UACCESS_MAX */
 	__u64 sum;		/* out: their sum, so that every read is made */
+	/*
+	 * in: UT_UACCESS_LOCKS: instead of reading, take and release nwords
+	 * times an SRCU read lock and a raw spinlock with interrupts saved
+	 * (the lock operations lockdep tracks on the way back to user space
+	 * of a request: the SRCU read side around the callbacks, the test
+	 * callback's ring lock), for the cost figures
+	 */
+	__u64 op;
 };
+
+#define UT_UACCESS_LOCKS	1ULL
 
 #define UT_IOC_MAGIC	0xd5
 #define UT_IOC_INFO	_IOR(UT_IOC_MAGIC, 1, struct ut_info)

@@ -808,6 +808,215 @@ static void run_sframe(void)
 }
 
 /*
+ * defer_overhead: what --call-graph fp,defer costs the profiled program
+ * against --call-graph fp, on a deep stack with many samples per syscall.
+ * The workload (perf-workload --deep) makes OVH_BATCHES batches of
+ * OVH_CALLS read(2)s of 1 MiB from /dev/urandom (CPU time in the kernel,
+ * several samples a read at one a tick) from OVH_DEPTH frames of
+ * wl_deep, pinned to one CPU, and reports the per-read time of its
+ * fastest batch, timed inside the program: the sampling interrupt, perf's
+ * in-interrupt walk (fp) or the deferred walk on the way back to user
+ * space (fp,defer) all run on its CPU and in that time. It runs without
+ * perf, under perf record --call-graph fp and under --call-graph
+ * fp,defer, OVH_ROUNDS times in turn; each figure is the fastest round:
+ *
+ *   # cost: perf_none_ns N      per read, no perf
+ *   # cost: perf_fp_ns N        per read, perf record -e cpu-clock -c OVH_PERIOD --call-graph fp
+ *   # cost: perf_fp_defer_ns N  per read, the same with --call-graph fp,defer
+ *
+ * kcheck bench --against and kcheck conform divide perf_fp_defer_ns by
+ * perf_fp_ns on each kernel and set the two quotients side by side.
+ * The walks must cost enough to be seen beside the read: OVH_DEPTH is
+ * 200 frames, and kernel.perf_event_max_stack is raised to
+ * OVH_MAX_STACK for the case (restored after it), so that perf's
+ * in-interrupt walk (fp) reads the whole chain as the deferred walk does
+ * (its cache holds some 500 frames). Where the sysctl cannot be written
+ * the case keeps the default limit of 127 entries, kernel part included,
+ * and OVH_DEPTH_SHORT frames. When the last fp,defer recording holds no
+ * PERF_RECORD_CALLCHAIN_DEFERRED of the workload (the kernel refused
+ * defer_callchain and perf fell back to in-interrupt stacks), the case
+ * skips and prints no figure.
+ */
+#define OVH_DEPTH "200"
+#define OVH_DEPTH_SHORT "64"
+#define OVH_MAX_STACK "400"
+#define MAX_STACK_SYSCTL "/proc/sys/kernel/perf_event_max_stack"
+#define OVH_CALLS "1"
+#define OVH_BATCHES "8"
+#define OVH_PERIOD "250000"
+#define OVH_ROUNDS 4
+#define OVH_OUT "/tmp/perf-ovh.ns"
+
+static const char *ovh_depth = OVH_DEPTH;
+
+/* Write s to the sysctl file path; 0 on success. */
+static int write_sysctl(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	return close(fd) || !ok ? -1 : 0;
+}
+
+/* Run the deep workload under cg ("" for no perf); its ns per read, 0 on failure. */
+static unsigned long long overhead_run(const char *cg, const char *data)
+{
+	char *wl[] = { WORKLOAD, "--deep", (char *)ovh_depth, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
+	char *rec[] = { PERF, "record", "-e", "cpu-clock", "-c", OVH_PERIOD, "--call-graph",
+			(char *)cg, "-N", "-o", (char *)data, "--", WORKLOAD, "--deep",
+			(char *)ovh_depth, OVH_CALLS, OVH_BATCHES, OVH_OUT, NULL };
+	unsigned long long ns = 0;
+	FILE *f;
+	int rc;
+
+	unlink(OVH_OUT);
+	rc = run(cg[0] ? rec : wl, "/tmp/perf-ovh.log", 120, NULL);
+	f = fopen(OVH_OUT, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &ns) != 1)
+			ns = 0;
+		fclose(f);
+	}
+	if (rc || !ns) {
+		line_out("# defer_overhead: %s: exit %d, no figure", cg[0] ? cg : "no perf", rc);
+		tail_log("/tmp/perf-ovh.log", 10);
+		return 0;
+	}
+	return ns;
+}
+
+/*
+ * The longest "FP chain: nr:N" of the samples and of the deferred records
+ * in a perf report -D output: how many entries each walk gave.
+ */
+static void longest_chains(const char *dump, long *sample_nr, long *deferred_nr)
+{
+	char line[512];
+	long *cur = NULL, n;
+	FILE *f = fopen(dump, "r");
+
+	*sample_nr = *deferred_nr = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strstr(line, "PERF_RECORD_SAMPLE"))
+			cur = sample_nr;
+		else if (strstr(line, "PERF_RECORD_CALLCHAIN_DEFERRED"))
+			cur = deferred_nr;
+		else if (cur && (p = strstr(line, "chain: nr:"))) {
+			n = atol(p + strlen("chain: nr:"));
+			if (n > *cur)
+				*cur = n;
+			cur = NULL;
+		}
+	}
+	fclose(f);
+}
+
+/* OVH_ROUNDS rounds of the three runs in turn; the fastest of each in best, 0 on failure. */
+static void run_overhead_rounds(const char *const cgs[3], unsigned long long best[3])
+{
+	unsigned long long ns;
+	int r, m;
+
+	for (r = 0; r < OVH_ROUNDS; r++) {
+		for (m = 0; m < 3; m++) {
+			ns = overhead_run(cgs[m], m == 2 ? "/tmp/perf-ovh-defer.data" : "/tmp/perf-ovh.data");
+			if (!ns) {
+				best[m] = 0;
+				return;
+			}
+			line_out("# defer_overhead: round %d %s: %llu ns per read", r + 1,
+				 cgs[m][0] ? cgs[m] : "no perf", ns);
+			if (ns < best[m])
+				best[m] = ns;
+		}
+	}
+}
+
+static void run_overhead(void)
+{
+	static const char *const cgs[] = { "", "fp", "fp,defer" };
+	static const char *const names[] = { "perf_none_ns", "perf_fp_ns", "perf_fp_defer_ns" };
+	unsigned long long best[3] = { ~0ULL, ~0ULL, ~0ULL };
+	char *dmp[] = { PERF, "report", "-D", "--no-inline", "-i", "/tmp/perf-ovh-defer.data", NULL };
+	long reads = atol(OVH_CALLS) * atol(OVH_BATCHES);
+	struct dump_counts dc;
+	char old_max[32] = "";
+	int m, rc;
+	FILE *f;
+
+	f = fopen(MAX_STACK_SYSCTL, "r");
+	if (f) {
+		if (!fgets(old_max, sizeof(old_max), f))
+			old_max[0] = 0;
+		fclose(f);
+	}
+	if (!old_max[0] || write_sysctl(MAX_STACK_SYSCTL, OVH_MAX_STACK)) {
+		line_out("# defer_overhead: could not set %s to %s: %s frames deep",
+			 MAX_STACK_SYSCTL, OVH_MAX_STACK, OVH_DEPTH_SHORT);
+		ovh_depth = OVH_DEPTH_SHORT;
+		old_max[0] = 0;
+	}
+	line_out("# defer_overhead: perf-workload --deep %s %s %s under perf record -e cpu-clock -c %s "
+		 "--call-graph fp / fp,defer and without perf, %d rounds, perf_event_max_stack %s",
+		 ovh_depth, OVH_CALLS, OVH_BATCHES, OVH_PERIOD, OVH_ROUNDS,
+		 old_max[0] ? OVH_MAX_STACK : "unchanged");
+	run_overhead_rounds(cgs, best);
+	if (old_max[0])
+		write_sysctl(MAX_STACK_SYSCTL, old_max);
+	for (m = 0; m < 3; m++)
+		if (!best[m]) {
+			result(0, "defer_overhead", "the workload gave no figure (%s)",
+			       cgs[m][0] ? cgs[m] : "no perf");
+			return;
+		}
+	memset(&dc, 0, sizeof(dc));
+	rc = run(dmp, "/tmp/perf-ovh-defer.dump", 120, NULL);
+	f = rc ? NULL : fopen("/tmp/perf-ovh-defer.dump", "r");
+	if (f) {
+		parse_dump(f, WORKLOAD_COMM, &dc);
+		fclose(f);
+	}
+	{
+		char *fdmp[] = { PERF, "report", "-D", "--no-inline", "-i", "/tmp/perf-ovh.data", NULL };
+		long fp_nr = 0, unused, def_nr = 0;
+
+		if (!run(fdmp, "/tmp/perf-ovh-fp.dump", 120, NULL))
+			longest_chains("/tmp/perf-ovh-fp.dump", &fp_nr, &unused);
+		if (!rc)
+			longest_chains("/tmp/perf-ovh-defer.dump", &unused, &def_nr);
+		line_out("# defer_overhead: longest chains: %ld entries in an fp sample (in-interrupt walk, "
+			 "kernel part included), %ld in a deferred record", fp_nr, def_nr);
+	}
+	line_out("# defer_overhead: the last fp,defer recording: workload_samples=%ld deferred_samples=%ld "
+		 "workload_records=%ld (%ld reads: %.1f samples and %.1f deferred walks a read)",
+		 dc.wl_samples, dc.wl_deferred, dc.wl_records, reads,
+		 (double)dc.wl_samples / reads, (double)dc.wl_records / reads);
+	if (rc) {
+		result(0, "defer_overhead", "perf report -D exited with %d", rc);
+		return;
+	}
+	if (dc.wl_records == 0 || dc.wl_deferred == 0) {
+		skip("defer_overhead", "the kernel gave no deferred callchain for --call-graph fp,defer "
+		     "(perf fell back to in-interrupt stacks): no fp,defer figure");
+		return;
+	}
+	for (m = 0; m < 3; m++)
+		line_out("# cost: %s %llu", names[m], best[m]);
+	line_out("# defer_overhead: fp,defer / fp = %.3f; fp / no perf = %.3f; fp,defer / no perf = %.3f",
+		 (double)best[2] / best[1], (double)best[1] / best[0], (double)best[2] / best[0]);
+	result(1, "defer_overhead", NULL);
+}
+
+/* perf_event_attr bit of defer_callchain (Linux 7.x uapi) */
+#define ATTR_BIT_DEFER_CALLCHAIN 38
+
+/*
  * Why the kernel cannot serve `--call-graph fp,defer`, or NULL. A kernel
  * without the series rejects defer_callchain; perf then falls back to
  * in-interrupt stacks, so every deferred case would fail for a kernel
@@ -897,7 +1106,7 @@ int main(int argc, char **argv)
 	setenv("PAGER", "cat", 1);
 	mkdir("/tmp", 01777);
 
-	line_out("1..12");
+	line_out("1..13");
 	{
 		char *ver[] = { PERF, "--version", NULL };
 		int rc = run(ver, "/tmp/perf-version.log", 60, NULL);
@@ -913,6 +1122,7 @@ int main(int argc, char **argv)
 		run_mode(&syswide, NULL);
 	}
 	run_sframe();
+	run_overhead();
 	line_out("# perftool: %s in %ld ms", failed ? "FAIL" : "PASS", now_ms() - t0);
 	return failed;
 }

@@ -1486,7 +1486,7 @@ static int cost_syscall_pair(int n, uint64_t *used, uint64_t *fresh)
  * ioctl (and in NMI context the self-NMI) alone. Returns 0 when a
  * request failed.
  */
-static uint64_t cost_batch(uint64_t mask, int ctx, int depth, int n)
+static uint64_t cost_batch_twa(uint64_t mask, int ctx, int depth, int n, int twa)
 {
 	struct ut_request rq;
 	int i, id = mask ? __builtin_ctzll(mask) : 0;
@@ -1499,6 +1499,7 @@ static uint64_t cost_batch(uint64_t mask, int ctx, int depth, int n)
 		rq.nsteps = 1;
 		rq.step[0].mask = mask;
 		rq.step[0].ctx = ctx;
+		rq.step[0].twa = twa;
 		if (deep_ioctl(depth, UT_IOC_REQUEST, &rq) ||
 		    rq.step[0].ret[id] < 0 ||
 		    (rq.step[0].observed & UT_OBS_TIMEOUT)) {
@@ -1511,6 +1512,11 @@ static uint64_t cost_batch(uint64_t mask, int ctx, int depth, int n)
 	d = (mono_ns() - t0) / n;
 	read_records();
 	return d ? d : 1;
+}
+
+static uint64_t cost_batch(uint64_t mask, int ctx, int depth, int n)
+{
+	return cost_batch_twa(mask, ctx, depth, n, 0);
 }
 
 /* Fastest per-request time of batches batches (cost_batch). */
@@ -1532,23 +1538,37 @@ static uint64_t cost_request(uint64_t mask, int ctx, int depth, int n, int batch
 /*
  * A request for mask and its baseline (the same with an empty mask),
  * in alternating batches: the fastest of COST_PAIR_BATCHES of each in
- * *req and *base. Returns 0 when a request failed.
+ * *req and *base. With twa, a third batch in turn: the same empty request
+ * plus task_work_add() of an empty work with the request's notify mode
+ * (struct ut_step.twa), the base kernel's part of a request; *twa is 0
+ * when the module cannot (no TWA_NMI_CURRENT). With model, a fourth: the
+ * same with a work that does a request's work with the module's code
+ * (twa 2: walk, SRCU read side, a ring record). Returns 0 when a request
+ * failed.
  */
-static int cost_pair(uint64_t mask, int ctx, int n, uint64_t *base, uint64_t *req)
+static int cost_pair(uint64_t mask, int ctx, int n, uint64_t *base, uint64_t *req,
+		     uint64_t *twa, uint64_t *model)
 {
-	uint64_t d;
-	int b, k;
+	uint64_t d, *best[4] = { base, req, twa, model };
+	int b, k, kinds = twa ? (model ? 4 : 3) : 2;
 
-	*base = *req = ~0ULL;
+	for (k = 0; k < kinds; k++)
+		*best[k] = ~0ULL;
 	for (b = 0; b < COST_PAIR_BATCHES; b++) {
-		for (k = 0; k < 2; k++) {
-			uint64_t *best = k ? req : base;
-
-			d = cost_batch(k ? mask : 0, ctx, 1, n);
-			if (!d)
-				return 0;
-			if (d < *best)
-				*best = d;
+		for (k = 0; k < kinds; k++) {
+			if (!best[k])
+				continue;
+			d = cost_batch_twa(k == 1 ? mask : 0, ctx, 1, n, k >= 2 ? k - 1 : 0);
+			if (!d) {
+				if (k < 2)
+					return 0;
+				/* no task_work_add() baseline: the rest stands */
+				*best[k] = 0;
+				best[k] = NULL;
+				continue;
+			}
+			if (d < *best[k])
+				*best[k] = d;
 		}
 	}
 	return 1;
@@ -1557,9 +1577,11 @@ static int cost_pair(uint64_t mask, int ctx, int n, uint64_t *base, uint64_t *re
 /*
  * Fastest per-word time of get_user() in the kernel: n ioctls reading
  * COST_WORDS + 1 words against n reading one, as the walk per frame is
- * measured. Returns 0 when the module cannot do it.
+ * measured. With op UT_UACCESS_LOCKS, the same for one SRCU read lock and
+ * one raw spinlock with interrupts saved, taken and released (lockdep
+ * tracks both): lock_pair_ns. Returns 0 when the module cannot do it.
  */
-static uint64_t cost_get_user(int n)
+static uint64_t cost_uaccess(int n, uint64_t op)
 {
 	unsigned long words[COST_WORDS + 1];
 	uint64_t best[2] = { ~0ULL, ~0ULL };
@@ -1575,6 +1597,7 @@ static uint64_t cost_get_user(int n)
 			for (i = 0; i < n; i++) {
 				u.addr = (uintptr_t)words;
 				u.nwords = k ? COST_WORDS + 1 : 1;
+				u.op = op;
 				if (ioctl(dev_fd, UT_IOC_UACCESS, &u))
 					return 0;
 			}
@@ -1584,6 +1607,11 @@ static uint64_t cost_get_user(int n)
 		}
 	}
 	return best[1] > best[0] ? (best[1] - best[0]) / COST_WORDS : 0;
+}
+
+static uint64_t cost_get_user(int n)
+{
+	return cost_uaccess(n, 0);
 }
 
 /*
@@ -1628,6 +1656,9 @@ static void cost_get_user_figure(void)
 	gu = cost_get_user(200);
 	if (gu)
 		diag("cost: get_user_ns %llu", (unsigned long long)gu);
+	gu = cost_uaccess(200, UT_UACCESS_LOCKS);
+	if (gu)
+		diag("cost: lock_pair_ns %llu", (unsigned long long)gu);
 }
 
 static void cost_base_figures(void)
@@ -1642,7 +1673,8 @@ static void cost_base_figures(void)
 
 static void cost_figures(void)
 {
-	uint64_t id, sys, fresh, t1, t32, n1, null_task, null_nmi;
+	uint64_t id, sys, fresh, t1, t32, n1, null_task, null_nmi, twa_task, twa_nmi;
+	uint64_t model_task, model_nmi;
 
 	if (need_tracers(1, &id))
 		return;
@@ -1656,7 +1688,7 @@ static void cost_figures(void)
 		return;
 	diag("cost: syscall_never_requested_ns %llu", (unsigned long long)fresh);
 	cost_get_user_figure();
-	if (!cost_pair(1ULL << id, UT_CTX_TASK, 100, &null_task, &t1))
+	if (!cost_pair(1ULL << id, UT_CTX_TASK, 100, &null_task, &t1, &twa_task, &model_task))
 		null_task = 0;
 	/* as many batches as t1's, for the difference of the two */
 	t32 = cost_request(1ULL << id, UT_CTX_TASK, COST_DEEP, 100, COST_PAIR_BATCHES);
@@ -1668,15 +1700,34 @@ static void cost_figures(void)
 	diag("cost: request_task_ns %llu", (unsigned long long)t1);
 	diag("cost: walk_per_frame_ns %llu", (unsigned long long)
 	     (t32 > t1 ? (t32 - t1) / (COST_DEEP - 1) : 0));
+	if (twa_task)
+		diag("cost: ioctl_twa_ns %llu", (unsigned long long)twa_task);
+	if (model_task)
+		diag("cost: ioctl_model_ns %llu", (unsigned long long)model_task);
 	if (!info.have_nmi)
 		return;
-	if (!cost_pair(1ULL << id, UT_CTX_NMI, 50, &null_nmi, &n1))
+	if (!cost_pair(1ULL << id, UT_CTX_NMI, 50, &null_nmi, &n1, &twa_nmi, &model_nmi))
 		null_nmi = n1 = 0;
 	CHECK(null_nmi != 0 && n1 != 0, "an NMI request failed");
 	if (null_nmi)
 		diag("cost: nmi_null_ns %llu", (unsigned long long)null_nmi);
 	if (n1)
 		diag("cost: request_nmi_ns %llu", (unsigned long long)n1);
+	if (n1 && twa_nmi)
+		diag("cost: nmi_twa_ns %llu", (unsigned long long)twa_nmi);
+	if (n1 && model_nmi)
+		diag("cost: nmi_model_ns %llu", (unsigned long long)model_nmi);
+	/* the frames a request's walk gives here (from its callback's record) */
+	if (cost_batch(1ULL << id, UT_CTX_NMI, 1, 1)) {
+		int i;
+
+		for (i = 0; i < nrecs; i++)
+			if (!(recs[i].flags & UT_REC_REQLOG)) {
+				diag("cost_figures: a request's walk gives %llu frames",
+				     (unsigned long long)recs[i].nr);
+				break;
+			}
+	}
 }
 
 /*
