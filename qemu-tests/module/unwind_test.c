@@ -141,6 +141,13 @@ static long ut_ring_read(struct ut_read __user *uarg)
 	return ret;
 }
 
+/*
+ * The locks of UT_UACCESS_LOCKS and of the twa 2 model; the lock pair
+ * figure uses them without the API too.
+ */
+DEFINE_STATIC_SRCU(ut_cost_srcu);
+static DEFINE_RAW_SPINLOCK(ut_cost_lock);
+
 #if UT_HAVE_API
 static typeof(unwind_deferred_init) *ut_init;
 static typeof(unwind_deferred_request) *ut_request;
@@ -376,9 +383,6 @@ static u64 ut_observe(void)
 	return obs;
 }
 
-/* The locks of UT_UACCESS_LOCKS and of the twa 2 model */
-DEFINE_STATIC_SRCU(ut_cost_srcu);
-static DEFINE_RAW_SPINLOCK(ut_cost_lock);
 
 /*
  * The base kernel's part of a request: task_work_add() of an empty work
