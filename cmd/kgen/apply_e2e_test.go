@@ -292,73 +292,112 @@ func TestE2EDirtyRefused(t *testing.T) {
 
 // TestE2EKill kills kgen apply (the binary) at random moments with SIGKILL
 // and SIGINT, many times. After SIGINT the tree must be untouched or fully
-// applied at once; after SIGKILL, once the next kgen command (kgen status)
-// (kgen recover) has recovered the journal. KGEN_TEST_PAUSE_MS stretches the transaction
-// so that the kills also land between its steps.
+// applied at once; after SIGKILL, once kgen recover has recovered the
+// journal. KGEN_TEST_PAUSE_MS stretches the transaction so that the kills
+// also land between its steps.
 func TestE2EKill(t *testing.T) {
 	dir := treeCopy(t)
 	bin := builtKgen(t)
 	mb := baseBranch(t, dir)
 	base := snap(t, dir)
-	// The applied state, from a clean run.
-	run(t, dir, bin, "apply", dir)
-	applied := snap(t, dir)
-	run(t, dir, bin, "drop", dir, "--to", mb)
-	if s := snap(t, dir); !s.backAt(base) {
-		t.Fatalf("drop did not restore the base: %+v", s)
+	k := killTest{
+		dir: dir,
+		cmd: func() *exec.Cmd {
+			cmd := exec.Command(bin, "apply", dir)
+			cmd.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
+			return cmd
+		},
+		undo: func() {
+			run(t, dir, bin, "drop", dir, "--to", mb)
+			if s := snap(t, dir); !s.backAt(base) {
+				t.Fatalf("drop did not restore the base: %+v", s)
+			}
+		},
+		rounds: killRounds(24),
+		tenths: 4,
 	}
-	rounds := killRounds(24)
-	// How long does a run take here (with the pauses)?
-	start := time.Now()
-	cmd := exec.Command(bin, "apply", dir)
-	cmd.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	applied := k.start(t) // the applied state, from a whole run
+	k.killed = func(i int, sig syscall.Signal, delay time.Duration, code int, out string) {
+		if sig != syscall.SIGINT {
+			return
+		}
+		// No recovery needed: untouched or complete, right now.
+		s := snap(t, dir)
+		if s != base && s.branch != applied.branch {
+			t.Fatalf("round %d: SIGINT after %v (exit %d) left a partial state:\n%+v\n%s", i, delay, code, s, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".git", "kgen-journal")); err == nil {
+			t.Fatalf("round %d: SIGINT left a journal", i)
+		}
+	}
+	nBase, nApplied, nRecovered := k.run(t)
+	t.Logf("%d rounds (a paused run takes %v): %d untouched, %d fully applied, %d recovered from a journal", k.rounds, k.full, nBase, nApplied, nRecovered)
+}
+
+// killTest is the loop of a kill test: rounds of a run of cmd killed at
+// a random moment (killRound), each followed by kgen recover, after
+// which the tree must be where it was (from) or carry what a whole run
+// makes of it (to), never a mix; undo takes it from to back to from.
+type killTest struct {
+	dir      string
+	cmd      func() *exec.Cmd // a run, stretched by KGEN_TEST_PAUSE_MS
+	undo     func()
+	rounds   int
+	tenths   int64 // killRound's: where in the run most kills land
+	from, to snapshot
+	full     time.Duration // how long a run takes when nothing stops it
+	// killed, when set, looks at a round's tree right after the kill,
+	// before kgen recover.
+	killed func(round int, sig syscall.Signal, delay time.Duration, code int, out string)
+}
+
+// start runs cmd once to its end, from the tree as it is: it sets from,
+// to and full, undoes the run and returns to.
+func (k *killTest) start(t *testing.T) snapshot {
+	t.Helper()
+	k.from = snap(t, k.dir)
+	t0 := time.Now()
+	if out, err := k.cmd().CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	full := time.Since(start)
-	run(t, dir, bin, "drop", dir, "--to", mb)
+	k.full = time.Since(t0)
+	k.to = snap(t, k.dir)
+	k.undo()
+	return k.to
+}
+
+// run runs the rounds, then git fsck; it returns how many rounds left
+// the tree at from, how many at to, and in how many kgen recover found
+// an interrupted transaction.
+func (k *killTest) run(t *testing.T) (untouched, done, recovered int) {
+	t.Helper()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	t.Logf("a paused run takes %v; %d rounds", full, rounds)
-	var nBase, nApplied, nRecovered int
-	for i := 0; i < rounds; i++ {
-		sig, delay := killRound(rng, i, full, 4)
-		cmd := exec.Command(bin, "apply", dir)
-		cmd.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
-		code, out := killAt(t, cmd, sig, delay)
-		if sig == syscall.SIGINT {
-			// No recovery needed: untouched or complete, right now.
-			s := snap(t, dir)
-			if s != base && s.branch != applied.branch {
-				t.Fatalf("round %d: SIGINT after %v (exit %d) left a partial state:\n%+v\n%s", i, delay, code, s, out)
-			}
-			if _, err := os.Stat(filepath.Join(dir, ".git", "kgen-journal")); err == nil {
-				t.Fatalf("round %d: SIGINT left a journal", i)
-			}
+	for i := 0; i < k.rounds; i++ {
+		sig, delay := killRound(rng, i, k.full, k.tenths)
+		code, out := killAt(t, k.cmd(), sig, delay)
+		if k.killed != nil {
+			k.killed(i, sig, delay, code, out)
 		}
-		// kgen recover recovers a SIGKILLed transaction.
-		_, so := kgen(t, dir, nil, "recover", dir)
+		_, so := kgen(t, k.dir, nil, "recover", k.dir)
 		if strings.Contains(so, "interrupted kgen") {
-			nRecovered++
+			recovered++
 		}
-		s := snap(t, dir)
+		s := snap(t, k.dir)
 		switch {
-		case s == base:
-			nBase++
-		case s.carries(applied):
-			nApplied++
-			run(t, dir, bin, "drop", dir, "--to", mb)
-			if b := snap(t, dir); !b.backAt(base) {
-				t.Fatalf("round %d: drop did not restore: %+v", i, b)
-			}
+		case s == k.from:
+			untouched++
+		case s.carries(k.to):
+			done++
+			k.undo()
 		default:
-			t.Fatalf("round %d: %v after %v (exit %d) left a partial state:\nbase    %+v\napplied %+v\nnow     %+v\nkgen: %s\nstatus: %s", i, sig, delay, code, base, applied, s, out, so)
+			t.Fatalf("round %d: %v after %v (exit %d) left a mix:\nbefore %+v\nafter  %+v\nnow    %+v\nkgen: %s\nrecover: %s", i, sig, delay, code, k.from, k.to, s, out, so)
 		}
-		if _, err := os.Stat(filepath.Join(dir, ".git", "index.lock")); err == nil {
+		if _, err := os.Stat(filepath.Join(k.dir, ".git", "index.lock")); err == nil {
 			t.Fatalf("round %d: index.lock left after recovery", i)
 		}
 	}
-	run(t, dir, "git", "fsck", "--no-dangling")
-	t.Logf("%d rounds: %d untouched, %d fully applied, %d recovered from a journal", rounds, nBase, nApplied, nRecovered)
+	run(t, k.dir, "git", "fsck", "--no-dangling")
+	return untouched, done, recovered
 }
 
 // measure runs name in dir, failing t when it fails, and returns its

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kdefer/kdefer/internal/apply"
 )
@@ -106,48 +104,28 @@ func TestE2EUpgradeRefusesOwnCommit(t *testing.T) {
 func TestE2EUpgradeKill(t *testing.T) {
 	dir, tip := v1Tree(t)
 	bin := builtKgen(t)
-	old := snap(t, dir)
-	upgrade := func(env ...string) *exec.Cmd {
-		c := exec.Command(bin, "apply", "--upgrade", dir)
-		c.Dir = "../.."
-		c.Env = append(os.Environ(), env...)
-		return c
+	k := killTest{
+		dir: dir,
+		cmd: func() *exec.Cmd {
+			c := exec.Command(bin, "apply", "--upgrade", dir)
+			c.Dir = "../.."
+			c.Env = append(os.Environ(), "KGEN_TEST_PAUSE_MS=40")
+			return c
+		},
+		rounds: killRounds(16),
+		tenths: 5,
 	}
-	back := func() {
+	k.undo = func() {
 		run(t, dir, "git", "branch", "-f", "unwind-deferred", tip)
 		run(t, dir, "git", "switch", "-q", "unwind-deferred")
 		run(t, dir, "git", "branch", "-q", "-D", "unwind-deferred-v2")
-		if s := snap(t, dir); !s.backAt(old) {
+		if s := snap(t, dir); !s.backAt(k.from) {
 			t.Fatalf("could not go back to v1: %+v", s)
 		}
 	}
-	start := time.Now()
-	if out, err := upgrade("KGEN_TEST_PAUSE_MS=40").CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	full := time.Since(start)
-	up := snap(t, dir)
-	back()
-	rounds := killRounds(16)
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	var nOld, nUp int
-	for i := 0; i < rounds; i++ {
-		sig, delay := killRound(rng, i, full, 5)
-		_, out := killAt(t, upgrade("KGEN_TEST_PAUSE_MS=40"), sig, delay)
-		_, so := kgen(t, dir, nil, "recover", dir)
-		s := snap(t, dir)
-		switch {
-		case s == old:
-			nOld++
-		case s.carries(up):
-			nUp++
-			back()
-		default:
-			t.Fatalf("round %d: %v after %v left a mix:\nv1   %+v\nv2   %+v\nnow  %+v\nkgen: %s\nstatus: %s", i, sig, delay, old, up, s, out, so)
-		}
-	}
-	run(t, dir, "git", "fsck", "--no-dangling")
-	t.Logf("%d rounds (a paused run takes %v): %d left v1, %d upgraded", rounds, full, nOld, nUp)
+	k.start(t)
+	nOld, nUp, _ := k.run(t)
+	t.Logf("%d rounds (a paused run takes %v): %d left v1, %d upgraded", k.rounds, k.full, nOld, nUp)
 }
 
 // writeNew replaces name by a new file (never writing through a hard link).

@@ -65,9 +65,7 @@ func TestMatchMaintainers(t *testing.T) {
 // another file under it and one outside it with a style error.
 func gitSeries(t *testing.T) []string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		e2e.Require(t, "git not installed")
-	}
+	e2e.Tool(t, "git")
 	dir := t.TempDir()
 	run := func(args ...string) {
 		t.Helper()

@@ -76,25 +76,31 @@ var Parts = []struct{ Figure, Minus, What string }{
 // series and no figure's baseline, so not held to the goal either.
 var reference = map[string]bool{"perf_none_ns": true, "lock_pair_ns": true}
 
+// The suites and cases that print cost figures.
+var (
+	perfOverhead = [2]string{"perftool", "defer_overhead"}
+	costFigures  = [2]string{"unwind_deferred", "cost_figures"}
+)
+
 // CostCase names, for a figure, the suite and case that print it, so
 // that a figure missing on a kernel whose case or suite skipped is shown
 // with the reason.
 var CostCase = map[string][2]string{
-	"perf_none_ns":     {"perftool", "defer_overhead"},
-	"perf_fp_ns":       {"perftool", "defer_overhead"},
-	"perf_fp_defer_ns": {"perftool", "defer_overhead"},
+	"perf_none_ns":     perfOverhead,
+	"perf_fp_ns":       perfOverhead,
+	"perf_fp_defer_ns": perfOverhead,
 	// the figures that need the deferred unwind API (a kernel without it
 	// still prints syscall_never_requested_ns, get_user_ns, lock_pair_ns)
-	"syscall_idle_ns":   {"unwind_deferred", "cost_figures"},
-	"request_task_ns":   {"unwind_deferred", "cost_figures"},
-	"request_nmi_ns":    {"unwind_deferred", "cost_figures"},
-	"walk_per_frame_ns": {"unwind_deferred", "cost_figures"},
-	"ioctl_null_ns":     {"unwind_deferred", "cost_figures"},
-	"ioctl_twa_ns":      {"unwind_deferred", "cost_figures"},
-	"nmi_null_ns":       {"unwind_deferred", "cost_figures"},
-	"nmi_twa_ns":        {"unwind_deferred", "cost_figures"},
-	"ioctl_model_ns":    {"unwind_deferred", "cost_figures"},
-	"nmi_model_ns":      {"unwind_deferred", "cost_figures"},
+	"syscall_idle_ns":   costFigures,
+	"request_task_ns":   costFigures,
+	"request_nmi_ns":    costFigures,
+	"walk_per_frame_ns": costFigures,
+	"ioctl_null_ns":     costFigures,
+	"ioctl_twa_ns":      costFigures,
+	"nmi_null_ns":       costFigures,
+	"nmi_twa_ns":        costFigures,
+	"ioctl_model_ns":    costFigures,
+	"nmi_model_ns":      costFigures,
 }
 
 // CostSkips returns, by figure name (CostCase), why a run printed no
@@ -199,16 +205,13 @@ var Quotients = []struct{ Figure, Over, What string }{
 
 // WriteQuotients prints each of Quotients that both kernels measured.
 func WriteQuotients(w io.Writer, rows []CostRow, oursName, upstreamName string) {
-	by := map[string]CostRow{}
-	for _, r := range rows {
-		by[r.Name] = r
-	}
+	both := measuredPair(rows)
 	for _, q := range Quotients {
-		a, b := by[q.Figure], by[q.Over]
-		if a.Ours == nil || a.Upstream == nil || b.Ours == nil || b.Upstream == nil || *b.Ours <= 0 || *b.Upstream <= 0 {
+		ours, up, ok := both(q.Figure, q.Over)
+		if !ok || ours[1] <= 0 || up[1] <= 0 {
 			continue
 		}
-		o, u := *a.Ours / *b.Ours, *a.Upstream / *b.Upstream
+		o, u := ours[0]/ours[1], up[0]/up[1]
 		r := "-"
 		if u > 0 {
 			r = strconv.FormatFloat(o/u, 'f', 2, 64)
@@ -223,22 +226,36 @@ func WriteQuotients(w io.Writer, rows []CostRow, oursName, upstreamName string) 
 // WriteParts prints each of Parts that both kernels measured: the
 // difference of the two figures on each kernel and their ratio.
 func WriteParts(w io.Writer, rows []CostRow, oursName, upstreamName string) {
-	by := map[string]CostRow{}
-	for _, r := range rows {
-		by[r.Name] = r
-	}
+	both := measuredPair(rows)
 	for _, p := range Parts {
-		a, b := by[p.Figure], by[p.Minus]
-		if a.Ours == nil || a.Upstream == nil || b.Ours == nil || b.Upstream == nil {
+		ours, up, ok := both(p.Figure, p.Minus)
+		if !ok {
 			continue
 		}
-		o, u := *a.Ours-*b.Ours, *a.Upstream-*b.Upstream
+		o, u := ours[0]-ours[1], up[0]-up[1]
 		ratio := "-"
 		if o > 0 && u > 0 {
 			ratio = strconv.FormatFloat(o/u, 'f', 2, 64)
 		}
 		fmt.Fprintf(w, "cost: %s - %s, %s: %s %.0f ns, %s %.0f ns; ratio %s\n",
 			p.Figure, p.Minus, p.What, oursName, o, upstreamName, u, ratio)
+	}
+}
+
+// measuredPair returns a lookup of two figures of rows, a and b, on each
+// kernel (ours and upstream's, each {a, b}); ok only when both kernels
+// measured both.
+func measuredPair(rows []CostRow) func(a, b string) (ours, upstream [2]float64, ok bool) {
+	by := map[string]CostRow{}
+	for _, r := range rows {
+		by[r.Name] = r
+	}
+	return func(a, b string) (ours, upstream [2]float64, ok bool) {
+		x, y := by[a], by[b]
+		if x.Ours == nil || x.Upstream == nil || y.Ours == nil || y.Upstream == nil {
+			return ours, upstream, false
+		}
+		return [2]float64{*x.Ours, *y.Ours}, [2]float64{*x.Upstream, *y.Upstream}, true
 	}
 }
 

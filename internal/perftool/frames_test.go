@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -21,9 +22,7 @@ func compileWorkload(t *testing.T, flags ...string) string {
 
 func compile(t *testing.T, src []byte, flags ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc")
-	}
+	e2e.Tool(t, "gcc")
 	dir := t.TempDir()
 	c := filepath.Join(dir, "w.c")
 	os.WriteFile(c, src, 0o644)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdefer/kdefer/internal/e2e"
 	qemutests "github.com/kdefer/kdefer/qemu-tests"
 )
 
@@ -15,9 +16,7 @@ import (
 // its --parse mode runs only the perf script / perf report -D parsers.
 func buildSuite(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc")
-	}
+	e2e.Tool(t, "gcc")
 	dir := t.TempDir()
 	for _, f := range []string{"perftool/perf-tool-selftest.c", "include/perf_defer.h"} {
 		src, err := qemutests.FS.ReadFile(f)

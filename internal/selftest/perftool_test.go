@@ -3,19 +3,18 @@ package selftest
 import (
 	"context"
 	"maps"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kdefer/kdefer/internal/e2e"
 )
 
 // Without perf (here: KDEFER_PERFTOOL=0) the suite still goes into the
 // initramfs, with the reason it prints in its SKIP line.
 func TestPerfToolSkippedWithAReason(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc")
-	}
+	e2e.Tool(t, "gcc")
 	t.Setenv("KDEFER_PERFTOOL", "0")
 	work := t.TempDir()
 	src := filepath.Join(work, "src")

@@ -3,7 +3,7 @@
  * Pieces shared by the user-space self-tests (user/unwind-selftest.c,
  * sframe/sframe-selftest.c) and the host check of the SFrame reader
  * (internal/selftest/testdata/sframe-host/harness.c): the leaf of a
- * known call chain, and the rebasing of an SFrame section's function
+ * known call chain, a level with a big frame, and the rebasing of an SFrame section's function
  * starts that lets a copy of the section describe the program's code.
  */
 #ifndef KDEFER_SELFTEST_CHAIN_H
@@ -48,6 +48,26 @@ static NOINLINE long name(long nr, long a, long b, long c)		\
 		     : "D"(a), "S"(b), "d"(c)				\
 		     : "rcx", "r11", "memory");				\
 	return rax;							\
+}
+
+/*
+ * DEFINE_CHAIN_BIG_FRAME(name, type, next, ra, size) defines a level of
+ * a chain with a big local array, long name(type arg, int slot), whose
+ * CFA is more than size bytes from its stack pointer. It stores its own
+ * return address in ra[slot] and calls next(arg, slot + 1), keeping its
+ * frame (not a tail call).
+ */
+#define DEFINE_CHAIN_BIG_FRAME(name, type, next, ra, size)		\
+static NOINLINE long name(type arg, int slot)				\
+{									\
+	volatile char pad[size];					\
+	long r;								\
+									\
+	pad[0] = 0;							\
+	ra[slot] = __builtin_return_address(0);				\
+	r = next(arg, slot + 1);					\
+	BARRIER();							\
+	return r + pad[0];						\
 }
 
 /*

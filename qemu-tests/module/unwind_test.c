@@ -17,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/uaccess.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/sched.h>
@@ -300,13 +301,9 @@ static long ut_register(struct ut_register __user *uarg)
 	unsigned int i, id;
 	long ret = 0;
 
-	reg = kzalloc(sizeof(*reg), GFP_KERNEL);
-	if (!reg)
-		return -ENOMEM;
-	if (copy_from_user(reg, uarg, sizeof(*reg))) {
-		ret = -EFAULT;
-		goto out;
-	}
+	reg = memdup_user(uarg, sizeof(*reg));
+	if (IS_ERR(reg))
+		return PTR_ERR(reg);
 	mutex_lock(&ut_mutex);
 	reg->nr = 0;
 	for (i = 0; i < reg->count && i < UT_MAX_TRACERS; i++) {
@@ -332,7 +329,6 @@ static long ut_register(struct ut_register __user *uarg)
 	mutex_unlock(&ut_mutex);
 	if (copy_to_user(uarg, reg, sizeof(*reg)))
 		ret = -EFAULT;
-out:
 	kfree(reg);
 	return ret;
 }
@@ -649,13 +645,9 @@ static long ut_request_ioctl(struct ut_request __user *uarg)
 	unsigned int i, id;
 	long ret = 0;
 
-	rq = kmalloc(sizeof(*rq), GFP_KERNEL);
-	if (!rq)
-		return -ENOMEM;
-	if (copy_from_user(rq, uarg, sizeof(*rq))) {
-		ret = -EFAULT;
-		goto out;
-	}
+	rq = memdup_user(uarg, sizeof(*rq));
+	if (IS_ERR(rq))
+		return PTR_ERR(rq);
 	if (rq->nsteps > UT_STEPS) {
 		ret = -EINVAL;
 		goto out;

@@ -153,17 +153,7 @@ static inline ALWAYS_INLINE int chain_end(struct call *k, int slot, long *r)
 }
 
 /* A frame with a big local array: the CFA is far from the stack pointer */
-static NOINLINE long sf_big_frame(struct call *k, int slot)
-{
-	volatile char pad[700];
-	long r;
-
-	pad[0] = 0;
-	expect[slot] = __builtin_return_address(0);
-	r = sf_level(k, slot + 1);
-	BARRIER();
-	return r + pad[0];
-}
+DEFINE_CHAIN_BIG_FRAME(sf_big_frame, struct call *, sf_level, expect, 700)
 
 /* A frame that keeps many values live across the call: pushes callee-saved registers */
 static NOINLINE long sf_many_regs(struct call *k, int slot)

@@ -99,6 +99,22 @@ static void skip(const char *fmt, ...)
 static int dev_fd = -1;
 static struct ut_info info;
 
+/*
+ * CASE_IOCTL(cmd, arg): ioctl cmd on the module for a case; when it
+ * fails, the case fails with the command's name and errno. Returns 0 or
+ * -1.
+ */
+#define CASE_IOCTL(cmd, arg) case_ioctl_named(cmd, arg, #cmd)
+
+static int case_ioctl_named(unsigned long cmd, void *arg, const char *name)
+{
+	if (!ioctl(dev_fd, cmd, arg))
+		return 0;
+	case_failed = 1;
+	diag("%s: %s", name, strerror(errno));
+	return -1;
+}
+
 static void reset_module(void)
 {
 	ioctl(dev_fd, UT_IOC_RESET, 0);
@@ -519,10 +535,7 @@ static void t_return_values(void)
 	/* Negative: a kernel thread. */
 	memset(&kt, 0, sizeof(kt));
 	kt.id = id[0];
-	if (ioctl(dev_fd, UT_IOC_KTHREAD, &kt)) {
-		case_failed = 1;
-		diag("UT_IOC_KTHREAD: %s", strerror(errno));
-	} else {
+	if (!CASE_IOCTL(UT_IOC_KTHREAD, &kt)) {
 		CHECK(kt.ret < 0, "request from a kthread returned %lld, want < 0",
 		      (long long)kt.ret);
 		CHECK(kt.cookie == 0 || kt.ret < 0, "kthread cookie");
@@ -719,11 +732,8 @@ static void t_bits_exhausted(void)
 	reset_module();
 	memset(&r, 0, sizeof(r));
 	r.count = UT_MAX_TRACERS;
-	if (ioctl(dev_fd, UT_IOC_REGISTER, &r)) {
-		case_failed = 1;
-		diag("UT_IOC_REGISTER: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_REGISTER, &r))
 		return;
-	}
 	for (i = 0; i < (int)r.nr; i++) {
 		if (r.ret[i] == 0)
 			ok++;
@@ -755,11 +765,8 @@ static void t_kthread_refused(void)
 		return;
 	memset(&kt, 0, sizeof(kt));
 	kt.id = id;
-	if (ioctl(dev_fd, UT_IOC_KTHREAD, &kt)) {
-		case_failed = 1;
-		diag("UT_IOC_KTHREAD: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_KTHREAD, &kt))
 		return;
-	}
 	CHECK(kt.ret < 0, "kthread request returned %lld, want < 0",
 	      (long long)kt.ret);
 	usleep(50 * 1000);
@@ -938,11 +945,8 @@ static void t_reset_window(void)
 	 * what the window request queued
 	 */
 	chain_ioctl(UT_IOC_INFO, &info);
-	if (ioctl(dev_fd, UT_IOC_WINDOW_RESULT, &w) < 0) {
-		case_failed = 1;
-		diag("UT_IOC_WINDOW_RESULT: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_WINDOW_RESULT, &w))
 		return;
-	}
 	diag("window: A ret %lld cookie %#llx; mask writes seen %llu; B ret %lld cookie %#llx (stale %#llx, in_nmi %llu)",
 	     (long long)w.ret_a, (unsigned long long)w.cookie_a,
 	     (unsigned long long)w.hits, (long long)w.ret_b,
@@ -998,11 +1002,8 @@ static void t_task_work_no_alloc(void)
 	}
 	request1(1ULL << id, UT_CTX_TASK, &rq);
 	request1(1ULL << id, UT_CTX_IRQ, &rq);
-	if (ioctl(dev_fd, UT_IOC_AUXSTACK_RESULT, &a) < 0) {
-		case_failed = 1;
-		diag("UT_IOC_AUXSTACK_RESULT: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_AUXSTACK_RESULT, &a))
 		return;
-	}
 	diag("aux stacks of the deferred work: %llu allocating, %llu not",
 	     (unsigned long long)a.alloc, (unsigned long long)a.noalloc);
 	CHECK(a.alloc == 0, "task_work_add() let KASAN allocate %llu times for the deferred work (no TWAF_NO_ALLOC)",
@@ -1032,11 +1033,8 @@ static void t_fork_child_clean(void)
 	}
 	memset(&f, 0, sizeof(f));
 	f.mask = 1ULL << id;
-	if (ioctl(dev_fd, UT_IOC_FORK_ARM, &f)) {
-		case_failed = 1;
-		diag("UT_IOC_FORK_ARM: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_FORK_ARM, &f))
 		return;
-	}
 	pid = fork();	/* the parent requests inside kernel_clone() */
 	if (pid == 0) {
 		long out[4];
@@ -1297,11 +1295,8 @@ static void t_stress(void)
 	memset(&s, 0, sizeof(s));
 	s.mask = (1ULL << id[0]) | (1ULL << id[1]);
 	s.period_us = 1000;
-	if (ioctl(dev_fd, UT_IOC_STRESS_START, &s)) {
-		case_failed = 1;
-		diag("UT_IOC_STRESS_START: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_STRESS_START, &s))
 		return;
-	}
 	stress_stop = 0;
 	for (i = 0; i < nthr; i++) {
 		args[i].cpu = i % ncpu;
@@ -1319,11 +1314,8 @@ static void t_stress(void)
 		errors += args[i].errors;
 	}
 	memset(&s, 0, sizeof(s));
-	if (ioctl(dev_fd, UT_IOC_STRESS_STOP, &s)) {
-		case_failed = 1;
-		diag("UT_IOC_STRESS_STOP: %s", strerror(errno));
+	if (CASE_IOCTL(UT_IOC_STRESS_STOP, &s))
 		return;
-	}
 	diag("%d threads on %d CPUs, %d s: %ld loops, %llu requests queued, "
 	     "%llu callbacks, %llu already pending, %llu refused",
 	     nthr, ncpu, stress_seconds, loops, (unsigned long long)s.queued,

@@ -70,17 +70,10 @@ static NOINLINE void capture(void)
 }
 
 static NOINLINE long lvl(int n, int slot);
-static NOINLINE long big(int n, int slot)
-{
-	volatile char pad[900];
-	long r;
 
-	pad[0] = n;
-	expect[slot] = __builtin_return_address(0);
-	r = lvl(n, slot + 1);
-	BARRIER();
-	return r + pad[0];
-}
+/* A frame with a big local array: the CFA is far from the stack pointer */
+DEFINE_CHAIN_BIG_FRAME(big, int, lvl, expect, 900)
+
 static NOINLINE long vla(int n, int slot)
 {
 	volatile char v[8 + (n & 7)];
