@@ -91,6 +91,10 @@ var guestLogs = []logCase{
 	{"guest/recursive.log", KindLockdep, "possible deadlock in trigger_init"},
 	{"guest/sched-atomic.log", KindAtomicSleep, "BUG: scheduling while atomic in trigger_init"},
 	{"guest/still-held.log", KindLockdep, "still has locks held in exit_locked"},
+	// The loading task asleep in D state and killed (trigger cant-die);
+	// the "can't die" line is the module's own detector's, in the form
+	// of syzbot's hung_task debugging patch, the stack the task's own.
+	{"guest/cant-die.log", KindHungTask, "INFO: task can't die in sleep_unkillable"},
 	// The debug kernel (debugConfig in internal/boot: kmemleak, list
 	// debugging, UBSAN, hardened usercopy, stack protector, buddy hard
 	// lockup detector, printk caller ids) with the same module.
