@@ -278,7 +278,7 @@ func TestRegenerateSplatLogs(t *testing.T) {
 // guestKinds are the triggers of the kcheck boot kernel whose logs live
 // in ../splat/testdata/guest.
 var guestKinds = []string{"divide", "kasan-uaf", "kasan-oob", "double-free", "bad-unlock", "held-freed", "lock-return",
-	"non-static", "recursive", "inconsistent", "still-held", "sched-atomic"}
+	"non-static", "recursive", "inconsistent", "still-held", "sched-atomic", "cant-die"}
 
 // debugConfig is what the debug kernel adds to the kcheck boot
 // configuration: the detectors of the report families the kcheck boot

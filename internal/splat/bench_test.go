@@ -43,8 +43,9 @@ func testdataLogs(tb testing.TB) [][]byte {
 }
 
 // bigLog is about 10 MB of console: the real clean boot repeated, with
-// every family log (the written ones, the real guest consoles and the
-// written logs of older and other forms) spread through it.
+// every family log (the written ones, if any are left, the real guest
+// consoles and the written logs of older and other forms) spread
+// through it.
 func bigLog(tb testing.TB) (string, int) {
 	tb.Helper()
 	clean, err := os.ReadFile("testdata/clean.log")

@@ -8,17 +8,17 @@ import (
 )
 
 // familyLogs are console logs of the report families that no guest
-// here gave a real log of, one report (the root one) per log.
-// testdata/families holds logs WRITTEN for
-// these tests in the exact formats the kernel prints (see
-// testdata/README.md); testdata/docs holds the reports the kernel's
-// own documentation shows. Every family a guest can print has a real
-// log in guestLogs instead, and the older forms are in formLogs.
+// here gave a real log of, one report (the root one) per log:
+// testdata/docs holds the reports the kernel's own documentation shows,
+// and testdata/families would hold logs WRITTEN for these tests in the
+// exact formats the kernel prints (see testdata/README.md); the last
+// of those, a "can't die" hung task, was replaced by guest/cant-die.log.
+// Every family a guest can print has a real log in guestLogs instead,
+// and the older forms are in formLogs.
 var familyLogs = []struct {
 	file, kind, title string
 	count             int // 0 means 1
 }{
-	{"families/hung-cant-die.log", KindHungTask, "INFO: task can't die in blkdev_reread_part", 0},
 	{"docs/kasan-doc-oob.log", KindKASAN, "KASAN: slab-out-of-bounds Write in kmalloc_oob_right", 0},
 	{"docs/kcsan-doc-race.log", KindKASAN, "KCSAN: data-race in test_kernel_read / test_kernel_write", 0},
 	{"docs/kcsan-doc-unknown-origin.log", KindKASAN, "KCSAN: data-race in test_kernel_rmw_array", 0},
@@ -91,6 +91,10 @@ var guestLogs = []logCase{
 	{"guest/recursive.log", KindLockdep, "possible deadlock in trigger_init"},
 	{"guest/sched-atomic.log", KindAtomicSleep, "BUG: scheduling while atomic in trigger_init"},
 	{"guest/still-held.log", KindLockdep, "still has locks held in exit_locked"},
+	// The loading task asleep in D state and killed (trigger cant-die);
+	// the "can't die" line is the module's own detector's, in the form
+	// of syzbot's hung_task debugging patch, the stack the task's own.
+	{"guest/cant-die.log", KindHungTask, "INFO: task can't die in sleep_unkillable"},
 	// The debug kernel (debugConfig in internal/boot: kmemleak, list
 	// debugging, UBSAN, hardened usercopy, stack protector, buddy hard
 	// lockup detector, printk caller ids) with the same module.

@@ -5,7 +5,9 @@
 // variables), then powers the machine off; after splat=kmemleak it
 // has kmemleak scan memory first (kmemleak-user, kmemleak-stamp: and
 // prints what it found the way syzkaller's executor does); splat=hung-login
-// prints a login prompt before the hung task; splat=rust-panic loads
+// prints a login prompt before the hung task; splat=cant-die kills the
+// child that loads the module once the module has it asleep in D state
+// (it then reports the task as one that can't die); splat=rust-panic loads
 // /trigger_rust.ko instead (a kernel with Rust support). splat=hang is the one kind
 // that does not reach the module: init stops and waits forever, the
 // guest never powers off, and kcheck's timeout has to end the run.
@@ -13,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,36 @@ static int load_trigger(const char *what)
 	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * splat=cant-die: the module sleeps uninterruptibly in the child that
+ * loads it. Wait until the child is in D state (the module's sleep: the
+ * load itself reads from the initramfs, which needs no I/O), then send
+ * it SIGKILL, which cannot wake it.
+ */
+static void kill_when_asleep(pid_t pid)
+{
+	char path[64], buf[512], state = '?';
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	sleep(1);
+	for (i = 0; i < 100 && state != 'D'; i++) {
+		FILE *f = fopen(path, "r");
+		char *p = NULL;
+
+		if (f && fgets(buf, sizeof(buf), f))
+			p = strrchr(buf, ')');
+		if (f)
+			fclose(f);
+		if (p && p[1] == ' ')
+			state = p[2];
+		if (state != 'D')
+			usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	printf("# kinit: SIGKILL sent to %d (state %c)\n", (int)pid, state);
 }
 
 /*
@@ -147,6 +180,8 @@ int main(void)
 			printf("syzkaller login: ");
 			fflush(stdout);
 		}
+		if (strcmp(splat, "cant-die") == 0)
+			kill_when_asleep(pid);
 		waitpid(pid, &st, 0);
 		if (WIFEXITED(st))
 			r = WEXITSTATUS(st);
@@ -154,6 +189,8 @@ int main(void)
 			scan_kmemleak(splat);
 		if (WIFEXITED(st) && r == 0)
 			printf("ok 2 trigger_%s\n", splat);
+		else if (strcmp(splat, "cant-die") == 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+			printf("ok 2 trigger_%s # killed, as it should be\n", splat);
 		else
 			printf("not ok 2 trigger_%s # insmod status %d signal %d\n", splat,
 			       WIFEXITED(st) ? r : 0, WIFSIGNALED(st) ? WTERMSIG(st) : 0);

@@ -12,6 +12,10 @@
 #include <linux/spinlock.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/debug.h>
+#include <linux/sched/signal.h>
+#include <linux/debug_locks.h>
+#include <linux/utsname.h>
 #include <linux/slab.h>
 #include <linux/ktime.h>
 #include <linux/timekeeping.h>
@@ -37,7 +41,7 @@ MODULE_PARM_DESC(what, "warn|bug|null|gpf|lockdep|rcu-usage|atomic-sleep|rcu-sta
 		 "divide|kasan-uaf|kasan-oob|double-free|bad-unlock|held-freed|lock-return|"
 		 "non-static|recursive|inconsistent|still-held|sched-atomic|"
 		 "kmemleak|list-del|ubsan-shift|ubsan-bounds|usercopy|stack-protector|double-fault|"
-		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io|netdev-wait|kcsan|bus");
+		 "vfs-busy|hard-lockup|gpf-kasan|refcount|warn-panic|hung-io|netdev-wait|kcsan|bus|cant-die");
 
 static DEFINE_MUTEX(lock_a);
 static DEFINE_MUTEX(lock_b);
@@ -341,6 +345,92 @@ static noinline void race_two_threads(void)
 	msleep(5000);
 }
 
+/*
+ * cant-die: the loading task (kinit's child) sleeps uninterruptibly for
+ * CANT_DIE_SLEEP seconds and kinit sends it SIGKILL there, which cannot
+ * wake it. kernel/hung_task.c reports such a task only as any blocked
+ * one, after hung_task_timeout_secs (120 s by default); syzbot's kernels
+ * carry a debugging patch that reports a killed task stuck in D state as
+ * "can't die". The detector below does that from a delayed work: once
+ * the task has been in TASK_UNINTERRUPTIBLE with a fatal signal pending
+ * and not switched out for CANT_DIE_SECS, it prints the report in the
+ * form of check_hung_task()'s, with the task's real stack.
+ */
+#define CANT_DIE_SECS	10
+#define CANT_DIE_SLEEP	30
+
+static struct task_struct *stuck_task;
+static unsigned long stuck_switches;
+static unsigned long stuck_since;
+static bool stuck_seen;
+
+/* print_tainted() is not exported: the same string from test_taint() */
+static const char *taint_string(void)
+{
+	static const char letters[] = "PFSRMBUDAWCIOELKXTNJ";
+	static char buf[sizeof("Tainted: ") + TAINT_FLAGS_COUNT];
+	char *p = buf + strlen("Tainted: ");
+	bool any = false;
+	int i;
+
+	strscpy(buf, "Tainted: ", sizeof(buf));
+	for (i = 0; i < TAINT_FLAGS_COUNT; i++) {
+		char c = i < sizeof(letters) - 1 ? letters[i] : '?';
+
+		if (test_taint(i))
+			any = true;
+		else
+			c = i ? ' ' : 'G';
+		*p++ = c;
+	}
+	*p = 0;
+	return any ? buf : "Not tainted";
+}
+
+static void report_cant_die(struct task_struct *t)
+{
+	pr_err("INFO: task %s:%d can't die for more than %lu seconds.\n",
+	       t->comm, t->pid, (jiffies - stuck_since) / HZ);
+	/* LINUX_PACKAGE_ID, the last field there, is "" but in official builds */
+	pr_err("      %s %s %.*s\n", taint_string(), init_utsname()->release,
+	       (int)strcspn(init_utsname()->version, " "), init_utsname()->version);
+	pr_err("\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.\n");
+	sched_show_task(t);
+	debug_show_all_locks();
+}
+
+static void watch_stuck(struct work_struct *work);
+static DECLARE_DELAYED_WORK(watch_work, watch_stuck);
+
+static void watch_stuck(struct work_struct *work)
+{
+	struct task_struct *t = stuck_task;
+	unsigned int state = READ_ONCE(t->__state);
+	unsigned long switches = t->nvcsw + t->nivcsw;
+
+	if (!(state & TASK_UNINTERRUPTIBLE) || (state & (TASK_WAKEKILL | TASK_NOLOAD)) ||
+	    !fatal_signal_pending(t)) {
+		stuck_seen = false;
+	} else if (!stuck_seen || switches != stuck_switches) {
+		stuck_seen = true;
+		stuck_since = jiffies;
+		stuck_switches = switches;
+	} else if (time_after_eq(jiffies, stuck_since + CANT_DIE_SECS * HZ)) {
+		report_cant_die(t);
+		return;
+	}
+	schedule_delayed_work(&watch_work, HZ);
+}
+
+/* no argument: an IPA clone (.constprop) would rename it in the stack */
+static noinline void sleep_unkillable(void)
+{
+	unsigned long end = jiffies + CANT_DIE_SLEEP * HZ;
+
+	while (time_before(jiffies, end))
+		schedule_timeout_uninterruptible(end - jiffies);
+}
+
 static int __init trigger_init(void)
 {
 	pr_info("splat_trigger: what=%s\n", what);
@@ -472,6 +562,12 @@ static int __init trigger_init(void)
 		race_two_threads();
 	} else if (!strcmp(what, "bus")) {
 		read_undecoded();
+	} else if (!strcmp(what, "cant-die")) {
+		/* the work is cancelled before this task can go away */
+		stuck_task = current;
+		schedule_delayed_work(&watch_work, HZ);
+		sleep_unkillable();
+		cancel_delayed_work_sync(&watch_work);
 	}
 	pr_info("splat_trigger: done\n");
 	return 0;
