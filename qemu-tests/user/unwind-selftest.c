@@ -1371,7 +1371,7 @@ static void t_stress(void)
  */
 #define COST_BATCHES	10
 #define COST_PAIR_BATCHES 40
-#define COST_DEEP	32
+#define COST_DEEP	128
 #define COST_WORDS	64
 
 static uint64_t mono_ns(void)
