@@ -1717,6 +1717,8 @@ static void cost_figures(void)
 	diag("cost: syscall_idle_ns %llu", (unsigned long long)sys);
 	diag("cost: ioctl_null_ns %llu", (unsigned long long)null_task);
 	diag("cost: request_task_ns %llu", (unsigned long long)t1);
+	diag("cost_figures: requests from 1 and from %d frames: %llu and %llu ns",
+	     COST_DEEP, (unsigned long long)d1, (unsigned long long)t32);
 	diag("cost: walk_per_frame_ns %llu", (unsigned long long)
 	     (t32 > d1 ? (t32 - d1) / (COST_DEEP - 1) : 0));
 	if (twa_task)
