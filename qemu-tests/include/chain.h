@@ -3,8 +3,9 @@
  * Pieces shared by the user-space self-tests (user/unwind-selftest.c,
  * sframe/sframe-selftest.c) and the host check of the SFrame reader
  * (internal/selftest/testdata/sframe-host/harness.c): the leaf of a
- * known call chain, a level with a big frame, and the rebasing of an SFrame section's function
- * starts that lets a copy of the section describe the program's code.
+ * known call chain, a level with a big frame, and the rebasing of an
+ * SFrame section's function starts that lets a copy of the section
+ * describe the program's code.
  */
 #ifndef KDEFER_SELFTEST_CHAIN_H
 #define KDEFER_SELFTEST_CHAIN_H
