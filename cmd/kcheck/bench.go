@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -14,6 +15,7 @@ import (
 	"github.com/kdefer/kdefer/internal/cli"
 	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/kbuild"
+	"github.com/kdefer/kdefer/internal/ktap"
 )
 
 func init() {
@@ -21,6 +23,8 @@ func init() {
 		cold         bool
 		touch, accel string
 		against      string
+		icount       string
+		rounds       int
 		jobs         int
 		timeout      time.Duration
 	)
@@ -64,6 +68,23 @@ against the same work done by the test module's code (a walk with
 get_user(), the SRCU read side, a ring record: ioctl_model_ns,
 nmi_model_ns), as a quotient per kernel and ours/upstream.
 
+With --rounds N (with --against), both kernels are booted N times in
+turn (ours, upstream, ours, ...) and the medians are compared: a figure
+and its baseline come from the round whose quotient of the two is the
+median; each round's corrected ratio is printed too, to show the spread.
+
+With --icount VALUE (e.g. shift=3,sleep=off; TCG only), the cost
+figures come from boots of their own under QEMU's -icount with one vCPU
+and only the cases that print cost figures ("cost" on the kernel
+command line: cost_figures and the perftool suite's defer_overhead).
+Guest time then advances with the instructions the guest executes, so a
+nanosecond figure counts guest instructions (8 ns each at shift=3) and
+does not move with the host's speed or load; without it the figures are
+TCG wall-clock time, which moves by 10-30% between boots on a loaded
+host. Instructions are what a hardware profile calls the cost of a path
+too (perf stat -e instructions); caches, TLB misses and branch
+mispredictions are not modelled by TCG either way.
+
 With --against, a guest that hangs, panics or dies stops the run as
 kcheck boot would, with the cause and the last console lines.
 
@@ -76,6 +97,8 @@ died; 2 a step could not run.`,
 			fs.IntVar(&jobs, "j", 0, "make -j (default: number of CPUs)")
 			fs.DurationVar(&timeout, "timeout", 5*time.Minute, guestLimitHelp)
 			fs.StringVar(&against, "against", "", "upstream tree to compare the kernel cost figures with")
+			fs.IntVar(&rounds, "rounds", 1, "with --against: boot both kernels this many times in turn and compare the medians")
+			fs.StringVar(&icount, "icount", "", "QEMU -icount value for the boots, e.g. shift=3 (guest time counted in instructions; tcg only)")
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -156,8 +179,12 @@ died; 2 a step could not run.`,
 				samePerfTool(tree, against)
 			}
 			start := time.Now()
+			var qargs []string
+			if icount != "" {
+				qargs = []string{"-icount", icount}
+			}
 			res, err := boot.Run(ctx, boot.Options{Tree: tree, BuildDir: r.Dir, SkipBuild: true, Accel: accel,
-				Timeout: timeout, Progress: cli.Progress})
+				Timeout: timeout, Progress: cli.Progress, QEMUArgs: qargs})
 			if err != nil {
 				return err
 			}
@@ -183,20 +210,70 @@ died; 2 a step could not run.`,
 			fmt.Printf("cold build       %s (%d files; %s)\n", s(f.ColdBuild), f.ColdFiles, how)
 			fmt.Printf("incremental      %s (touched %s, %d files recompiled)  goal < 60 s\n", s(f.Incremental), touch, f.IncrFiles)
 			fmt.Printf("boot-to-verdict  %s (QEMU %s, %s, verdict %s)  goal < 10 s\n", s(f.Boot), s(f.QEMU), f.Accel, f.Verdict)
+			if f.Verdict != "pass" {
+				for _, p := range res.Report.Problems {
+					fmt.Printf("  problem: %s\n", p)
+				}
+				fmt.Printf("  console: %s\n", res.Report.ConsoleLog)
+			}
 			if against == "" {
 				return nil
 			}
-			_, ours, err := checkBoot(res, nil, tree)
-			if err != nil {
-				return err
+			if icount != "" && accel != "tcg" {
+				return cli.Errorf(cli.ExitHarness, "--icount needs --accel tcg (QEMU counts instructions only under TCG)")
 			}
-			cli.Progress("bench: kcheck boot %s for its cost figures", against)
-			_, up, err := bootKTAP(ctx, boot.Options{Tree: against, Accel: accel, Timeout: timeout, Progress: cli.Progress})
-			if err != nil {
-				return err
+			// costBoot boots t for its cost figures: the full run above
+			// for ours in the first round without --icount, else a boot of
+			// its own.
+			costBoot := func(t string) (*ktap.Document, error) {
+				o := boot.Options{Tree: t, Accel: accel, Timeout: timeout, Progress: cli.Progress}
+				if t == tree {
+					// beside the full run's kcheck-run, which stays
+					o.BuildDir, o.SkipBuild, o.OutDir = r.Dir, true, filepath.Join(r.Dir, "kcheck-bench-cost")
+				}
+				what := ""
+				if icount != "" {
+					what = " (the cost cases only, under -icount " + icount + ", 1 vCPU)"
+					// one vCPU: under -icount QEMU runs the vCPUs in turn
+					// on one thread, and an idle second vCPU then misses
+					// its timer (measured: RCU stalls)
+					o.QEMUArgs, o.SMP, o.Append = []string{"-icount", icount}, 1, "cost"
+				}
+				cli.Progress("bench: kcheck boot %s for its cost figures%s", t, what)
+				_, d, err := bootKTAP(ctx, o)
+				return d, err
+			}
+			var oursRuns, upRuns []map[string]float64
+			var oursDoc, upDoc *ktap.Document
+			for round := 1; round <= max(rounds, 1); round++ {
+				var d *ktap.Document
+				if round == 1 && icount == "" {
+					_, d, err = checkBoot(res, nil, tree)
+				} else {
+					d, err = costBoot(tree)
+				}
+				if err != nil {
+					return err
+				}
+				oursDoc = cmp.Or(oursDoc, d)
+				oursRuns = append(oursRuns, conform.Costs(d))
+				if d, err = costBoot(against); err != nil {
+					return err
+				}
+				upDoc = cmp.Or(upDoc, d)
+				upRuns = append(upRuns, conform.Costs(d))
 			}
 			fmt.Println()
-			conform.WriteCosts(os.Stdout, conform.CompareRuns(ours, up), "ours", "upstream")
+			rows := conform.CompareRuns(oursDoc, upDoc)
+			if len(oursRuns) > 1 {
+				rows = conform.WithSkips(conform.CompareCosts(conform.MedianCosts(oursRuns), conform.MedianCosts(upRuns)), oursDoc, upDoc)
+				fmt.Printf("cost: the median of %d rounds on each kernel (a figure and its baseline from the round with the median quotient)\n", len(oursRuns))
+				conform.WriteRounds(os.Stdout, oursRuns, upRuns)
+			}
+			if icount != "" {
+				fmt.Printf("cost: guest time under QEMU -icount %s: a nanosecond figure counts guest instructions, not the host's speed or load\n", icount)
+			}
+			conform.WriteCosts(os.Stdout, rows, "ours", "upstream")
 			return nil
 		},
 	})

@@ -67,6 +67,8 @@ type Options struct {
 	SkipBuild bool
 	// QEMU is the qemu-system-x86_64 binary (default: from PATH).
 	QEMU string
+	// QEMUArgs are appended to the QEMU command line (kcheck bench: -icount).
+	QEMUArgs []string
 	// AccelCache is where the host's KVM verdict is kept (internal/accel);
 	// default the kdefer cache, "-" for none (decide afresh every run).
 	AccelCache string
@@ -179,7 +181,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	qo := qemu.Options{QEMU: o.QEMU, Kernel: build.Image, Initrd: res.Initrd, Append: o.Append, Memory: o.Memory, SMP: o.SMP,
-		Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log"), Progress: progress}
+		Timeout: o.Timeout, ConsoleLog: filepath.Join(out, "console.log"), Progress: progress, ExtraArgs: o.QEMUArgs}
 	if o.Live != nil {
 		qo.Live = o.Live
 	}

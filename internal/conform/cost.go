@@ -263,8 +263,14 @@ func measuredPair(rows []CostRow) func(a, b string) (ours, upstream [2]float64, 
 // of figures missing because their case skipped, and a row for each such
 // figure that neither side printed.
 func CompareRuns(ours, upstream *ktap.Document) []CostRow {
+	return WithSkips(CompareCosts(Costs(ours), Costs(upstream)), ours, upstream)
+}
+
+// WithSkips adds to rows the reasons of figures missing because their
+// case skipped in the runs ours and upstream, and a row for each such
+// figure that neither side printed.
+func WithSkips(rows []CostRow, ours, upstream *ktap.Document) []CostRow {
 	oSkip, uSkip := CostSkips(ours), CostSkips(upstream)
-	rows := CompareCosts(Costs(ours), Costs(upstream))
 	have := map[string]bool{}
 	for _, r := range rows {
 		have[r.Name] = true
@@ -368,4 +374,93 @@ func WriteCosts(w io.Writer, rows []CostRow, oursName, upstreamName string) int 
 		len(rows), over, MaxCostRatio, overCorrected)
 	fmt.Fprintln(w, "cost: corrected = ratio / the baseline's ratio, the baseline being the same work on the same kernel without the series' part (ioctl or self-NMI with an empty request, one get_user() of a word, the syscall of a task that never requested, the workload under perf record --call-graph fp for fp,defer)")
 	return over
+}
+
+// MedianCosts combines the cost figures of several runs of one kernel.
+// A figure with a baseline (Baseline) and its baseline come from one
+// run: the one whose quotient figure/baseline is the median (the lower
+// of the two middle ones for an even count), because the two are
+// measured in alternating batches in the same run and their quotient is
+// what varies least from run to run. Every other figure is the median
+// of its values (likewise the lower middle one).
+func MedianCosts(runs []map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	if len(runs) == 0 {
+		return out
+	}
+	paired := map[string]bool{}
+	for fig, base := range Baseline {
+		var idx []int
+		for i, r := range runs {
+			if r[fig] > 0 && r[base] > 0 {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		sort.SliceStable(idx, func(a, b int) bool {
+			ra, rb := runs[idx[a]], runs[idx[b]]
+			return ra[fig]/ra[base] < rb[fig]/rb[base]
+		})
+		mid := runs[idx[(len(idx)-1)/2]]
+		out[fig], out[base] = mid[fig], mid[base]
+		paired[fig], paired[base] = true, true
+	}
+	vals := map[string][]float64{}
+	for _, r := range runs {
+		for k, v := range r {
+			if !paired[k] {
+				vals[k] = append(vals[k], v)
+			}
+		}
+	}
+	for k, v := range vals {
+		sort.Float64s(v)
+		out[k] = v[(len(v)-1)/2]
+	}
+	return out
+}
+
+// WriteRounds prints, for each figure with a baseline and each of
+// Quotients, the corrected ratio ours/upstream of every round (round i
+// of ours against round i of upstream's), so that the spread the
+// medians come from is shown.
+func WriteRounds(w io.Writer, ours, upstream []map[string]float64) {
+	n := min(len(ours), len(upstream))
+	if n < 2 {
+		return
+	}
+	q := func(m map[string]float64, fig, over string) float64 {
+		if m[fig] > 0 && m[over] > 0 {
+			return m[fig] / m[over]
+		}
+		return 0
+	}
+	line := func(fig, over string) {
+		var cells []string
+		for i := 0; i < n; i++ {
+			o, u := q(ours[i], fig, over), q(upstream[i], fig, over)
+			if o == 0 || u == 0 {
+				cells = append(cells, "-")
+				continue
+			}
+			cells = append(cells, strconv.FormatFloat(o/u, 'f', 2, 64))
+		}
+		fmt.Fprintf(w, "rounds: %s / %s, ours/upstream per round: %s\n", fig, over, strings.Join(cells, " "))
+	}
+	var figs []string
+	for fig := range Baseline {
+		figs = append(figs, fig)
+	}
+	sort.Strings(figs)
+	for _, fig := range figs {
+		line(fig, Baseline[fig])
+	}
+	for _, x := range Quotients {
+		if Baseline[x.Figure] == x.Over {
+			continue
+		}
+		line(x.Figure, x.Over)
+	}
 }

@@ -217,3 +217,45 @@ func TestCostQuotients(t *testing.T) {
 		"a task request / the same work by the test module's code: ours 1.000, upstream 1.000; ours/upstream 1.00\n",
 		"nmi_model_ns         80000 ns      60000 ns  1.33*   (a baseline)")
 }
+
+func TestMedianCostsKeepsPairsTogether(t *testing.T) {
+	runs := []map[string]float64{
+		// quotients syscall_idle/never: 1.10, 0.90, 1.00
+		{"syscall_idle_ns": 110, "syscall_never_requested_ns": 100, "lock_pair_ns": 7},
+		{"syscall_idle_ns": 180, "syscall_never_requested_ns": 200, "lock_pair_ns": 5},
+		{"syscall_idle_ns": 150, "syscall_never_requested_ns": 150, "lock_pair_ns": 9},
+	}
+	m := MedianCosts(runs)
+	// the pair of the run with the median quotient (1.00), not the
+	// medians of each (150 and 150 by chance here, so check a 4th run)
+	if m["syscall_idle_ns"] != 150 || m["syscall_never_requested_ns"] != 150 {
+		t.Errorf("pair = %v / %v, want 150 / 150", m["syscall_idle_ns"], m["syscall_never_requested_ns"])
+	}
+	if m["lock_pair_ns"] != 7 {
+		t.Errorf("lock_pair_ns = %v, want the median 7", m["lock_pair_ns"])
+	}
+	runs = append(runs, map[string]float64{"syscall_idle_ns": 95, "syscall_never_requested_ns": 100})
+	// quotients 0.90 1.00 0.95... sorted: 0.90 (200), 0.95 (100), 1.00, 1.10: lower middle 0.95
+	m = MedianCosts(runs)
+	if m["syscall_idle_ns"] != 95 || m["syscall_never_requested_ns"] != 100 {
+		t.Errorf("pair = %v / %v, want 95 / 100 from one run", m["syscall_idle_ns"], m["syscall_never_requested_ns"])
+	}
+	if len(MedianCosts(nil)) != 0 {
+		t.Error("no runs gave figures")
+	}
+}
+
+func TestWriteRoundsPrintsEachRound(t *testing.T) {
+	ours := []map[string]float64{{"perf_fp_defer_ns": 120, "perf_fp_ns": 100}, {"perf_fp_defer_ns": 110, "perf_fp_ns": 100}}
+	up := []map[string]float64{{"perf_fp_defer_ns": 100, "perf_fp_ns": 100}, {"perf_fp_defer_ns": 110, "perf_fp_ns": 100}}
+	var b strings.Builder
+	WriteRounds(&b, ours, up)
+	if !strings.Contains(b.String(), "perf_fp_defer_ns / perf_fp_ns, ours/upstream per round: 1.20 1.00") {
+		t.Errorf("rounds:\n%s", b.String())
+	}
+	b.Reset()
+	WriteRounds(&b, ours[:1], up[:1])
+	if b.Len() != 0 {
+		t.Errorf("one round printed %q", b.String())
+	}
+}

@@ -1915,13 +1915,22 @@ struct ext_suite {
 	const char *name;
 	const char *path;
 	int timeout_s;
+	int cost;	/* prints cost figures: runs in cost mode too */
 };
 
 static const struct ext_suite ext_suites[] = {
-	{ "perf", "/bin/perf-selftest", 120 },
-	{ "sframe", "/bin/sframe-selftest", 300 },
-	{ "perftool", "/bin/perf-tool-selftest", 480 },
+	{ "perf", "/bin/perf-selftest", 120, 0 },
+	{ "sframe", "/bin/sframe-selftest", 300, 0 },
+	{ "perftool", "/bin/perf-tool-selftest", 480, 1 },
 };
+
+/*
+ * Cost mode ("cost" on the kernel command line, kcheck bench --icount):
+ * only the cases that print cost figures run, cost_figures here and the
+ * perftool suite's defer_overhead (told by KDEFER_COST_ONLY); the other
+ * suites report SKIP.
+ */
+static int cost_mode;
 #define NEXT (sizeof(ext_suites) / sizeof(ext_suites[0]))
 
 static int is_ktap_line(const char *s)
@@ -1941,6 +1950,10 @@ static int suite_external(int num, const struct ext_suite *e)
 	if (access(e->path, X_OK)) {
 		out_line(0, "ok %d %s # SKIP %s not in the initramfs", num,
 			 e->name, e->path);
+		return 0;
+	}
+	if (cost_mode && !e->cost) {
+		out_line(0, "ok %d %s # SKIP cost figures only", num, e->name);
 		return 0;
 	}
 	if (pipe(pfd)) {
@@ -2053,6 +2066,11 @@ int main(int argc, char **argv)
 		setup_init();
 	if (argc > 1)
 		only_case = argv[1];
+	if (only_case && !strcmp(only_case, "cost")) {
+		cost_mode = 1;
+		only_case = "cost_figures";
+		setenv("KDEFER_COST_ONLY", "1", 1);
+	}
 	s = getenv("UNWIND_STRESS_SECONDS");
 	if (s && atoi(s) > 0)
 		stress_seconds = atoi(s);
