@@ -2,6 +2,7 @@ package boot
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kdefer/kdefer"
 	"github.com/kdefer/kdefer/internal/bootreport"
+	"github.com/kdefer/kdefer/internal/conform"
 	"github.com/kdefer/kdefer/internal/e2e"
 	"github.com/kdefer/kdefer/internal/kbuild"
 	"github.com/kdefer/kdefer/internal/ktap"
@@ -450,5 +452,58 @@ func BenchmarkIncrementalRebuild(b *testing.B) {
 		r := testkit.BuildKernel(b, tree)
 		b.ReportMetric(r.Duration.Seconds(), "s/rebuild")
 		b.ReportMetric(float64(r.Compiled), "files/rebuild")
+	}
+}
+
+// TestE2EIcountCostFiguresHoldStill boots the series twice in the cost
+// mode of kcheck bench --icount (QEMU -icount, one vCPU, "cost" on the
+// kernel command line): only the cases that print cost figures run, and
+// since guest time then counts instructions, the two boots give the
+// same figures within 2% whatever the host's load, which wall-clock
+// TCG figures (10-30% apart between boots) do not.
+func TestE2EIcountCostFiguresHoldStill(t *testing.T) {
+	tree := testkit.SeriesTree(t)
+	b := testkit.BuildKernel(t, tree)
+	var runs []map[string]float64
+	for i := range 2 {
+		res, err := Run(context.Background(), Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Accel: "tcg",
+			Timeout: 15 * time.Minute, OutDir: filepath.Join(b.Dir, "kcheck-e2e", "icount"),
+			QEMUArgs: []string{"-icount", "shift=3,sleep=off"}, SMP: 1, Append: "cost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.Report
+		if r.Verdict != bootreport.Pass || !r.KTAP.Found {
+			t.Fatalf("boot %d: verdict %s, problems %q", i+1, r.Verdict, r.Problems)
+		}
+		ran := map[string]string{}
+		r.KTAP.Walk(func(s []string, c *ktap.Test) {
+			ran[strings.Join(append(slices.Clone(s), c.Name), "/")] = c.Directive + " " + c.Reason
+		})
+		for _, want := range []string{"unwind_deferred/cost_figures", "perftool/defer_overhead"} {
+			if d, ok := ran[want]; !ok || strings.TrimSpace(d) != "" {
+				t.Errorf("boot %d: %s: ran %v (%q), want it run and passed", i+1, want, ok, d)
+			}
+		}
+		for _, s := range []string{"perf", "sframe"} {
+			if d := ran[s]; !strings.HasPrefix(d, "SKIP cost figures only") {
+				t.Errorf("boot %d: suite %s: %q, want SKIP in the cost mode", i+1, s, d)
+			}
+		}
+		if len(ran) > 6 {
+			t.Errorf("boot %d: %d results, want the cost cases only: %v", i+1, len(ran), ran)
+		}
+		runs = append(runs, conform.Costs(r.KTAP))
+	}
+	for _, k := range []string{"syscall_idle_ns", "request_task_ns", "request_nmi_ns", "nmi_null_ns", "perf_fp_ns", "perf_fp_defer_ns"} {
+		a, c := runs[0][k], runs[1][k]
+		if a <= 0 || c <= 0 {
+			t.Errorf("%s: %v and %v, want a figure from both boots", k, a, c)
+			continue
+		}
+		if d := math.Abs(a-c) / min(a, c); d > 0.02 {
+			t.Errorf("%s: %.0f and %.0f ns, %.1f%% apart: want within 2%% under -icount", k, a, c, 100*d)
+		}
+		t.Logf("%s: %.0f and %.0f ns", k, a, c)
 	}
 }
