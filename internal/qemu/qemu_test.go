@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,13 +156,38 @@ func spinners(t *testing.T, n int) {
 	if RunQueueWait(os.Getpid()) == 0 {
 		t.Skip("the kernel keeps no schedstat here")
 	}
+	var pids []int
 	for i := 0; i < n; i++ {
 		spin := exec.Command("taskset", "-c", "0", "sh", "-c", "while :; do :; done")
 		if err := spin.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { spin.Process.Kill(); spin.Wait() })
+		pids = append(pids, spin.Process.Pid)
 	}
+	// On a loaded host, starting them can take a second or more; a guest
+	// started before they spin runs alone for that long (seen: "it could
+	// run 1s in 2s of wall time"). Wait until each has run 20 ms.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, pid := range pids {
+		for ranNS(pid) < 20e6 {
+			if time.Now().After(deadline) {
+				t.Fatalf("spinner %d did not run within 30 s", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// ranNS is how long process pid has run on a CPU (schedstat), 0 if unknown.
+func ranNS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	var ran int64
+	fmt.Sscan(string(b), &ran)
+	return ran
 }
 
 // A guest the host keeps off the CPU is not hung while it keeps
