@@ -7,8 +7,9 @@
  * toolchain that writes SFrame v2 (internal/toolchain).
  *
  * 1. The program registers its own PT_GNU_SFRAME section and walks its
- *    own live stack from inside chains of known depth with
- *    sframe_unwind_next(): every return address must match.
+ *    own live stack from inside chains of known depth with the rules of
+ *    sframe_find(), applied as unwind_user_next_common() in
+ *    kernel/unwind/user.c applies them: every return address must match.
  * 2. It throws mutated copies of its section (rebased so that they
  *    describe its own code) at sframe_add_section() and walks with the
  *    ones accepted after mutating them again (a section that lies).
@@ -41,6 +42,35 @@ static unsigned long got[64];
 static int ngot;
 extern char h_label[];
 
+/*
+ * One step of the walk: kernel/unwind/user.c's unwind_user_next_sframe()
+ * and unwind_user_next_common(), with get_user() for the two reads (the
+ * series reads them in one user access section, which user space has
+ * no form of).
+ */
+static int step(struct unwind_user_state *st)
+{
+	struct unwind_user_frame f;
+	unsigned long ip = st->ip, cfa, ra, fp = 0;
+
+	if (ip != task.regs.ip || st->sp != task.regs.sp)
+		ip--;
+	if (sframe_find(ip, &f))
+		return -EINVAL;
+	cfa = (f.use_fp ? st->fp : st->sp) + f.cfa_off;
+	if (cfa <= st->sp || (cfa & (sizeof(long) - 1)))
+		return -EINVAL;
+	if (get_user(ra, (unsigned long *)(cfa + f.ra_off)))
+		return -EFAULT;
+	if (f.fp_off && get_user(fp, (unsigned long *)(cfa + f.fp_off)))
+		return -EFAULT;
+	st->ip = ra;
+	st->sp = cfa;
+	if (f.fp_off)
+		st->fp = fp;
+	return 0;
+}
+
 static NOINLINE void capture(void)
 {
 	unsigned long sp, bp;
@@ -63,7 +93,7 @@ static NOINLINE void capture(void)
 	ngot = 0;
 	got[ngot++] = st.ip;
 	for (i = 0; i < 40; i++) {
-		if (sframe_unwind_next(&st))
+		if (step(&st))
 			break;
 		got[ngot++] = st.ip;
 	}
