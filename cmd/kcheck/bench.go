@@ -98,7 +98,7 @@ died; 2 a step could not run.`,
 			fs.DurationVar(&timeout, "timeout", 5*time.Minute, guestLimitHelp)
 			fs.StringVar(&against, "against", "", "upstream tree to compare the kernel cost figures with")
 			fs.IntVar(&rounds, "rounds", 1, "with --against: boot both kernels this many times in turn and compare the medians")
-			fs.StringVar(&icount, "icount", "", "QEMU -icount value for the boots, e.g. shift=3 (guest time counted in instructions; tcg only)")
+			fs.StringVar(&icount, "icount", "", icountHelp)
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -226,20 +226,11 @@ died; 2 a step could not run.`,
 			// for ours in the first round without --icount, else a boot of
 			// its own.
 			costBoot := func(t string) (*ktap.Document, error) {
-				o := boot.Options{Tree: t, Accel: accel, Timeout: timeout, Progress: cli.Progress}
+				o := boot.Options{Tree: t, Accel: accel, Timeout: timeout, Progress: cli.Progress, RunName: "kcheck-cost"}
 				if t == tree {
-					// beside the full run's kcheck-run, which stays
-					o.BuildDir, o.SkipBuild, o.OutDir = r.Dir, true, filepath.Join(r.Dir, "kcheck-bench-cost")
+					o.BuildDir, o.SkipBuild = r.Dir, true
 				}
-				what := ""
-				if icount != "" {
-					what = " (the cost cases only, under -icount " + icount + ", 1 vCPU)"
-					// one vCPU: under -icount QEMU runs the vCPUs in turn
-					// on one thread, and an idle second vCPU then misses
-					// its timer (measured: RCU stalls)
-					o.QEMUArgs, o.SMP, o.Append = []string{"-icount", icount}, 1, "cost"
-				}
-				cli.Progress("bench: kcheck boot %s for its cost figures%s", t, what)
+				cli.Progress("bench: kcheck boot %s for its cost figures%s", t, icountCostMode(&o, icount))
 				_, d, err := bootKTAP(ctx, o)
 				return d, err
 			}
@@ -270,11 +261,35 @@ died; 2 a step could not run.`,
 				fmt.Printf("cost: the median of %d rounds on each kernel (a figure and its baseline from the round with the median quotient)\n", len(oursRuns))
 				conform.WriteRounds(os.Stdout, oursRuns, upRuns)
 			}
-			if icount != "" {
-				fmt.Printf("cost: guest time under QEMU -icount %s: a nanosecond figure counts guest instructions, not the host's speed or load\n", icount)
-			}
+			printIcount(icount)
 			conform.WriteCosts(os.Stdout, rows, "ours", "upstream")
 			return nil
 		},
 	})
+}
+
+const icountHelp = "QEMU -icount value for cost boots of their own, e.g. shift=3,sleep=off (guest time counts instructions; TCG, one vCPU, the cost cases only)"
+
+// icountCostMode sets o up for a boot that gives the cost figures under
+// QEMU -icount VALUE, when icount is set: one vCPU and only the cases
+// that print cost figures ("cost" on the kernel command line, see
+// qemu-tests/README.md). It returns a note for the progress line.
+func icountCostMode(o *boot.Options, icount string) string {
+	if icount == "" {
+		return ""
+	}
+	// One vCPU: under -icount QEMU runs the vCPUs in turn on one
+	// thread, and an idle second vCPU then missed its timer (measured:
+	// RCU stalls with sleep=off, no progress with sleep=on).
+	o.QEMUArgs, o.SMP, o.Append, o.Accel = []string{"-icount", icount}, 1, "cost", "tcg"
+	// beside the full run's kcheck-run, whose console stays
+	o.RunName = "kcheck-cost"
+	return " (the cost cases only, under -icount " + icount + ", 1 vCPU)"
+}
+
+// printIcount says what the figures count, under -icount.
+func printIcount(icount string) {
+	if icount != "" {
+		fmt.Printf("cost: guest time under QEMU -icount %s: a nanosecond figure counts guest instructions, not the host's speed or load\n", icount)
+	}
 }

@@ -20,6 +20,7 @@ import (
 func init() {
 	var (
 		oursKTAP, upKTAP string
+		icount           string
 		timeout          time.Duration
 	)
 	app.Register(&cli.Command{
@@ -35,7 +36,8 @@ and prints one table: every self-test case (test module, user-space
 driver, perf suite) with its result on each kernel, then the kernel
 cost figures of both (ratios ours/upstream, goal at most 1.05, each
 also divided by the ratio of its baseline, as kcheck bench --against
-prints). A case whose result differs must be listed in qemu-tests/DEVIATIONS.md with the reason;
+prints; with --icount VALUE, from boots of their own that count
+instructions, see kcheck bench). A case whose result differs must be listed in qemu-tests/DEVIATIONS.md with the reason;
 with --ours-ktap and --upstream-ktap, two KTAP documents of earlier runs
 (kcheck boot --ktap FILE) are compared without booting.
 
@@ -51,13 +53,14 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 			fs.StringVar(&oursKTAP, "ours-ktap", "", "KTAP document of a run on our kernel")
 			fs.StringVar(&upKTAP, "upstream-ktap", "", "KTAP document of a run on upstream's kernel")
 			fs.DurationVar(&timeout, "timeout", 10*time.Minute, guestLimitHelp)
+			fs.StringVar(&icount, "icount", "", icountHelp)
 		},
 		Run: func(ctx context.Context, fs *flag.FlagSet, args []string) (err error) {
 			devs, err := qemutests.Deviations()
 			if err != nil {
 				return cli.Errorf(cli.ExitHarness, "%w", err)
 			}
-			var docs [2]*ktap.Document
+			var docs, costDocs [2]*ktap.Document
 			switch {
 			case oursKTAP != "" && upKTAP != "" && len(args) == 0:
 				for i, p := range []string{oursKTAP, upKTAP} {
@@ -80,6 +83,17 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 							tree, n, res.Report.Splats[0].Title, res.Report.ConsoleLog))
 					}
 				}
+				costDocs = docs
+				for i, tree := range args {
+					if icount == "" {
+						break
+					}
+					o := boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress}
+					cli.Progress("conform: kcheck boot %s for its cost figures%s", tree, icountCostMode(&o, icount))
+					if _, costDocs[i], err = bootKTAP(ctx, o); err != nil {
+						return err
+					}
+				}
 				defer func() {
 					// A splat fails the run as it fails kcheck boot, after
 					// the table.
@@ -94,7 +108,11 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 			tab := conform.Compare(conform.Cases(docs[0]), conform.Cases(docs[1]), devs)
 			tab.Write(os.Stdout, "ours", "upstream")
 			fmt.Println()
-			conform.WriteCosts(os.Stdout, conform.CompareRuns(docs[0], docs[1]), "ours", "upstream")
+			if costDocs[0] == nil {
+				costDocs = docs
+			}
+			printIcount(icount)
+			conform.WriteCosts(os.Stdout, conform.CompareRuns(costDocs[0], costDocs[1]), "ours", "upstream")
 			if !tab.OK() {
 				return cli.Errorf(cli.ExitFail, "%d differences not documented in qemu-tests/DEVIATIONS.md", tab.Undocumented)
 			}

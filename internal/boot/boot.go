@@ -16,6 +16,7 @@
 package boot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,7 +48,8 @@ type SelftestBuilder func(ctx context.Context, o selftest.Options) ([]selftest.A
 type Options struct {
 	Tree        string   // kernel source tree (required)
 	BuildDir    string   // default: the kbuild cache directory for this tree and config
-	OutDir      string   // console log, KTAP, initrd; default BuildDir/kcheck-run
+	OutDir      string   // console log, KTAP, initrd; default BuildDir/RunName
+	RunName     string   // default kcheck-run
 	Fragment    string   // Kconfig fragment file; default the embedded Kconfig.frag
 	ExtraConfig []string // more CONFIG_ lines
 	Jobs        int
@@ -152,7 +154,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer unlock()
 	out := o.OutDir
 	if out == "" {
-		out = filepath.Join(build.Dir, "kcheck-run")
+		out = filepath.Join(build.Dir, cmp.Or(o.RunName, "kcheck-run"))
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fail(err)
