@@ -105,6 +105,9 @@ died; 2 a step could not run.`,
 				fs.Usage()
 				return cli.Errorf(cli.ExitHarness, "expected one TREE argument")
 			}
+			if icount != "" && accel != "tcg" {
+				return cli.Errorf(cli.ExitHarness, "--icount needs --accel tcg (QEMU counts instructions only under TCG)")
+			}
 			tree, _ := filepath.Abs(args[0])
 			bo := kbuild.Options{Src: tree, FragmentText: kdefer.FragmentFor(tree), Jobs: jobs,
 				Targets: []string{"bzImage", "modules_prepare"}, Progress: cli.Progress}
@@ -218,9 +221,6 @@ died; 2 a step could not run.`,
 			if against == "" {
 				return nil
 			}
-			if icount != "" && accel != "tcg" {
-				return cli.Errorf(cli.ExitHarness, "--icount needs --accel tcg (QEMU counts instructions only under TCG)")
-			}
 			// costBoot boots t for its cost figures: the full run above
 			// for ours in the first round without --icount, else a boot of
 			// its own.
@@ -269,20 +269,13 @@ died; 2 a step could not run.`,
 
 const icountHelp = "QEMU -icount value for cost boots of their own, e.g. shift=3,sleep=off (guest time counts instructions; TCG, one vCPU, the cost cases only)"
 
-// icountCostMode sets o up for a boot that gives the cost figures under
-// QEMU -icount VALUE, when icount is set: one vCPU and only the cases
-// that print cost figures ("cost" on the kernel command line, see
-// qemu-tests/README.md). It returns a note for the progress line.
+// icountCostMode puts o in boot's cost mode when icount is set, and
+// returns a note for the progress line.
 func icountCostMode(o *boot.Options, icount string) string {
 	if icount == "" {
 		return ""
 	}
-	// One vCPU: under -icount QEMU runs the vCPUs in turn on one
-	// thread, and an idle second vCPU then missed its timer (measured:
-	// RCU stalls with sleep=off, no progress with sleep=on).
-	o.QEMUArgs, o.SMP, o.Append, o.Accel = []string{"-icount", icount}, 1, "cost", "tcg"
-	// beside the full run's kcheck-run, whose console stays
-	o.RunName = "kcheck-cost"
+	o.CostMode(icount)
 	return " (the cost cases only, under -icount " + icount + ", 1 vCPU)"
 }
 

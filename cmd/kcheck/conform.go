@@ -83,15 +83,13 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 							tree, n, res.Report.Splats[0].Title, res.Report.ConsoleLog))
 					}
 				}
-				costDocs = docs
 				for i, tree := range args {
-					if icount == "" {
-						break
-					}
-					o := boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress}
-					cli.Progress("conform: kcheck boot %s for its cost figures%s", tree, icountCostMode(&o, icount))
-					if _, costDocs[i], err = bootKTAP(ctx, o); err != nil {
-						return err
+					if icount != "" {
+						o := boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress}
+						cli.Progress("conform: kcheck boot %s for its cost figures%s", tree, icountCostMode(&o, icount))
+						if _, costDocs[i], err = bootKTAP(ctx, o); err != nil {
+							return err
+						}
 					}
 				}
 				defer func() {

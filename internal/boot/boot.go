@@ -76,6 +76,20 @@ type Options struct {
 	AccelCache string
 }
 
+// CostMode sets o up for a boot that gives only the kernel cost figures,
+// counted in guest instructions: QEMU -icount ICOUNT (e.g.
+// "shift=3,sleep=off") under TCG, one vCPU, and "cost" on the kernel
+// command line, with which the driver runs only the cases that print
+// cost figures (qemu-tests/README.md). One vCPU, because under -icount
+// QEMU runs the vCPUs in turn on one thread, and an idle second vCPU
+// then missed its timer (measured: RCU stalls and soft lockups with
+// sleep=off, no progress with sleep=on). Its files go to the build
+// directory's kcheck-cost, beside a full run's kcheck-run.
+func (o *Options) CostMode(icount string) {
+	o.QEMUArgs, o.SMP, o.Append, o.Accel = []string{"-icount", icount}, 1, "cost", "tcg"
+	o.RunName = cmp.Or(o.RunName, "kcheck-cost")
+}
+
 // Result is the report plus the paths of what was produced.
 type Result struct {
 	Report   *bootreport.Report

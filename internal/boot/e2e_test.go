@@ -466,9 +466,10 @@ func TestE2EIcountCostFiguresHoldStill(t *testing.T) {
 	b := testkit.BuildKernel(t, tree)
 	var runs []map[string]float64
 	for i := range 2 {
-		res, err := Run(context.Background(), Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Accel: "tcg",
-			Timeout: 15 * time.Minute, OutDir: filepath.Join(b.Dir, "kcheck-e2e", "icount"),
-			QEMUArgs: []string{"-icount", "shift=3,sleep=off"}, SMP: 1, Append: "cost"})
+		o := Options{Tree: tree, BuildDir: b.Dir, SkipBuild: true, Timeout: 15 * time.Minute,
+			OutDir: filepath.Join(b.Dir, "kcheck-e2e", "icount")}
+		o.CostMode("shift=3,sleep=off")
+		res, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
