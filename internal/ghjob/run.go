@@ -112,7 +112,7 @@ func (r *Runner) init() error {
 		if _, err := proc.CombinedOutput(proc.Command(context.Background(), "cp", "-a", r.Image, r.Root+".partial")); err != nil {
 			return fmt.Errorf("ghjob: creating the container's root from %s: %w", r.Image, err)
 		}
-		if err := localCAs(r.Root+".partial", r.Progress); err != nil {
+		if err := copyLocalSettings(r.Root+".partial", localSettings, r.Progress); err != nil {
 			return err
 		}
 		if err := os.Rename(r.Root+".partial", r.Root); err != nil {
@@ -569,31 +569,69 @@ func (r *Runner) CacheDirSize(path string) int64 {
 	return size
 }
 
-// localCAs copies this machine's local certificate authorities
-// (/usr/local/share/ca-certificates/*.crt) into the container's root,
-// where the image's ca-certificates package, once a step installs it,
-// adds them to the trust store. A machine that reaches the Debian mirror
-// and the Go proxy through a TLS-inspecting proxy needs them; a hosted
-// runner does not, and on a machine without local CAs nothing is copied.
-func localCAs(root string, progress func(string, ...any)) error {
-	cas, _ := filepath.Glob("/usr/local/share/ca-certificates/*.crt")
-	if len(cas) == 0 {
-		return nil
-	}
-	dst := filepath.Join(root, "usr/local/share/ca-certificates")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return fmt.Errorf("ghjob: %w", err)
-	}
-	for _, ca := range cas {
-		data, err := os.ReadFile(ca)
-		if err != nil {
-			return fmt.Errorf("ghjob: %w", err)
+// A local setting is a file of this machine that a container of the job
+// needs to reach what a hosted runner reaches without it: the Debian mirror
+// and the Go proxy. Each is copied into the container's root only when the
+// machine has it, and the copy is said, since a hosted runner has none.
+type localSetting struct {
+	glob string                 // the machine's files
+	dir  string                 // where they go in the container's root
+	keep func(data []byte) bool // nil: every file of glob
+	what string
+}
+
+var localSettings = []localSetting{{
+	// A machine that reaches the mirror and the Go proxy through a
+	// TLS-inspecting proxy trusts its CA; the image's ca-certificates
+	// package, once a step installs it, adds them to the trust store.
+	glob: "/usr/local/share/ca-certificates/*.crt",
+	dir:  "usr/local/share/ca-certificates",
+	what: "local CAs",
+}, {
+	// A mirror frozen in time (a registry's copy of deb.debian.org)
+	// serves lists past their Valid-Until date, which apt refuses unless
+	// the machine switched the check off; proxies are set here too.
+	glob: "/etc/apt/apt.conf.d/*",
+	dir:  "etc/apt/apt.conf.d",
+	keep: aptMirrorSetting,
+	what: "apt settings for its mirror",
+}}
+
+// aptMirrorSetting reports whether an apt configuration file sets how apt
+// reaches or trusts the mirror, rather than how it installs packages.
+func aptMirrorSetting(data []byte) bool {
+	for _, k := range []string{"Acquire::Check-Valid-Until", "Acquire::Check-Date", "Acquire::http::Proxy", "Acquire::https::Proxy"} {
+		if bytes.Contains(bytes.ToLower(data), bytes.ToLower([]byte(k))) {
+			return true
 		}
-		if err := os.WriteFile(filepath.Join(dst, filepath.Base(ca)), data, 0o644); err != nil {
-			return fmt.Errorf("ghjob: %w", err)
+	}
+	return false
+}
+
+// copyLocalSettings copies this machine's local settings (localSettings)
+// into the container's root.
+func copyLocalSettings(root string, settings []localSetting, progress func(string, ...any)) error {
+	for _, ls := range settings {
+		files, _ := filepath.Glob(ls.glob)
+		var copied []string
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil || (ls.keep != nil && !ls.keep(data)) {
+				continue // a directory, or not a setting the job needs
+			}
+			dst := filepath.Join(root, ls.dir)
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return fmt.Errorf("ghjob: copying the machine's %s: %w", ls.what, err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), data, 0o644); err != nil {
+				return fmt.Errorf("ghjob: copying the machine's %s: %w", ls.what, err)
+			}
+			copied = append(copied, f)
+		}
+		if len(copied) > 0 {
+			progress("ghjob: this machine's %s copied into the container (not on a hosted runner): %s", ls.what, strings.Join(copied, ", "))
 		}
 	}
-	progress("ghjob: this machine's local CAs copied into the container (not on a hosted runner): %s", strings.Join(cas, ", "))
 	return nil
 }
 

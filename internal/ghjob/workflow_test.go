@@ -1,8 +1,10 @@
 package ghjob
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,5 +137,46 @@ func TestFileCommands(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("step environment lacks %q:%s", strings.TrimSpace(want), joined)
 		}
+	}
+}
+
+// Only the machine's settings a job needs are copied: apt's mirror and
+// proxy settings, not how it installs packages; nothing when the machine
+// has none.
+func TestCopyLocalSettings(t *testing.T) {
+	host := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(host, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("99artifact-registry", "Acquire::Check-Valid-Until \"false\";\nAcquire::Check-Date \"false\";\n")
+	write("01autoremove", "APT::NeverAutoRemove { \"^linux-image.*\"; };\n")
+	write("30proxy", "acquire::http::proxy \"http://proxy:3128\";\n")
+	settings := []localSetting{{glob: filepath.Join(host, "*"), dir: "etc/apt/apt.conf.d", keep: aptMirrorSetting, what: "apt settings"}}
+	root := t.TempDir()
+	var said []string
+	if err := copyLocalSettings(root, settings, func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := filepath.Glob(filepath.Join(root, "etc/apt/apt.conf.d/*"))
+	for i := range got {
+		got[i] = filepath.Base(got[i])
+	}
+	if want := []string{"30proxy", "99artifact-registry"}; !slices.Equal(got, want) {
+		t.Errorf("copied %v, want %v", got, want)
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "not on a hosted runner") {
+		t.Errorf("the copy was not said once: %q", said)
+	}
+
+	said = nil
+	none := []localSetting{{glob: filepath.Join(t.TempDir(), "*.crt"), dir: "usr/local/share/ca-certificates", what: "local CAs"}}
+	root = t.TempDir()
+	if err := copyLocalSettings(root, none, func(f string, a ...any) { said = append(said, f) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr")); err == nil || len(said) != 0 {
+		t.Errorf("a machine without local CAs got a directory or a message: %q", said)
 	}
 }

@@ -114,6 +114,19 @@ func aptError(what string, out []byte, err error) error {
 	return fmt.Errorf("%s: %s", what, msg)
 }
 
+// updateHint names the likely cause of a failed apt-get update. A mirror
+// frozen in time (a snapshot, a registry's copy) serves Release files past
+// their Valid-Until date, which apt refuses although the network is fine:
+// that is not fixed by retrying, and kdefer does not switch the check off
+// on its own, as it protects against a mirror replaying old lists.
+func updateHint(out []byte) string {
+	if bytes.Contains(out, []byte("is expired (invalid since")) || bytes.Contains(out, []byte("is not valid yet (invalid for another")) {
+		return "the mirror's lists are past their Valid-Until date: use a current mirror, or, " +
+			"for a snapshot mirror you trust, set Acquire::Check-Valid-Until \"false\"; in /etc/apt/apt.conf.d"
+	}
+	return "no network to the Debian archive?"
+}
+
 // update refreshes a private apt state when its lists are missing, older
 // than a day, or force is set. The system's lists are never updated.
 func (a *apt) update(ctx context.Context, force bool, progress func(string, ...any)) error {
@@ -133,7 +146,7 @@ func (a *apt) update(ctx context.Context, force bool, progress func(string, ...a
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return aptError("apt-get update for "+a.name+" failed (no network to the Debian archive?)", out, err)
+		return aptError("apt-get update for "+a.name+" failed ("+updateHint(out)+")", out, err)
 	}
 	return os.WriteFile(stamp, nil, 0o644)
 }

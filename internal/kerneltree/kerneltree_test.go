@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kdefer/kdefer/internal/aptsrc"
-	"time"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -474,5 +474,28 @@ func TestNewestWhere(t *testing.T) {
 	}
 	if got := NewestWhere(filepath.Join(cache, "none"), func(Tree) bool { return true }); got != "" {
 		t.Errorf("NewestWhere on a cache without trees = %q, want none", got)
+	}
+}
+
+// A mirror frozen in time is told apart from a missing network: the
+// output below is apt 2.6's, from a bookworm container on 2026-12-03
+// against a mirror whose unstable lists dated from 2026-10-30.
+func TestUpdateHintStaleMirror(t *testing.T) {
+	stale := []byte("Get:1 http://deb.debian.org/debian unstable InRelease [202 kB]\n" +
+		"Reading package lists...\n" +
+		"E: Release file for http://deb.debian.org/debian/dists/unstable/InRelease is expired (invalid since 27d 6h 16min 41s). Updates for this repository will not be applied.\n")
+	err := aptError("apt-get update for Debian unstable failed ("+updateHint(stale)+")", stale, errors.New("exit status 100"))
+	for _, want := range []string{"Valid-Until", "Check-Valid-Until", "is expired (invalid since 27d"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("stale mirror: %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "no network") {
+		t.Errorf("stale mirror blamed on the network: %q", err)
+	}
+	offline := []byte("Err:1 http://deb.debian.org/debian unstable InRelease\n  Temporary failure resolving 'deb.debian.org'\n" +
+		"W: Failed to fetch http://deb.debian.org/debian/dists/unstable/InRelease  Temporary failure resolving 'deb.debian.org'\n")
+	if h := updateHint(offline); !strings.Contains(h, "no network") {
+		t.Errorf("offline: hint %q does not name the network", h)
 	}
 }
