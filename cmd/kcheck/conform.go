@@ -84,12 +84,13 @@ a guest hung, panicked or splatted; 2 a boot could not run.`,
 					}
 				}
 				for i, tree := range args {
-					if icount != "" {
-						o := boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress}
-						cli.Progress("conform: kcheck boot %s for its cost figures%s", tree, icountCostMode(&o, icount))
-						if _, costDocs[i], err = bootKTAP(ctx, o); err != nil {
-							return err
-						}
+					if icount == "" {
+						break // the cost figures come from the boots above
+					}
+					o := boot.Options{Tree: tree, Timeout: timeout, Progress: cli.Progress}
+					cli.Progress("conform: kcheck boot %s for its cost figures%s", tree, icountCostMode(&o, icount))
+					if _, costDocs[i], err = bootKTAP(ctx, o); err != nil {
+						return err
 					}
 				}
 				defer func() {

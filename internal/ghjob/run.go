@@ -600,8 +600,9 @@ var localSettings = []localSetting{{
 // aptMirrorSetting reports whether an apt configuration file sets how apt
 // reaches or trusts the mirror, rather than how it installs packages.
 func aptMirrorSetting(data []byte) bool {
-	for _, k := range []string{"Acquire::Check-Valid-Until", "Acquire::Check-Date", "Acquire::http::Proxy", "Acquire::https::Proxy"} {
-		if bytes.Contains(bytes.ToLower(data), bytes.ToLower([]byte(k))) {
+	data = bytes.ToLower(data) // apt's option names ignore case
+	for _, k := range []string{"acquire::check-valid-until", "acquire::check-date", "acquire::http::proxy", "acquire::https::proxy"} {
+		if bytes.Contains(data, []byte(k)) {
 			return true
 		}
 	}
